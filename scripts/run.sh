@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# `make run`: the whole room on this machine. Starts PostgreSQL and Redis if they do not
+# answer, migrates, seeds the demo users, then runs web (daphne), a Celery worker and beat
+# under honcho. Ctrl-C stops all of it, including the services this script started.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export DEBUG=${DEBUG:-1}
+export WARROOM_HOST=${WARROOM_HOST:-127.0.0.1}
+export WARROOM_PORT=${WARROOM_PORT:-8000}
+
+scripts/services.sh up run
+trap 'scripts/services.sh stop run' EXIT
+
+.venv/bin/python manage.py migrate --noinput
+logins=$(.venv/bin/python manage.py seed_demo)
+
+cat <<MSG
+
+  Warroom is starting at  http://$WARROOM_HOST:$WARROOM_PORT/
+
+  Demo logins (role, username, password; kept in .run/demo-logins.txt):
+$logins
+
+  Health: http://$WARROOM_HOST:$WARROOM_PORT/healthz      Stop: Ctrl-C
+
+MSG
+.venv/bin/honcho start -f Procfile

@@ -1,0 +1,144 @@
+// Warroom page script: keeps the room socket's cursor, shows the connection state, and
+// gives every page its keyboard shortcuts.
+//
+// The server marks each pushed message with "<!--live id=N-->" (an event) or
+// "<!--live verified=N-->" (every event up to N has been sent). The page drops any event
+// it already applied, and on every (re)connect says hello with the last verified id, so
+// the server replays exactly what the page missed.
+(function () {
+  "use strict";
+
+  const body = document.body;
+  const dot = document.getElementById("connection");
+  const applied = new Set();
+  let verified = Number(body.dataset.liveAfter || 0);
+  let ownRetries = 0;
+
+  const RECONNECTING_CODES = [1006, 1011, 1012, 1013];
+  const MAX_RAIL_ITEMS = 200;
+
+  function setDot(state, label) {
+    if (!dot) return;
+    dot.className = "dot dot-" + state;
+    dot.title = label;
+    dot.querySelector(".dot-label").textContent = state;
+    body.dataset.connection = state;
+  }
+
+  if (window.htmx) {
+    htmx.config.wsReconnectDelay = function (retry) {
+      return Math.min(250 * Math.pow(2, retry), 5000) * (0.5 + Math.random() / 2);
+    };
+  }
+
+  body.addEventListener("htmx:wsConnecting", function () {
+    setDot(ownRetries || verified ? "reconnecting" : "connecting", "Connecting to the room");
+  });
+
+  body.addEventListener("htmx:wsOpen", function (event) {
+    ownRetries = 0;
+    setDot("live", "Live: changes arrive as they happen");
+    event.detail.socketWrapper.send(JSON.stringify({ type: "hello", after: verified }));
+  });
+
+  body.addEventListener("htmx:wsClose", function (event) {
+    const code = event.detail.event.code;
+    if (code === 4401) {
+      setDot("offline", "Your session ended");
+      window.location.href = "/login/?next=" + encodeURIComponent(window.location.pathname);
+      return;
+    }
+    if (code === 4403) {
+      setDot("offline", "Your role cannot join the room");
+      return;
+    }
+    setDot("reconnecting", "Connection lost; reconnecting");
+    if (RECONNECTING_CODES.indexOf(code) < 0) {
+      // The extension only retries on abnormal closes; a server restart (1001) retries too.
+      const wrapper = event.detail.socketWrapper;
+      const delay = Math.min(250 * Math.pow(2, ownRetries++), 5000);
+      setTimeout(function () { wrapper.reconnect(); }, delay);
+    }
+  });
+
+  body.addEventListener("htmx:wsBeforeMessage", function (event) {
+    const marker = /^<!--live (?:(id|verified)=(\d+)|(reload))-->/.exec(event.detail.message);
+    if (!marker) return;
+    if (marker[3]) {
+      event.preventDefault();
+      window.location.reload();
+      return;
+    }
+    const n = Number(marker[2]);
+    if (marker[1] === "verified") {
+      event.preventDefault();
+      if (n > verified) {
+        verified = n;
+        applied.forEach(function (id) { if (id <= verified) applied.delete(id); });
+      }
+      body.dataset.liveVerified = String(verified);
+      return;
+    }
+    if (n <= verified || applied.has(n)) {
+      event.preventDefault();
+      return;
+    }
+    applied.add(n);
+    body.dataset.liveLast = String(n);
+  });
+
+  body.addEventListener("htmx:wsAfterMessage", function () {
+    const rail = document.getElementById("room-events");
+    if (!rail) return;
+    const empty = document.getElementById("room-events-empty");
+    if (empty) empty.remove();
+    // Pushes from different processes can arrive out of id order: keep newest first.
+    const items = Array.from(rail.children);
+    const sorted = items.slice().sort(function (a, b) {
+      return Number(b.dataset.liveId) - Number(a.dataset.liveId);
+    });
+    if (sorted.some(function (item, i) { return item !== items[i]; })) {
+      sorted.forEach(function (item) { rail.appendChild(item); });
+    }
+    while (rail.children.length > MAX_RAIL_ITEMS) rail.lastElementChild.remove();
+    document.querySelectorAll("#toasts .toast:not([data-timer])").forEach(function (toast) {
+      toast.dataset.timer = "1";
+      const stay = toast.classList.contains("toast-urgent") ? 30000 : 8000;
+      setTimeout(function () { toast.remove(); }, stay);
+      toast.addEventListener("click", function () { toast.remove(); });
+    });
+  });
+
+  // Keyboard: "?" lists the keys; "g" then a letter goes to a page.
+  const shortcuts = document.getElementById("shortcuts");
+  let pendingG = false;
+  function typing(target) {
+    return target.closest("input, textarea, select, [contenteditable=true]") !== null;
+  }
+  document.querySelectorAll("[data-open-shortcuts]").forEach(function (button) {
+    button.addEventListener("click", function () { shortcuts.showModal(); });
+  });
+  document.addEventListener("keydown", function (event) {
+    if (event.ctrlKey || event.metaKey || event.altKey || typing(event.target)) return;
+    if (event.key === "?" && shortcuts) {
+      event.preventDefault();
+      if (shortcuts.open) shortcuts.close(); else shortcuts.showModal();
+      return;
+    }
+    if (pendingG) {
+      pendingG = false;
+      const link = document.querySelector('nav a[data-keys="g ' + event.key + '"]');
+      if (link) {
+        event.preventDefault();
+        window.location.href = link.href;
+      }
+      return;
+    }
+    if (event.key === "g") {
+      pendingG = true;
+      setTimeout(function () { pendingG = false; }, 1500);
+    }
+  });
+
+  if (!body.hasAttribute("ws-connect")) setDot("offline", "Not connected on this page");
+})();

@@ -1,0 +1,102 @@
+"""The room socket: one per open page. It refuses anonymous users and users without a
+role, joins the user's groups, replays what the page missed, then relays live events."""
+
+import asyncio
+import json
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+
+from . import live, roles
+
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_FORBIDDEN = 4403
+CLOSE_BAD_MESSAGE = 4400
+MAX_CLIENT_MESSAGE = 1000
+
+
+class RoomConsumer(AsyncWebsocketConsumer):
+    async def connect(self):
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        held = await database_sync_to_async(roles.roles_of)(user)
+        if not held:
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
+        self.live_groups = live.groups_for(user_id=user.id, held_roles=held)
+        self.verified: int | None = None  # every event up to here has been sent
+        self.sent: set[int] = set()  # ids above `verified` already sent
+        self.early: list[dict] = []  # pushes that arrived before the page said where it was
+        self.sync_task: asyncio.Task | None = None
+        for group in self.live_groups:
+            await self.channel_layer.group_add(group, self.channel_name)
+        await self.accept()
+
+    async def disconnect(self, code):
+        if self.sync_task:
+            self.sync_task.cancel()
+        for group in getattr(self, "live_groups", []):
+            await self.channel_layer.group_discard(group, self.channel_name)
+
+    async def receive(self, text_data=None, bytes_data=None):
+        try:
+            if text_data is None or len(text_data) > MAX_CLIENT_MESSAGE:
+                raise ValueError
+            message = json.loads(text_data)
+            kind = message["type"]
+            after = int(message.get("after", 0))
+            if after < 0:
+                raise ValueError
+        except (ValueError, KeyError, TypeError):
+            await self.close(code=CLOSE_BAD_MESSAGE)
+            return
+        if kind == "hello" and self.verified is None:
+            await self.catch_up(after)
+            self.sync_task = asyncio.create_task(self.keep_in_sync())
+
+    async def catch_up(self, after: int) -> None:
+        """Send everything after `after` that this user may see, then the pushes that
+        arrived meanwhile, each once and in id order."""
+        result = await database_sync_to_async(live.replay)(after=after, groups=self.live_groups)
+        if result.overflow:
+            await self.send("<!--live reload-->")
+        for event_id, html in result.messages:
+            await self.send(html)
+        self.verified = result.up_to
+        early, self.early = sorted(self.early, key=lambda m: m["id"]), []
+        for message in early:
+            await self.live_event(message)
+        await self.send(f"<!--live verified={self.verified}-->")
+
+    async def live_event(self, message: dict) -> None:
+        if self.verified is None:
+            self.early.append(message)
+            return
+        event_id = message["id"]
+        if event_id <= self.verified or event_id in self.sent:
+            return
+        self.sent.add(event_id)
+        await self.send(message["html"])
+
+    async def keep_in_sync(self) -> None:
+        """channels-redis drops pushes to a channel over capacity: every few seconds, send
+        what the table holds that this socket has not sent, and advance the watermark."""
+        while True:
+            await asyncio.sleep(settings.LIVE_SYNC_SECONDS)
+            result = await database_sync_to_async(live.replay)(
+                after=self.verified, groups=self.live_groups, skip=set(self.sent)
+            )
+            if result.overflow:
+                await self.send("<!--live reload-->")
+                return
+            for event_id, html in result.messages:
+                if event_id not in self.sent:
+                    self.sent.add(event_id)
+                    await self.send(html)
+            if result.up_to > self.verified:
+                self.verified = result.up_to
+                self.sent = {event_id for event_id in self.sent if event_id > self.verified}
+                await self.send(f"<!--live verified={self.verified}-->")

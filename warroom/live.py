@@ -1,0 +1,111 @@
+"""The live layer: the one place that pushes state changes to browsers.
+
+Services call `publish(kind, audience=..., **payload)` inside their transaction. The event
+is stored with an id from a PostgreSQL sequence, allocated under a transaction-level
+advisory lock so that ids are handed out in commit order: once id N is visible, every
+event with a smaller id has committed or rolled back. After commit the event is rendered
+once and `group_send` to each audience group. Browsers replay what they missed from the
+table (see `replay`), so nothing relies on every push arriving.
+
+Every event payload carries `summary` (plain text, escaped when rendered) and `actor`.
+A kind may add its own template `live/<kind>.html` that swaps other parts of the page.
+"""
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import partial
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.db import connection, transaction
+from django.template.loader import render_to_string, select_template
+
+from . import roles
+from .models import LiveEvent
+
+# pg_advisory_xact_lock key that serializes event allocation ("WARR" in ASCII).
+ALLOCATION_LOCK = 0x57415252
+ROOM = "room"
+SUMMARY_LIMIT = 500
+
+
+def role_group(role: str) -> str:
+    return f"role.{roles.slug(role)}"
+
+
+def user_group(user_id: int) -> str:
+    return f"user.{user_id}"
+
+
+def groups_for(*, user_id: int, held_roles: Iterable[str]) -> list[str]:
+    """The groups a signed-in user's socket joins: the room, each role held, and their own."""
+    return [ROOM, *sorted(role_group(role) for role in held_roles), user_group(user_id)]
+
+
+def publish(kind: str, *, audience: Iterable[str] = (ROOM,), summary: str, actor: str = "", **payload) -> LiveEvent:
+    """Store a live event and push it to `audience` after the surrounding transaction commits."""
+    audience = sorted(set(audience))
+    if not audience:
+        raise ValueError("a live event needs at least one audience group")
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [ALLOCATION_LOCK])
+        event = LiveEvent.objects.create(
+            kind=kind,
+            audience=audience,
+            payload={"summary": summary[:SUMMARY_LIMIT], "actor": actor, **payload},
+        )
+        transaction.on_commit(partial(_send, event))
+    return event
+
+
+def render(event: LiveEvent) -> str:
+    """The htmx message for one event: an id marker the page reads, then out-of-band swaps."""
+    template = select_template([f"live/{event.kind}.html", "live/_default.html"])
+    return f"<!--live id={event.id}-->" + template.render({"event": event, "p": event.payload})
+
+
+def render_row(event: LiveEvent) -> str:
+    return render_to_string("live/_row.html", {"event": event, "p": event.payload})
+
+
+def _send(event: LiveEvent) -> None:
+    message = {"type": "live.event", "id": event.id, "html": render(event)}
+    layer = get_channel_layer()
+    for group in event.audience:
+        async_to_sync(layer.group_send)(group, message)
+
+
+def latest_id() -> int:
+    """The newest committed event id: a page rendered now reflects everything up to it."""
+    return LiveEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0
+
+
+def recent(*, groups: list[str], up_to: int, limit: int = 30) -> list[LiveEvent]:
+    """The newest events a user may see, for the activity rail of a page render."""
+    return list(LiveEvent.objects.filter(id__lte=up_to, audience__overlap=groups).order_by("-id")[:limit])
+
+
+@dataclass
+class Replay:
+    messages: list[tuple[int, str]]  # (event id, rendered message), oldest first
+    up_to: int  # every event this user may see with an id up to here is in `messages` or in `skip`
+    overflow: bool  # more than the replay limit were missed: the page should reload
+
+
+def replay(*, after: int, groups: list[str], skip: Iterable[int] = ()) -> Replay:
+    """What a socket missed after event `after`, rendered, oldest first."""
+    top = latest_id()
+    skip = set(skip)
+    limit = settings.LIVE_REPLAY_LIMIT
+    events = list(
+        LiveEvent.objects.filter(id__gt=after, id__lte=top, audience__overlap=groups).order_by("id")[: limit + 1]
+    )
+    if len(events) > limit:
+        return Replay(messages=[], up_to=top, overflow=True)
+    return Replay(
+        messages=[(event.id, render(event)) for event in events if event.id not in skip],
+        up_to=max(top, after),
+        overflow=False,
+    )

@@ -1,0 +1,67 @@
+"""The project's own tables: the append-only audit log, the stored live events that
+reconnecting browsers replay, and room announcements."""
+
+from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex
+from django.db import models
+from django.utils import timezone
+
+
+class AuditEntry(models.Model):
+    """One decision: who, when, what, on which object. PostgreSQL refuses UPDATE and DELETE
+    on this table (see the migration that installs the trigger)."""
+
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT)
+    actor_name = models.CharField(max_length=150, blank=True)
+    action = models.CharField(max_length=80, db_index=True)
+    object_type = models.CharField(max_length=80, blank=True)
+    object_id = models.CharField(max_length=64, blank=True)
+    object_repr = models.CharField(max_length=300, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["object_type", "object_id"])]
+        verbose_name_plural = "audit entries"
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.actor_name or 'system'} {self.action} {self.object_repr}"
+
+
+class LiveEvent(models.Model):
+    """A change pushed to browsers. Ids come from a sequence and are allocated under a
+    transaction-level advisory lock, so they are handed out in commit order."""
+
+    kind = models.CharField(max_length=60)
+    audience = ArrayField(models.CharField(max_length=80))
+    payload = models.JSONField(default=dict)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        indexes = [GinIndex(fields=["audience"])]
+
+    def __str__(self) -> str:
+        return f"#{self.id} {self.kind}"
+
+
+class Announcement(models.Model):
+    """A message the lead sends to everyone in the room ("Blackout in the stadium: hold all posts")."""
+
+    class Level(models.TextChoices):
+        INFO = "info", "Info"
+        URGENT = "urgent", "Urgent"
+
+    MAX_LENGTH = 500
+
+    text = models.CharField(max_length=MAX_LENGTH)
+    level = models.CharField(max_length=10, choices=Level.choices, default=Level.INFO)
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=~models.Q(text=""), name="announcement_text_not_empty")]
+
+    def __str__(self) -> str:
+        return self.text[:60]

@@ -1,0 +1,19 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from . import views
+
+urlpatterns = [
+    path("", views.room, name="room"),
+    path("announce/", views.announce, name="announce"),
+    path("wall/", views.wall, name="wall"),
+    path("audit/", views.audit_log, name="audit"),
+    path("login/", views.LoginView.as_view(), name="login"),
+    path("logout/", views.logout, name="logout"),
+    path("healthz", views.healthz, name="healthz"),
+    path("feed/", include("listening.urls")),
+    path("queue/", include("triage.urls")),
+    path("approvals/", include("approvals.urls")),
+    path("playbooks/", include("playbooks.urls")),
+    path("admin/", admin.site.urls),
+]

@@ -1,0 +1,145 @@
+"""The room shell: the room page, the wall, the audit log, announcements, sign-in, health."""
+
+import redis
+from django.conf import settings
+from django.contrib.auth import views as auth_views
+from django.core.paginator import Paginator
+from django.db import connection, transaction
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.utils.dateparse import parse_date
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
+
+from . import audit, live, roles, selectors, services
+from .celery import app as celery_app
+from .errors import WarroomError
+from .models import Announcement
+from .roles import PAGE_ROLES, role_required
+
+
+def render_page(request: HttpRequest, template: str, context: dict | None = None, status: int = 200) -> TemplateResponse:
+    """Render a page of the room. The live watermark is read before anything else, so
+    the page reflects at least every event up to it and replays only what came after."""
+    after = live.latest_id()
+    groups = live.groups_for(user_id=request.user.id, held_roles=roles.roles_of(request.user))
+    rail = [(event, live.render_row(event)) for event in live.recent(groups=groups, up_to=after)]
+    return TemplateResponse(request, template, {"live_after": after, "rail": rail, **(context or {})}, status=status)
+
+
+@require_GET
+@role_required(*PAGE_ROLES["room"])
+def room(request: HttpRequest) -> HttpResponse:
+    announcements = Announcement.objects.select_related("author").order_by("-id")[:5]
+    return render_page(
+        request,
+        "warroom/room.html",
+        {"announcements": announcements, "can_announce": roles.has_role(request.user, PAGE_ROLES["announce"])},
+    )
+
+
+@require_POST
+@role_required(*PAGE_ROLES["announce"])
+def announce(request: HttpRequest) -> HttpResponse:
+    text = request.POST.get("text", "")
+    try:
+        services.announcement_post(author=request.user, text=text, level=request.POST.get("level", "info"))
+    except WarroomError as error:
+        context = {"error": str(error), "text": text[: Announcement.MAX_LENGTH * 2]}
+        if request.htmx:
+            return TemplateResponse(request, "warroom/room.html#announce-form", context, status=error.status)
+        return render_page(
+            request, "warroom/room.html", {**context, "can_announce": True, "announcements": []}, status=error.status
+        )
+    if request.htmx:
+        return TemplateResponse(request, "warroom/room.html#announce-form", {"sent": True})
+    return redirect("room")
+
+
+@require_GET
+@role_required(*PAGE_ROLES["wall"])
+def wall(request: HttpRequest) -> HttpResponse:
+    return render_page(request, "warroom/wall.html")
+
+
+@require_GET
+@role_required(*PAGE_ROLES["audit"])
+def audit_log(request: HttpRequest) -> HttpResponse:
+    filters = {
+        "actor": request.GET.get("actor", "").strip()[:150],
+        "action": request.GET.get("action", "").strip()[:80],
+        "obj": request.GET.get("obj", "").strip()[:300],
+    }
+    since = parse_date(request.GET.get("since", "") or "") if _is_date(request.GET.get("since")) else None
+    until = parse_date(request.GET.get("until", "") or "") if _is_date(request.GET.get("until")) else None
+    entries = selectors.audit_list(**filters, since=since, until=until).select_related(None)
+    page = Paginator(entries, 50).get_page(request.GET.get("page"))
+    context = {"page": page, "filters": filters, "since": since, "until": until, "actions": selectors.audit_actions()}
+    if request.htmx and request.htmx.target == "audit-results":
+        return TemplateResponse(request, "warroom/audit.html#results", context)
+    return render_page(request, "warroom/audit.html", context)
+
+
+def _is_date(value: str | None) -> bool:
+    try:
+        return bool(value) and parse_date(value) is not None
+    except ValueError:
+        return False
+
+
+class LoginView(auth_views.LoginView):
+    template_name = "registration/login.html"
+    redirect_authenticated_user = True
+
+    def form_valid(self, form):
+        with transaction.atomic():
+            response = super().form_valid(form)
+            audit.record(actor=form.get_user(), action="auth.login", details={"ip": self.request.META.get("REMOTE_ADDR", "")})
+        return response
+
+
+@require_POST
+def logout(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated:
+        with transaction.atomic():
+            audit.record(actor=request.user, action="auth.logout")
+    return auth_views.LogoutView.as_view()(request)
+
+
+@never_cache
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    """Database, Redis and Celery workers: 200 when all are up, 503 naming what is down."""
+    checks = {"database": _check_database(), "redis": _check_redis()}
+    checks["workers"] = _check_workers() if checks["redis"]["ok"] else {"ok": False, "error": "Redis is down"}
+    down = [name for name, result in checks.items() if not result["ok"]]
+    body = {"status": "ok" if not down else "down", "down": down, "checks": checks}
+    return JsonResponse(body, status=200 if not down else 503)
+
+
+def _check_database() -> dict:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        return {"ok": True}
+    except Exception as error:  # noqa: BLE001 - any failure means "down", reported by name
+        return {"ok": False, "error": type(error).__name__}
+
+
+def _check_redis() -> dict:
+    try:
+        redis.Redis.from_url(settings.REDIS_URL, socket_timeout=1, socket_connect_timeout=1).ping()
+        return {"ok": True}
+    except Exception as error:  # noqa: BLE001
+        return {"ok": False, "error": type(error).__name__}
+
+
+def _check_workers() -> dict:
+    try:
+        replies = celery_app.control.ping(timeout=1.0, limit=1)
+    except Exception as error:  # noqa: BLE001
+        return {"ok": False, "error": type(error).__name__}
+    if not replies:
+        return {"ok": False, "error": "no Celery worker answered within 1 s"}
+    return {"ok": True, "answered": len(replies)}
