@@ -12,6 +12,7 @@ scripts/services.sh up run
 trap 'scripts/services.sh stop run' EXIT
 
 .venv/bin/python manage.py migrate --noinput
+.venv/bin/python manage.py collectstatic --noinput -v 0
 logins=$(.venv/bin/python manage.py seed_demo)
 
 cat <<MSG

@@ -23,4 +23,5 @@ if [ ! -x /usr/bin/chromium ]; then
   fi
 fi
 
+.venv/bin/python manage.py collectstatic --noinput -v 0
 .venv/bin/python -m pytest "$@"
