@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from .models import AuditEntry
 
@@ -16,7 +16,7 @@ def audit_list(
     if action:
         entries = entries.filter(action__istartswith=action)
     if obj:
-        entries = entries.filter(object_repr__icontains=obj) | entries.filter(object_id=obj)
+        entries = entries.filter(Q(object_repr__icontains=obj) | Q(object_id=obj))
     if since:
         entries = entries.filter(at__gte=since)
     if until:

@@ -28,15 +28,17 @@ def render_page(request: HttpRequest, template: str, context: dict | None = None
     return TemplateResponse(request, template, {"live_after": after, "rail": rail, **(context or {})}, status=status)
 
 
+def room_context(request: HttpRequest) -> dict:
+    return {
+        "announcements": Announcement.objects.select_related("author").order_by("-id")[:5],
+        "can_announce": roles.has_role(request.user, PAGE_ROLES["announce"]),
+    }
+
+
 @require_GET
 @role_required(*PAGE_ROLES["room"])
 def room(request: HttpRequest) -> HttpResponse:
-    announcements = Announcement.objects.select_related("author").order_by("-id")[:5]
-    return render_page(
-        request,
-        "warroom/room.html",
-        {"announcements": announcements, "can_announce": roles.has_role(request.user, PAGE_ROLES["announce"])},
-    )
+    return render_page(request, "warroom/room.html", room_context(request))
 
 
 @require_POST
@@ -49,9 +51,7 @@ def announce(request: HttpRequest) -> HttpResponse:
         context = {"error": str(error), "text": text[: Announcement.MAX_LENGTH * 2]}
         if request.htmx:
             return TemplateResponse(request, "warroom/room.html#announce-form", context, status=error.status)
-        return render_page(
-            request, "warroom/room.html", {**context, "can_announce": True, "announcements": []}, status=error.status
-        )
+        return render_page(request, "warroom/room.html", {**room_context(request), **context}, status=error.status)
     if request.htmx:
         return TemplateResponse(request, "warroom/room.html#announce-form", {"sent": True})
     return redirect("room")
@@ -73,7 +73,7 @@ def audit_log(request: HttpRequest) -> HttpResponse:
     }
     since = parse_date(request.GET.get("since", "") or "") if _is_date(request.GET.get("since")) else None
     until = parse_date(request.GET.get("until", "") or "") if _is_date(request.GET.get("until")) else None
-    entries = selectors.audit_list(**filters, since=since, until=until).select_related(None)
+    entries = selectors.audit_list(**filters, since=since, until=until)
     page = Paginator(entries, 50).get_page(request.GET.get("page"))
     context = {"page": page, "filters": filters, "since": since, "until": until, "actions": selectors.audit_actions()}
     if request.htmx and request.htmx.target == "audit-results":
