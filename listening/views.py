@@ -1,11 +1,169 @@
-from django.http import HttpRequest, HttpResponse
-from django.views.decorators.http import require_GET
+"""The Feed, alerts, and the lead's sources and rules pages."""
 
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.views.decorators.http import require_GET, require_http_methods
+
+from warroom.errors import WarroomError
 from warroom.roles import PAGE_ROLES, role_required
 from warroom.views import render_page
+
+from . import selectors, services
+from .models import Alert, AlertRule, Mention, Source
+
+
+def _int(value) -> int | None:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        return None
+    return number if 0 < number < 2**62 else None
 
 
 @require_GET
 @role_required(*PAGE_ROLES["feed"])
-def index(request: HttpRequest) -> HttpResponse:
-    return render_page(request, "listening/index.html")
+def feed(request: HttpRequest) -> HttpResponse:
+    filters = {
+        "source": _int(request.GET.get("source")),
+        "sentiment": request.GET.get("sentiment", "") if request.GET.get("sentiment") in Mention.Sentiment.values else "",
+        "lang": request.GET.get("lang", "")[:12],
+        "rule": _int(request.GET.get("rule")),
+        "alert": _int(request.GET.get("alert")),
+        "q": request.GET.get("q", "").strip()[:200],
+    }
+    mentions = selectors.mention_feed(**filters, before=_int(request.GET.get("before")))
+    context = {
+        "rows": selectors.feed_rows(mentions),
+        "filters": filters,
+        "filtered": any(filters.values()),
+        "sources": selectors.source_list(),
+        "rules": selectors.rule_names(),
+        "languages": selectors.feed_languages(),
+        "sentiments": Mention.Sentiment.choices,
+        "older": mentions[-1].id if len(mentions) == selectors.PAGE_SIZE else None,
+        "open_alerts": selectors.alert_list(open_only=True, limit=5),
+    }
+    if request.htmx and request.htmx.target == "feed-results":
+        return TemplateResponse(request, "listening/feed.html#results", context)
+    return render_page(request, "listening/feed.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+@role_required(*PAGE_ROLES["alerts"])
+def alerts(request: HttpRequest) -> HttpResponse:
+    error = None
+    if request.method == "POST":
+        try:
+            alert_id = _int(request.POST.get("alert"))
+            if alert_id is None:
+                raise WarroomError("Choose an alert to acknowledge.")
+            services.alert_acknowledge(alert_id=alert_id, user=request.user)
+        except WarroomError as exc:
+            error = exc
+        except Alert.DoesNotExist:
+            error = WarroomError("That alert does not exist.")
+            error.status = 404
+        if error is None and not request.htmx:
+            return redirect("alerts")
+    context = {"alerts": selectors.alert_list(limit=100), "error": error}
+    status = getattr(error, "status", 200) if error else 200
+    if request.htmx:
+        return TemplateResponse(request, "listening/alerts.html#list", context, status=status)
+    return render_page(request, "listening/alerts.html", context, status=status)
+
+
+@require_http_methods(["GET", "POST"])
+@role_required(*PAGE_ROLES["sources"])
+def sources(request: HttpRequest) -> HttpResponse:
+    error, form = None, {}
+    if request.method == "POST":
+        action = request.POST.get("action", "create")
+        try:
+            if action == "create":
+                form = request.POST
+                interval = _int(request.POST.get("poll_interval"))
+                services.source_create(
+                    user=request.user,
+                    name=request.POST.get("name", ""),
+                    kind=request.POST.get("kind", ""),
+                    query_text=request.POST.get("query", ""),
+                    poll_interval=interval if interval is not None else -1,
+                )
+            elif action in ("enable", "disable"):
+                source_id = _int(request.POST.get("source"))
+                if source_id is None or not Source.objects.filter(id=source_id).exists():
+                    raise WarroomError("That source does not exist.")
+                services.source_set_enabled(source_id=source_id, user=request.user, enabled=action == "enable")
+            else:
+                raise WarroomError(f"Unknown action {action[:40]!r}.")
+        except WarroomError as exc:
+            error = exc
+        else:
+            return redirect("sources")
+    usage = selectors.usage_by_source()
+    rows = [
+        {"source": s, "health": selectors.source_health(s), "usage": usage.get(s.id, {})}
+        for s in selectors.source_list()
+    ]
+    context = {
+        "rows": rows,
+        "kinds": Source.Kind.choices,
+        "error": error,
+        "form": form,
+        "budget": selectors.budget_summary(),
+        "hook_base": request.build_absolute_uri("/hooks/"),
+    }
+    return render_page(request, "listening/sources.html", context, status=error.status if error else 200)
+
+
+@require_http_methods(["GET", "POST"])
+@role_required(*PAGE_ROLES["rules"])
+def rules(request: HttpRequest) -> HttpResponse:
+    error, form = None, {}
+    if request.method == "POST":
+        action = request.POST.get("action", "create")
+        try:
+            if action == "create":
+                form = request.POST
+                services.rule_create(
+                    user=request.user,
+                    name=request.POST.get("name", ""),
+                    kind=request.POST.get("kind", AlertRule.Kind.KEYWORD),
+                    query=request.POST.get("query", ""),
+                    priority=request.POST.get("priority", "P3"),
+                    sentiment_at_most=_float(request.POST.get("sentiment_at_most"), "Sentiment at most"),
+                    min_followers=_int(request.POST.get("min_followers")),
+                    open_case="open_case" in request.POST,
+                    pause_queue="pause_queue" in request.POST,
+                )
+            elif action in ("enable", "disable"):
+                rule_id = _int(request.POST.get("rule"))
+                if rule_id is None or not AlertRule.objects.filter(id=rule_id).exists():
+                    raise WarroomError("That rule does not exist.")
+                services.rule_set_enabled(rule_id=rule_id, user=request.user, enabled=action == "enable")
+            else:
+                raise WarroomError(f"Unknown action {action[:40]!r}.")
+        except WarroomError as exc:
+            error = exc
+        else:
+            return redirect("rules")
+    context = {
+        "rules": selectors.rule_list(),
+        "kinds": AlertRule.Kind.choices,
+        "priorities": AlertRule.Priority.choices,
+        "error": error,
+        "error_position": getattr(error, "position", None),
+        "form": form,
+    }
+    return render_page(request, "listening/rules.html", context, status=error.status if error else 200)
+
+
+def _float(value, label: str) -> float | None:
+    if value in (None, ""):
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        raise WarroomError(f"{label} must be a number, e.g. -0.5.") from None

@@ -90,6 +90,9 @@ PAGE_ROLES = {
     "wall": EVERYONE,
     "audit": frozenset({LEAD, ADMIN}),
     "announce": frozenset({LEAD, ADMIN}),
+    "alerts": frozenset({COMMUNITY_MANAGER, PRODUCER, LEAD, ADMIN}),
+    "sources": frozenset({LEAD, ADMIN}),
+    "rules": frozenset({LEAD, ADMIN}),
 }
 
 NAVIGATION = (

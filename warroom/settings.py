@@ -181,3 +181,14 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }
+
+# Listening.
+LISTENING_LANGUAGES = env_list("LISTENING_LANGUAGES", "en,es,pt,fr,de,it,nl,ar,he,ja,ko,zh,ru,hi,tr,pl")
+LISTENING_LEASE_SECONDS = int(env("LISTENING_LEASE_SECONDS", "120"))
+LISTENING_POLL_EVERY_SECONDS = float(env("LISTENING_POLL_EVERY_SECONDS", "5"))
+X_MONTHLY_READ_CAP = int(env("X_MONTHLY_READ_CAP", "15000"))
+CELERY_BEAT_SCHEDULE["poll-due-sources"] = {
+    "task": "listening.tasks.poll_due_sources",
+    "schedule": LISTENING_POLL_EVERY_SECONDS,
+}
+CELERY_BEAT_SCHEDULE["spikes-check"] = {"task": "listening.tasks.spikes_check", "schedule": 30.0}

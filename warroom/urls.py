@@ -1,6 +1,8 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from listening import webhooks
+
 from . import views
 
 urlpatterns = [
@@ -15,5 +17,6 @@ urlpatterns = [
     path("queue/", include("triage.urls")),
     path("approvals/", include("approvals.urls")),
     path("playbooks/", include("playbooks.urls")),
+    path("hooks/<str:token>/", webhooks.receive, name="webhook"),
     path("admin/", admin.site.urls),
 ]

@@ -8,7 +8,7 @@ from tests.conftest import PASSWORD
 from warroom import roles
 from warroom.models import Announcement, AuditEntry
 
-PUBLIC = {"login", "logout", "healthz"}
+PUBLIC = {"login", "logout", "healthz", "webhook"}
 POST_ONLY = {"announce"}
 
 

@@ -1,0 +1,580 @@
+"""Listening's writes: storing what sources bring (once, enriched, rule-matched, with the
+cursor moved in the same transaction), polling with a lease, alerts and spikes, the X
+read budget, and the lead's management of sources and rules."""
+
+import hashlib
+import io
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import F, Q, Sum
+from django.utils import timezone
+
+from warroom import audit, live, roles
+from warroom.errors import Conflict, InvalidInput
+
+from . import enrich, query, selectors
+from .adapters import FetchedMention, PermanentError, RateLimited, TransientError
+from .models import Alert, AlertRule, Mention, ReadUsage, Source
+
+FEED_AUDIENCE = [live.role_group(role) for role in (roles.COMMUNITY_MANAGER, roles.PRODUCER, roles.LEAD, roles.ADMIN)]
+LIVE_ROWS_PER_BATCH = 50
+MAX_BACKOFF = timedelta(minutes=15)
+
+COLUMNS = (
+    "source_id", "platform", "external_id", "url", "author_handle", "author_name", "author_followers", "text",
+    "truncated", "lang", "sentiment", "sentiment_label", "rule_ids", "in_reply_to", "conversation_id",
+    "posted_at", "received_at",
+)
+
+
+# --- Bounding untrusted text ---------------------------------------------------------
+
+def clean(value, limit: int) -> str:
+    """Any Unicode accepted; NUL stripped, lone surrogates replaced, bounded."""
+    text = value if isinstance(value, str) else ("" if value is None else str(value))
+    text = text.replace("\x00", "")
+    text = text.encode("utf-8", "replace").decode("utf-8")
+    return text[:limit]
+
+
+def _external_id(value: str) -> str:
+    value = clean(value, 10_000)
+    return value if len(value) <= 128 else "sha256:" + hashlib.sha256(value.encode()).hexdigest()
+
+
+# --- Rules in memory -----------------------------------------------------------------
+
+@dataclass
+class CompiledRule:
+    rule: AlertRule
+    query: query.Query | None
+
+    def matches(self, doc, mention: dict) -> bool:
+        rule = self.rule
+        if self.query is not None and not self.query.matches(doc):
+            return False
+        if rule.sentiment_at_most is not None and mention["sentiment"] > rule.sentiment_at_most:
+            return False
+        if rule.min_followers is not None and mention["author_followers"] < rule.min_followers:
+            return False
+        return self.query is not None or rule.sentiment_at_most is not None or rule.min_followers is not None
+
+
+def rules_compiled() -> list[CompiledRule]:
+    compiled = []
+    for rule in AlertRule.objects.filter(enabled=True).order_by("id"):
+        try:
+            parsed = query.parse(rule.query) if rule.query.strip() else None
+        except query.QuerySyntaxError:
+            continue  # refused at save time; a rule saved before a parser change is skipped, not fatal
+        compiled.append(CompiledRule(rule=rule, query=parsed))
+    return compiled
+
+
+# --- Ingest --------------------------------------------------------------------------
+
+@dataclass
+class Prepared:
+    rows: list[dict]
+    notes: list[str] = field(default_factory=list)
+
+
+def mentions_prepare(*, source: Source, fetched: list[FetchedMention], rules: list[CompiledRule]) -> Prepared:
+    """Bound, enrich and rule-match a batch outside any transaction (the CPU-heavy part)."""
+    now = timezone.now()
+    seen: set[str] = set()
+    prepared = Prepared(rows=[])
+    for item in fetched:
+        external_id = _external_id(item.external_id)
+        if not external_id or external_id in seen:
+            continue
+        seen.add(external_id)
+        raw_text = clean(item.text, 10**7)
+        text = raw_text[: Mention.MAX_TEXT]
+        score, label = enrich.sentiment(text)
+        followers = item.author_followers if isinstance(item.author_followers, int) else 0
+        row = {
+            "source_id": source.id,
+            "platform": source.platform,
+            "external_id": external_id,
+            "url": clean(item.url, 1000) if (item.url or "").startswith(("http://", "https://")) else "",
+            "author_handle": clean(item.author_handle, 100),
+            "author_name": clean(item.author_name, 200),
+            "author_followers": max(0, min(followers, 10**12)),
+            "text": text,
+            "truncated": len(raw_text) > Mention.MAX_TEXT,
+            "lang": enrich.language(text, clean(item.lang, 12)),
+            "sentiment": score,
+            "sentiment_label": label,
+            "in_reply_to": clean(item.in_reply_to, 128),
+            "conversation_id": clean(item.conversation_id, 128),
+            "posted_at": item.posted_at if isinstance(item.posted_at, datetime) else now,
+            "received_at": now,
+        }
+        if rules:
+            doc = query.tokenize(text)
+            row["rule_ids"] = [c.rule.id for c in rules if c.matches(doc, row)]
+        else:
+            row["rule_ids"] = []
+        prepared.rows.append(row)
+    return prepared
+
+
+def _copy_value(value) -> str:
+    if value is None:
+        return r"\N"
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    if isinstance(value, list):
+        return "{" + ",".join(str(int(v)) for v in value) + "}"
+    if isinstance(value, datetime):
+        return value.isoformat()
+    text = str(value)
+    return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+
+
+def _insert(rows: list[dict]) -> list[tuple[int, str]]:
+    """COPY the batch into a session-local staging table, then one INSERT ... SELECT ...
+    ON CONFLICT DO NOTHING: the fastest path PostgreSQL offers that still deduplicates."""
+    if not rows:
+        return []
+    columns = ", ".join(COLUMNS)
+    buffer = io.StringIO()
+    for row in rows:
+        buffer.write("\t".join(_copy_value(row[c]) for c in COLUMNS))
+        buffer.write("\n")
+    buffer.seek(0)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS mention_stage ON COMMIT DELETE ROWS AS "
+            f"SELECT {columns} FROM listening_mention WITH NO DATA"
+        )
+        cursor.connection.cursor().copy_expert(f"COPY mention_stage ({columns}) FROM STDIN", buffer)
+        cursor.execute(
+            f"INSERT INTO listening_mention ({columns}) SELECT {columns} FROM mention_stage "
+            f"ON CONFLICT (platform, external_id) DO NOTHING RETURNING id, external_id"
+        )
+        inserted = cursor.fetchall()
+        cursor.execute("TRUNCATE mention_stage")
+    return inserted
+
+
+@dataclass
+class IngestResult:
+    received: int
+    stored: int
+    mention_ids: list[int]
+    notes: list[str]
+
+
+def mention_ingest_batch(
+    *,
+    source_id: int,
+    fetched: list[FetchedMention],
+    cursor: dict | None = None,
+    reads: int = 0,
+    lease_token: str | None = None,
+    more: bool = False,
+    notes: list[str] | None = None,
+) -> IngestResult:
+    """Store a batch once: insert what is new, enrich, match rules, raise alerts, and move
+    the source's cursor and health in the same transaction. A batch that fails leaves
+    nothing behind and the cursor where it was, so the next poll fetches it again."""
+    source = Source.objects.get(id=source_id)
+    rules = rules_compiled()
+    prepared = mentions_prepare(source=source, fetched=fetched, rules=rules)
+    now = timezone.now()
+    with transaction.atomic():
+        source = Source.objects.select_for_update().get(id=source_id)
+        inserted = _insert(prepared.rows)
+        if reads or source.platform == "x":
+            _usage_add(source=source, reads=reads, day=now.date())
+        holds_lease = lease_token is None or source.lease_token == lease_token
+        if cursor is not None and holds_lease:
+            source.cursor = cursor
+        if holds_lease:
+            source.lease_until = None
+            source.lease_token = ""
+            source.next_poll_at = now if more else now + timedelta(seconds=_interval(source))
+        source.last_polled_at = now
+        source.last_success_at = now
+        source.last_error = "; ".join((notes or []) + prepared.notes)[:500]
+        source.consecutive_failures = 0
+        source.save()
+        by_external = {row["external_id"]: row for row in prepared.rows}
+        new_rows = [(mention_id, by_external[external_id]) for mention_id, external_id in inserted]
+        if new_rows:
+            _alerts_for(new_rows=new_rows, rules={c.rule.id: c.rule for c in rules}, now=now)
+            _publish_mentions(source=source, new_rows=new_rows, rule_names={c.rule.id: c.rule.name for c in rules})
+    return IngestResult(
+        received=len(fetched), stored=len(inserted), mention_ids=[i for i, _ in inserted], notes=prepared.notes
+    )
+
+
+def _publish_mentions(*, source: Source, new_rows: list[tuple[int, dict]], rule_names: dict[int, str]) -> None:
+    newest = sorted(new_rows, key=lambda pair: pair[0])[-LIVE_ROWS_PER_BATCH:]
+    live.publish(
+        "mentions.received",
+        audience=FEED_AUDIENCE,
+        summary=f"{len(new_rows)} new mention{'s' if len(new_rows) != 1 else ''} from {source.name}",
+        count=len(new_rows),
+        source=source.name,
+        mentions=[
+            selectors.mention_row({"id": mention_id, **row}, source_name=source.name, rule_names=rule_names)
+            for mention_id, row in reversed(newest)
+        ],
+    )
+
+
+# --- Alerts --------------------------------------------------------------------------
+
+def _alerts_for(*, new_rows: list[tuple[int, dict]], rules: dict[int, AlertRule], now: datetime) -> None:
+    matched: dict[int, list[int]] = {}
+    for mention_id, row in new_rows:
+        for rule_id in row["rule_ids"]:
+            matched.setdefault(rule_id, []).append(mention_id)
+    for rule_id, mention_ids in matched.items():
+        rule = rules[rule_id]
+        if rule.kind == AlertRule.Kind.SPIKE:
+            continue  # spikes are judged on volume, by spikes_check
+        alert_raise_or_join(rule=rule, mention_ids=mention_ids, now=now)
+
+
+def alert_raise_or_join(*, rule: AlertRule, mention_ids: list[int], now: datetime, title: str = "") -> Alert:
+    """Matches within the rule's regroup window join its open alert; otherwise a new one
+    is raised, with the rule's actions. Must run inside the ingest transaction."""
+    recent = now - timedelta(minutes=rule.regroup_minutes)
+    alert = (
+        Alert.objects.select_for_update()
+        .filter(rule=rule, state=Alert.State.OPEN, last_match_at__gte=recent, ended_at__isnull=True)
+        .order_by("-opened_at")
+        .first()
+    )
+    created = alert is None
+    if created:
+        alert = Alert.objects.create(
+            rule=rule, kind=rule.kind, priority=_priority(rule), title=title or f"{rule.name}", opened_at=now
+        )
+    alert.mentions.add(*mention_ids)
+    alert.mention_count = alert.mentions.count()
+    alert.last_match_at = now
+    alert.save(update_fields=["mention_count", "last_match_at"])
+    if created:
+        audit.record(actor=None, action="alert.raise", obj=alert, details={"rule": rule.id, "mentions": len(mention_ids)})
+        _alert_actions(alert=alert, rule=rule)
+    if rule.alert_room:
+        live.publish(
+            "alert.raised" if created else "alert.updated",
+            audience=FEED_AUDIENCE + [live.role_group(roles.LEGAL)] if alert.priority == "P1" else FEED_AUDIENCE,
+            summary=f"{alert.priority} {alert.title}: {alert.mention_count} mention{'s' if alert.mention_count != 1 else ''}",
+            alert_id=alert.id,
+            priority=alert.priority,
+            title=alert.title,
+            count=alert.mention_count,
+            rule_kind=alert.kind,
+        )
+    return alert
+
+
+def _priority(rule: AlertRule) -> str:
+    return AlertRule.Priority.P1 if rule.kind == AlertRule.Kind.CRISIS or rule.pause_queue else rule.priority
+
+
+def _alert_actions(*, alert: Alert, rule: AlertRule) -> None:
+    """Pausing the outgoing queue and opening a triage case belong to approvals and
+    triage; until those services exist a crisis is raised as a P1 alert to the room."""
+    if rule.pause_queue or rule.open_case:
+        audit.record(
+            actor=None,
+            action="alert.actions_pending",
+            obj=alert,
+            details={"pause_queue": rule.pause_queue, "open_case": rule.open_case, "why": "approvals/triage not built"},
+        )
+
+
+@transaction.atomic
+def alert_acknowledge(*, alert_id: int, user) -> Alert:
+    alert = Alert.objects.select_for_update().get(id=alert_id)
+    if alert.state == Alert.State.ACKNOWLEDGED:
+        raise Conflict(f"{alert.acknowledged_by} already acknowledged this alert at {alert.acknowledged_at:%H:%M}.")
+    alert.state = Alert.State.ACKNOWLEDGED
+    alert.acknowledged_by = user
+    alert.acknowledged_at = timezone.now()
+    alert.save(update_fields=["state", "acknowledged_by", "acknowledged_at"])
+    audit.record(actor=user, action="alert.acknowledge", obj=alert)
+    live.publish(
+        "alert.acknowledged",
+        audience=FEED_AUDIENCE + [live.role_group(roles.LEGAL)],
+        summary=f"{alert.title} acknowledged",
+        actor=user.get_full_name() or user.get_username(),
+        alert_id=alert.id,
+    )
+    return alert
+
+
+def spikes_check(*, now: datetime | None = None) -> list[Alert]:
+    """For each spike rule: mentions in the last window against the rolling baseline of the
+    windows before it. A spike raises one alert, kept open (and updated) while it lasts and
+    ended when volume falls back; a new alert needs a new spike."""
+    now = now or timezone.now()
+    raised = []
+    for rule in AlertRule.objects.filter(enabled=True, kind=AlertRule.Kind.SPIKE):
+        window = timedelta(minutes=rule.spike_window_minutes)
+        baseline_span = timedelta(minutes=rule.spike_baseline_minutes)
+        mentions = Mention.objects.all()
+        if rule.query.strip():
+            mentions = mentions.filter(rule_ids__contains=[rule.id])
+        current = mentions.filter(posted_at__gt=now - window, posted_at__lte=now).count()
+        before = mentions.filter(posted_at__gt=now - window - baseline_span, posted_at__lte=now - window).count()
+        baseline = before / max(1.0, baseline_span / window)
+        threshold = max(rule.spike_min_count, rule.spike_factor * baseline)
+        with transaction.atomic():
+            open_alert = (
+                Alert.objects.select_for_update()
+                .filter(rule=rule, ended_at__isnull=True)
+                .order_by("-opened_at")
+                .first()
+            )
+            if current >= threshold:
+                ids = list(mentions.filter(posted_at__gt=now - window, posted_at__lte=now).values_list("id", flat=True)[:500])
+                if open_alert is None:
+                    alert = alert_raise_or_join(
+                        rule=rule,
+                        mention_ids=ids,
+                        now=now,
+                        title=f"Spike: {rule.name} ({current} in {rule.spike_window_minutes} min, baseline {baseline:.1f})",
+                    )
+                    alert.peak, alert.baseline = current, baseline
+                    alert.save(update_fields=["peak", "baseline"])
+                    raised.append(alert)
+                else:
+                    open_alert.mentions.add(*ids)
+                    open_alert.peak = max(open_alert.peak, current)
+                    open_alert.mention_count = open_alert.mentions.count()
+                    open_alert.last_match_at = now
+                    open_alert.save(update_fields=["peak", "mention_count", "last_match_at"])
+            elif open_alert is not None:
+                open_alert.ended_at = now
+                open_alert.save(update_fields=["ended_at"])
+                audit.record(actor=None, action="alert.spike_ended", obj=open_alert, details={"peak": open_alert.peak})
+                live.publish(
+                    "alert.ended", audience=FEED_AUDIENCE, summary=f"{open_alert.title} is over", alert_id=open_alert.id
+                )
+    return raised
+
+
+# --- Polling -------------------------------------------------------------------------
+
+def sources_due(*, now: datetime | None = None) -> list[int]:
+    now = now or timezone.now()
+    return list(
+        Source.objects.filter(enabled=True, kind__in=Source.POLLED, next_poll_at__lte=now)
+        .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
+        .filter(Q(rate_limited_until__isnull=True) | Q(rate_limited_until__lte=now))
+        .order_by("next_poll_at")
+        .values_list("id", flat=True)[:200]
+    )
+
+
+def source_claim(*, source_id: int) -> tuple[Source, str] | None:
+    """Take the source's lease, or None when it is not due or another worker holds it."""
+    now = timezone.now()
+    with transaction.atomic():
+        source = (
+            Source.objects.select_for_update(skip_locked=True)
+            .filter(id=source_id, enabled=True, next_poll_at__lte=now)
+            .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
+            .filter(Q(rate_limited_until__isnull=True) | Q(rate_limited_until__lte=now))
+            .first()
+        )
+        if source is None:
+            return None
+        token = secrets.token_hex(8)
+        source.lease_until = now + timedelta(seconds=settings.LISTENING_LEASE_SECONDS)
+        source.lease_token = token
+        source.save(update_fields=["lease_until", "lease_token"])
+    return source, token
+
+
+def source_poll(*, source_id: int) -> str:
+    """Poll one source if it is due and free: fetch outside any transaction (the lease
+    keeps other workers off), then ingest. Safe to run twice."""
+    from .adapters import registry
+
+    claimed = source_claim(source_id=source_id)
+    if claimed is None:
+        return "skipped"
+    source, token = claimed
+    if source.platform == "x" and budget_paused(source=source):
+        _source_failed(source_id=source_id, token=token, message=budget_message(), retry_in=timedelta(hours=1))
+        return "over budget"
+    try:
+        result = registry.fetch(source)
+    except RateLimited as error:
+        _source_failed(source_id=source_id, token=token, message=str(error), rate_limited_until=error.reset_at)
+        return "rate limited"
+    except TransientError as error:
+        _source_failed(source_id=source_id, token=token, message=str(error), backoff=True)
+        return "transient error"
+    except PermanentError as error:
+        _source_failed(source_id=source_id, token=token, message=str(error), retry_in=timedelta(minutes=5))
+        return "error"
+    mention_ingest_batch(
+        source_id=source_id,
+        fetched=result.mentions,
+        cursor=result.cursor,
+        reads=result.reads,
+        lease_token=token,
+        more=result.more,
+        notes=result.notes,
+    )
+    return "ok"
+
+
+def _source_failed(
+    *,
+    source_id: int,
+    token: str,
+    message: str,
+    rate_limited_until: datetime | None = None,
+    backoff: bool = False,
+    retry_in: timedelta | None = None,
+) -> None:
+    now = timezone.now()
+    with transaction.atomic():
+        source = Source.objects.select_for_update().get(id=source_id)
+        if source.lease_token != token:
+            return
+        source.consecutive_failures += 1
+        source.last_error = message[:500]
+        source.last_error_at = now
+        source.last_polled_at = now
+        source.lease_until = None
+        source.lease_token = ""
+        if rate_limited_until is not None:
+            source.rate_limited_until = rate_limited_until
+            source.next_poll_at = rate_limited_until
+        elif backoff:
+            delay = min(timedelta(seconds=_interval(source) * 2 ** min(source.consecutive_failures, 8)), MAX_BACKOFF)
+            source.next_poll_at = now + delay
+        else:
+            source.next_poll_at = now + (retry_in or timedelta(seconds=_interval(source)))
+        source.save()
+        source.refresh_from_db()
+        live.publish(
+            "source.health",
+            audience=[live.role_group(roles.LEAD), live.role_group(roles.ADMIN)],
+            summary=f"{source.name}: {message[:200]}",
+            source_id=source.id,
+        )
+
+
+# --- The X read budget -----------------------------------------------------------------
+
+def budget_paused(*, source: Source) -> bool:
+    return settings.X_MONTHLY_READ_CAP > 0 and selectors.budget_used() >= settings.X_MONTHLY_READ_CAP
+
+
+def budget_message() -> str:
+    return f"X monthly read cap of {settings.X_MONTHLY_READ_CAP} posts reached: polling resumes next month."
+
+
+def _interval(source: Source) -> float:
+    return source.poll_interval * (selectors.budget_pace() if source.platform == "x" else 1.0)
+
+
+def _usage_add(*, source: Source, reads: int, day) -> None:
+    usage, _ = ReadUsage.objects.get_or_create(source=source, day=day)
+    ReadUsage.objects.filter(id=usage.id).update(reads=F("reads") + reads, polls=F("polls") + 1)
+
+
+# --- The lead's sources and rules ------------------------------------------------------
+
+@transaction.atomic
+def source_create(*, user, name: str, kind: str, query_text: str, poll_interval: int) -> Source:
+    name = clean(name, 120).strip()
+    query_text = clean(query_text, 512).strip()
+    if not name:
+        raise InvalidInput("Name is empty: call the source something the room will recognise.")
+    if kind not in Source.Kind.values:
+        raise InvalidInput(f"Kind must be one of: {', '.join(Source.Kind.values)}.")
+    if kind in (Source.Kind.X_SEARCH, Source.Kind.X_MENTIONS, Source.Kind.RSS) and not query_text:
+        what = {"x_search": "an X search query", "x_mentions": "the account handle", "rss": "the feed URL"}[kind]
+        raise InvalidInput(f"Query is empty: this kind of source needs {what}.")
+    if kind == Source.Kind.RSS and not query_text.startswith(("http://", "https://")):
+        raise InvalidInput("Query must be the feed's http:// or https:// URL.")
+    if not isinstance(poll_interval, int) or poll_interval < 5 or poll_interval > 86400:
+        raise InvalidInput("Poll interval must be between 5 and 86400 seconds.")
+    source = Source.objects.create(
+        name=name, kind=kind, query=query_text.lstrip("@") if kind == Source.Kind.X_MENTIONS else query_text,
+        poll_interval=poll_interval, created_by=user,
+    )
+    audit.record(actor=user, action="source.create", obj=source, details={"kind": kind, "query": source.query})
+    return source
+
+
+@transaction.atomic
+def source_set_enabled(*, source_id: int, user, enabled: bool) -> Source:
+    source = Source.objects.select_for_update().get(id=source_id)
+    source.enabled = enabled
+    if enabled:
+        source.next_poll_at = timezone.now()
+    source.save(update_fields=["enabled", "next_poll_at"])
+    audit.record(actor=user, action="source.enable" if enabled else "source.disable", obj=source)
+    return source
+
+
+@transaction.atomic
+def rule_create(*, user, **fields) -> AlertRule:
+    name = clean(fields.get("name", ""), 120).strip()
+    if not name:
+        raise InvalidInput("Name is empty: say what this rule watches for.")
+    kind = fields.get("kind", AlertRule.Kind.KEYWORD)
+    if kind not in AlertRule.Kind.values:
+        raise InvalidInput(f"Kind must be one of: {', '.join(AlertRule.Kind.values)}.")
+    query_text = clean(fields.get("query", ""), 1000).strip()
+    if query_text:
+        query.parse(query_text)  # QuerySyntaxError names the position
+    elif kind in (AlertRule.Kind.KEYWORD, AlertRule.Kind.CRISIS):
+        raise InvalidInput("Query is empty: keyword and crisis rules need the words to watch for.")
+    rule = AlertRule(
+        name=name,
+        kind=kind,
+        query=query_text,
+        priority=fields.get("priority") or AlertRule.Priority.P3,
+        sentiment_at_most=fields.get("sentiment_at_most"),
+        min_followers=fields.get("min_followers"),
+        alert_room=fields.get("alert_room", True),
+        open_case=fields.get("open_case", False),
+        pause_queue=fields.get("pause_queue", kind == AlertRule.Kind.CRISIS),
+        created_by=user,
+    )
+    for key in ("spike_window_minutes", "spike_baseline_minutes", "spike_factor", "spike_min_count", "regroup_minutes"):
+        if fields.get(key) is not None:
+            setattr(rule, key, fields[key])
+    if rule.priority not in AlertRule.Priority.values:
+        raise InvalidInput("Priority must be P1, P2, P3 or P4.")
+    if kind == AlertRule.Kind.SENTIMENT and rule.sentiment_at_most is None:
+        raise InvalidInput("Sentiment at most is empty: give a score between -1 and 1, e.g. -0.5.")
+    if rule.sentiment_at_most is not None and not -1 <= rule.sentiment_at_most <= 1:
+        raise InvalidInput("Sentiment at most must be between -1 and 1.")
+    if kind == AlertRule.Kind.INFLUENCE and not rule.min_followers:
+        raise InvalidInput("Minimum followers is empty: influence rules need a follower count.")
+    if kind == AlertRule.Kind.SPIKE and (rule.spike_window_minutes < 1 or rule.spike_factor <= 1):
+        raise InvalidInput("A spike needs a window of at least 1 minute and a factor above 1.")
+    rule.save()
+    audit.record(actor=user, action="rule.create", obj=rule, details={"kind": kind, "query": query_text})
+    return rule
+
+
+@transaction.atomic
+def rule_set_enabled(*, rule_id: int, user, enabled: bool) -> AlertRule:
+    rule = AlertRule.objects.select_for_update().get(id=rule_id)
+    rule.enabled = enabled
+    rule.save(update_fields=["enabled"])
+    audit.record(actor=user, action="rule.enable" if enabled else "rule.disable", obj=rule)
+    return rule
