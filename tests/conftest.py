@@ -85,9 +85,9 @@ class Server:
             if self.process.poll() is not None:
                 raise RuntimeError(f"daphne exited: {self.log.read_text()[-2000:]}")
             try:
-                requests.get(self.url + "/login/", timeout=1)
+                requests.get(self.url + "/login/", timeout=5)
                 return self
-            except requests.ConnectionError:
+            except requests.RequestException:  # not listening yet, or slow to answer its first request
                 time.sleep(0.1)
         raise RuntimeError(f"daphne did not answer on {self.url}")
 
@@ -113,7 +113,7 @@ def artifacts() -> Path:
 
 
 @pytest.fixture
-def start_server(django_db_setup, artifacts):
+def start_server(transactional_db, artifacts):
     """start_server() -> a running daphne on a free port; stopped at the end of the test."""
     servers: list[Server] = []
 

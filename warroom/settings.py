@@ -155,6 +155,14 @@ LIVE_REPLAY_LIMIT = int(env("LIVE_REPLAY_LIMIT", "1000"))
 # X API credentials (listening and publishing use them; never stored in the repository).
 X_BEARER_TOKEN = env("X_BEARER_TOKEN", "")
 X_API_BASE_URL = env("X_API_BASE_URL", "")
+X_TIMEOUT_SECONDS = float(env("X_TIMEOUT_SECONDS", "10"))
+X_MAX_PAGES_PER_POLL = int(env("X_MAX_PAGES_PER_POLL", "10"))
+# Posting needs user context: OAuth 1.0a keys, or an OAuth 2.0 user access token.
+X_CONSUMER_KEY = env("X_CONSUMER_KEY", "")
+X_CONSUMER_SECRET = env("X_CONSUMER_SECRET", "")
+X_ACCESS_TOKEN = env("X_ACCESS_TOKEN", "")
+X_ACCESS_TOKEN_SECRET = env("X_ACCESS_TOKEN_SECRET", "")
+X_USER_ACCESS_TOKEN = env("X_USER_ACCESS_TOKEN", "")
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_AGE = int(env("SESSION_COOKIE_AGE", str(12 * 3600)))

@@ -1,5 +1,7 @@
 """The room shell: the room page, the wall, the audit log, announcements, sign-in, health."""
 
+import logging
+
 import redis
 from django.conf import settings
 from django.contrib.auth import views as auth_views
@@ -17,6 +19,8 @@ from .celery import app as celery_app
 from .errors import WarroomError
 from .models import Announcement
 from .roles import PAGE_ROLES, role_required
+
+logger = logging.getLogger(__name__)
 
 
 def render_page(request: HttpRequest, template: str, context: dict | None = None, status: int = 200) -> TemplateResponse:
@@ -124,6 +128,7 @@ def _check_database() -> dict:
             cursor.execute("SELECT 1")
         return {"ok": True}
     except Exception as error:  # noqa: BLE001 - any failure means "down", reported by name
+        logger.warning("healthz: database down: %s", error)
         return {"ok": False, "error": type(error).__name__}
 
 
@@ -132,6 +137,7 @@ def _check_redis() -> dict:
         redis.Redis.from_url(settings.REDIS_URL, socket_timeout=1, socket_connect_timeout=1).ping()
         return {"ok": True}
     except Exception as error:  # noqa: BLE001
+        logger.warning("healthz: redis down: %s", error)
         return {"ok": False, "error": type(error).__name__}
 
 

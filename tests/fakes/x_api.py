@@ -1,0 +1,615 @@
+"""A loopback fake of the X API v2: a real HTTP server on 127.0.0.1 that speaks X's JSON
+shapes for recent search, user lookup by username, user mentions and create post, so that
+tweepy and listening/adapters/x.py run unchanged against it (point X_API_BASE_URL at
+`fake.url`).
+
+    def test_something(x_api, settings):
+        settings.X_API_BASE_URL, settings.X_BEARER_TOKEN = x_api.url, "test-bearer"
+        tweet_id = x_api.add_tweet("Blackout at the game #brand", author="fan", followers=1200)
+        x_api.add_tweets(10_000, text="post {i} about #brand")   # fast bulk load, returns ids
+        x_api.fail_next(status=429, reset_in=60)   # -> Failure; .reset_at is the epoch second sent
+        x_api.fail_next(status=503)                # X's 5xx problem JSON
+        x_api.fail_next(malformed=True)            # 200 with a truncated JSON body
+        x_api.fail_next(delay=2.0)                 # normal answer, 2 s late (cut short at stop)
+        x_api.fail_next(status=503, after=1)       # let one request through, fail the second
+        x_api.page_size = 7                        # pages of 7 whatever max_results says
+        x_api.requests, x_api.posts                # snapshots: every request; accepted posts
+
+Behaviour worth knowing:
+
+- Search matching is deliberately simple: a post matches when every bare word of the query
+  occurs in its text as added (before `overrides`), case-insensitively (substring match). Operators (`lang:en`,
+  `-is:retweet`), negated words (`-spam`), `OR` and parentheses are accepted and ignored.
+- Mentions: a post mentions an account when it was added with `mention_of=<handle>` or its
+  text contains `@handle`.
+- Ids are increasing snowflake-like integers as strings; posts come back newest first, and
+  `next_token` / `pagination_token` continue strictly below the last id returned, so posts
+  added between pages never shift a page.
+- Only the requested `tweet.fields` / `user.fields` are returned (plus X's defaults: `id`,
+  `text`, `edit_history_tweet_ids`; `id`, `name`, `username`), and `author_id` with
+  `includes.users` only with `expansions=author_id`, as X does. An author that does not exist is reported in a
+  partial `errors` entry, as X does.
+- Every request needs an `Authorization` header (any bearer, or OAuth 1.0a); set
+  `require_bearer` to demand one token. `POST /2/tweets` rejects duplicate text from the
+  same account and replies to posts it does not hold with 403, like X. An accepted post is
+  recorded before any configured delay, so a client that times out has still posted.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import threading
+import time
+from bisect import bisect_left, bisect_right
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import pytest
+
+FIRST_TWEET_ID = 1_800_000_000_000_000_000
+TWEET_ID_STEP = 1 << 22  # about one millisecond of a real snowflake
+FIRST_USER_ID = 1_000_000_001
+RATE_LIMIT = 450  # app-auth recent search: 450 requests per 15 minutes
+
+DEFAULT_TWEET_FIELDS = ("id", "text", "edit_history_tweet_ids")
+DEFAULT_USER_FIELDS = ("id", "name", "username")
+
+MISSING: Any = object()
+"""In `overrides=`, removes a field from the stored JSON instead of setting it."""
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    method: str
+    path: str
+    params: dict[str, str]  # query parameters, last value wins
+    headers: dict[str, str]  # names lower-cased
+    body: Any  # parsed JSON body, raw text if it was not JSON, None if empty
+    at: float  # time.time() when it arrived
+
+
+@dataclass(frozen=True)
+class RecordedPost:
+    id: str
+    text: str
+    in_reply_to: str | None
+    auth: dict[str, str]  # {"type": "bearer", "token": ...} or {"type": "oauth1", "token": ..., "consumer_key": ...}
+    at: float  # time.time() when it was accepted
+    body: dict
+
+
+@dataclass
+class Failure:
+    """What the fake does to one upcoming request (see FakeXAPI.fail_next)."""
+
+    status: int | None = None
+    reset_at: int | None = None  # epoch seconds sent in x-rate-limit-reset with a 429
+    malformed: bool = False
+    delay: float | None = None
+    body: Any = None
+    after: int = 0  # requests to let through untouched first
+    times: int = 1
+
+
+@dataclass
+class _Tweet:
+    id: int
+    json: dict
+    author_id: str | None
+    mentions: frozenset[str]  # case-folded handles
+    indexed: str  # case-folded text as added, before overrides: what search matches
+
+
+@dataclass
+class _Response:
+    status: int
+    body: bytes
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class _Problem(Exception):
+    """An X error answer: status and the problem JSON X sends."""
+
+    def __init__(self, status: int, body: dict):
+        super().__init__(status)
+        self.status = status
+        self.body = body
+
+
+def _problem(status: int) -> _Problem:
+    titles = {401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 429: "Too Many Requests",
+              500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout"}
+    title = titles.get(status, "Error")
+    return _Problem(status, {"title": title, "detail": title, "type": "about:blank", "status": status})
+
+
+def _invalid(parameter: str, value: str, message: str) -> _Problem:
+    return _Problem(400, {
+        "errors": [{"parameters": {parameter: [value]}, "message": message}],
+        "title": "Invalid Request",
+        "detail": "One or more parameters to your request was invalid.",
+        "type": "https://api.twitter.com/2/problems/invalid-request",
+    })
+
+
+def _not_found_error(resource: str, parameter: str, value: str) -> dict:
+    return {
+        "value": value,
+        "detail": f"Could not find {resource} with {parameter}: [{value}].",
+        "title": "Not Found Error",
+        "resource_type": resource,
+        "parameter": parameter,
+        "resource_id": value,
+        "type": "https://api.twitter.com/2/problems/resource-not-found",
+    }
+
+
+def _timestamp(moment: datetime) -> str:
+    moment = moment.astimezone(timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def _query_words(query: str) -> list[str]:
+    words = []
+    for token in query.split():
+        token = token.strip('()"')
+        if not token or token.upper() in ("OR", "AND") or token.startswith("-") or ":" in token:
+            continue
+        words.append(token.casefold())
+    return words
+
+
+def _auth_context(header: str) -> dict[str, str] | None:
+    scheme, _, rest = header.partition(" ")
+    if scheme == "Bearer" and rest.strip():
+        return {"type": "bearer", "token": rest.strip()}
+    if scheme == "OAuth":
+        values = dict(re.findall(r'(\w+)="([^"]*)"', rest))
+        return {"type": "oauth1", "token": unquote(values.get("oauth_token", "")),
+                "consumer_key": unquote(values.get("oauth_consumer_key", ""))}
+    return None
+
+
+class FakeXAPI:
+    """The fake X API server. Use as a context manager or through the `x_api` fixture."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._stopping = threading.Event()
+        self._tweets: dict[int, _Tweet] = {}
+        self._ids: list[int] = []  # ascending
+        self._users: dict[str, dict] = {}
+        self._usernames: dict[str, str] = {}  # case-folded username -> id
+        self._next_tweet_id = FIRST_TWEET_ID
+        self._next_user_id = FIRST_USER_ID
+        self._failures: list[Failure] = []
+        self._requests: list[RecordedRequest] = []
+        self._posts: list[RecordedPost] = []
+        self.page_size: int | None = None  # replaces the client's max_results when set (smaller or larger)
+        self.require_bearer: str | None = None  # when set, any other bearer token gets a 401
+        self.account = "warroom_brand"  # the account that POST /2/tweets posts as
+        self.reject_duplicates = True
+        self.max_post_length = 280  # counted in code points (X weighs URLs and CJK; the fake does not)
+        self.oldest_since_id: int | None = None  # recent search's 7-day edge: no posts below it, no since_id below it
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # --- lifecycle -----------------------------------------------------------------
+
+    def start(self) -> "FakeXAPI":
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            server_version = "tsa_b"
+            sys_version = ""
+
+            def do_GET(self):
+                fake._handle(self)
+
+            def do_POST(self):
+                fake._handle(self)
+
+            def do_PUT(self):
+                fake._handle(self)
+
+            def do_DELETE(self):
+                fake._handle(self)
+
+            def log_message(self, *args):
+                pass
+
+        class Server(ThreadingHTTPServer):
+            daemon_threads = True
+
+            def handle_error(self, request, client_address):
+                pass  # a client that hung up (a timeout test) is not an error of the fake
+
+        self._stopping.clear()
+        self._server = Server(("127.0.0.1", 0), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="fake-x-api", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stopping.set()  # cuts any delayed answer short
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._thread.join(5)
+            self._server = None
+
+    def __enter__(self) -> "FakeXAPI":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    # --- control API ---------------------------------------------------------------
+
+    def add_user(self, username: str, *, name: str | None = None, followers: int = 0,
+                 overrides: dict | None = None) -> str:
+        """Create (or update) an account; returns its id."""
+        with self._lock:
+            key = username.casefold()
+            user_id = self._usernames.get(key)
+            if user_id is None:
+                user_id = str(self._next_user_id)
+                self._next_user_id += 7
+                self._usernames[key] = user_id
+                self._users[user_id] = {
+                    "id": user_id, "name": name or username.replace("_", " ").title(), "username": username,
+                    "created_at": "2015-06-01T12:00:00.000Z", "description": "", "verified": False,
+                    "public_metrics": {"followers_count": followers, "following_count": 100,
+                                       "tweet_count": 1000, "listed_count": 3},
+                }
+            else:
+                user = self._users[user_id]
+                if name is not None:
+                    user["name"] = name
+                if isinstance(user.get("public_metrics"), dict):
+                    user["public_metrics"]["followers_count"] = followers
+            self._apply(self._users[user_id], overrides)
+            return user_id
+
+    def add_tweet(self, text: str, *, author: str | None = "someone", name: str | None = None,
+                  followers: int | None = None, lang: str = "en", in_reply_to: str | None = None,
+                  mention_of: str | None = None, created_at: datetime | None = None,
+                  overrides: dict | None = None) -> str:
+        """Add a post by `author` (created on first use; None: a post without author_id) and
+        return its id. `overrides` sets or (with MISSING) removes fields of the stored JSON,
+        for posts X would never send but a test wants to survive."""
+        with self._lock:
+            return str(self._add(text, author=author, name=name, followers=followers, lang=lang,
+                                 in_reply_to=in_reply_to, mention_of=mention_of, created_at=created_at,
+                                 overrides=overrides))
+
+    def add_tweets(self, count: int, *, text: str = "post {i}", author: str = "someone", **fields) -> list[str]:
+        """Add `count` posts quickly (one lock, one author lookup); `text` may use {i}."""
+        with self._lock:
+            return [str(self._add(text.format(i=i), author=author, **fields)) for i in range(count)]
+
+    def fail_next(self, status: int | None = None, *, reset_in: float = 60, reset_at: int | None = None,
+                  malformed: bool = False, delay: float | None = None, body: Any = None, after: int = 0,
+                  times: int = 1) -> Failure:
+        """Make an upcoming request fail or lag. Failures queue up in order; each lets `after`
+        requests through, then applies to the next `times` requests.
+
+        status=429 sends x-rate-limit-limit, x-rate-limit-remaining: 0 and x-rate-limit-reset
+        (reset_at, or now + reset_in, in epoch seconds; read it back from the result). Other
+        statuses send X's problem JSON (or `body`). malformed=True answers 200 with a broken
+        JSON body. delay=seconds holds the answer back (combined with the others, or alone)."""
+        if status == 429 and reset_at is None:
+            reset_at = int(time.time() + reset_in)
+        failure = Failure(status=status, reset_at=reset_at, malformed=malformed, delay=delay, body=body,
+                          after=after, times=times)
+        with self._lock:
+            self._failures.append(failure)
+        return failure
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        with self._lock:
+            return list(self._requests)
+
+    @property
+    def posts(self) -> list[RecordedPost]:
+        with self._lock:
+            return list(self._posts)
+
+    def tweet(self, tweet_id: str) -> dict:
+        """The full stored JSON of a post (what X would send with every field requested)."""
+        with self._lock:
+            return dict(self._tweets[int(tweet_id)].json)
+
+    # --- state ---------------------------------------------------------------------
+
+    @staticmethod
+    def _apply(target: dict, overrides: dict | None) -> None:
+        for key, value in (overrides or {}).items():
+            if value is MISSING:
+                target.pop(key, None)
+            else:
+                target[key] = value
+
+    def _add(self, text, *, author, name=None, followers=None, lang="en", in_reply_to=None, mention_of=None,
+             created_at=None, overrides=None) -> int:
+        tweet_id = self._next_tweet_id
+        self._next_tweet_id += TWEET_ID_STEP
+        author_id = None
+        if author is not None:
+            author_id = self._usernames.get(author.casefold())
+            if author_id is None or name is not None or followers is not None:
+                existing = self._users.get(author_id or "", {})
+                author_id = self.add_user(
+                    author, name=name,
+                    followers=followers if followers is not None
+                    else existing.get("public_metrics", {}).get("followers_count", 0),
+                )
+        data = {
+            "id": str(tweet_id),
+            "text": text,
+            "edit_history_tweet_ids": [str(tweet_id)],
+            "created_at": _timestamp(created_at or datetime.now(timezone.utc)),
+            "lang": lang,
+            "conversation_id": str(tweet_id),
+        }
+        if author_id is not None:
+            data["author_id"] = author_id
+        if in_reply_to is not None:
+            parent = self._tweets.get(int(in_reply_to))
+            data["referenced_tweets"] = [{"type": "replied_to", "id": str(in_reply_to)}]
+            if parent is not None:
+                data["conversation_id"] = parent.json.get("conversation_id", str(in_reply_to))
+                if parent.author_id:
+                    data["in_reply_to_user_id"] = parent.author_id
+        mentions = {handle.casefold() for handle in re.findall(r"@(\w{1,15})", text)}
+        if mention_of:
+            mentions.add(mention_of.lstrip("@").casefold())
+        self._apply(data, overrides)
+        stored_author = data.get("author_id") if isinstance(data.get("author_id"), str) else None
+        self._tweets[tweet_id] = _Tweet(tweet_id, data, stored_author, frozenset(mentions), text.casefold())
+        self._ids.append(tweet_id)
+        return tweet_id
+
+    # --- HTTP ----------------------------------------------------------------------
+
+    def _handle(self, handler: BaseHTTPRequestHandler) -> None:
+        split = urlsplit(handler.path)
+        params = {key: values[-1] for key, values in parse_qs(split.query, keep_blank_values=True).items()}
+        headers = {key.lower(): value for key, value in handler.headers.items()}
+        length = int(headers.get("content-length") or 0)
+        raw = handler.rfile.read(length) if length else b""
+        body: Any = None
+        if raw:
+            try:
+                body = json.loads(raw)
+            except ValueError:
+                body = raw.decode("utf-8", "replace")
+        with self._lock:
+            self._requests.append(RecordedRequest(handler.command, split.path, params, headers, body, time.time()))
+            failure = self._take_failure()
+        response = self._answer(handler.command, split.path, params, headers, body, failure)
+        if failure is not None and failure.delay:
+            self._stopping.wait(failure.delay)
+        try:
+            handler.send_response(response.status)
+            handler.send_header("Content-Type", "application/json; charset=utf-8")
+            handler.send_header("Content-Length", str(len(response.body)))
+            for name, value in response.headers.items():
+                handler.send_header(name, value)
+            handler.end_headers()
+            handler.wfile.write(response.body)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+    def _take_failure(self) -> Failure | None:
+        if not self._failures:
+            return None
+        failure = self._failures[0]
+        if failure.after > 0:
+            failure.after -= 1
+            return None
+        failure.times -= 1
+        if failure.times <= 0:
+            self._failures.pop(0)
+        return failure
+
+    def _answer(self, method, path, params, headers, body, failure: Failure | None) -> _Response:
+        limits = {"x-rate-limit-limit": str(RATE_LIMIT), "x-rate-limit-remaining": str(RATE_LIMIT - 1),
+                  "x-rate-limit-reset": str(int(time.time()) + 900)}
+        if failure is not None and failure.status is not None:
+            if failure.status == 429:
+                limits.update({"x-rate-limit-remaining": "0", "x-rate-limit-reset": str(failure.reset_at)})
+            payload = failure.body if failure.body is not None else _problem(failure.status).body
+            return _Response(failure.status, self._encode(payload), limits)
+        try:
+            auth = _auth_context(headers.get("authorization", ""))
+            if auth is None or (self.require_bearer is not None and auth.get("token") != self.require_bearer):
+                raise _problem(401)
+            status, payload = self._route(method, path, params, body, auth)
+        except _Problem as problem:
+            status, payload = problem.status, problem.body
+        if failure is not None and failure.malformed:
+            return _Response(200, b'{"data": [{"id": "1", "text": "cut off', limits)
+        return _Response(status, self._encode(payload), limits)
+
+    @staticmethod
+    def _encode(payload: Any) -> bytes:
+        try:
+            return json.dumps(payload, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:  # lone surrogates: X would escape them
+            return json.dumps(payload).encode("ascii")
+
+    def _route(self, method, path, params, body, auth) -> tuple[int, dict]:
+        parts = path.strip("/").split("/")
+        with self._lock:
+            if method == "GET" and parts == ["2", "tweets", "search", "recent"]:
+                return 200, self._search(params)
+            if method == "GET" and len(parts) == 5 and parts[:4] == ["2", "users", "by", "username"]:
+                return 200, self._user_by_username(unquote(parts[4]), params)
+            if method == "GET" and len(parts) == 4 and parts[:2] == ["2", "users"] and parts[3] == "mentions":
+                return 200, self._mentions(parts[2], params)
+            if method == "POST" and parts == ["2", "tweets"]:
+                return 201, self._create(body, auth)
+        raise _problem(404)
+
+    # --- endpoints -----------------------------------------------------------------
+
+    def _search(self, params) -> dict:
+        query = params.get("query", "")
+        if not query.strip():
+            raise _invalid("query", query, "The `query` query parameter can not be empty")
+        if len(query) > 512:
+            raise _invalid("query", query, f"The `query` query parameter value [{query}] is not valid")
+        since_id = self._id_param(params, "since_id")
+        if since_id is not None and self.oldest_since_id is not None and since_id < self.oldest_since_id:
+            raise _invalid("since_id", str(since_id),
+                           f"Invalid 'since_id':'{since_id}'. 'since_id' must be a tweet id created after the "
+                           f"last 7 days. Please use a 'since_id' that is larger than {self.oldest_since_id}")
+        words = _query_words(query)
+
+        return self._page(params, "next_token", 10, lambda tweet: all(word in tweet.indexed for word in words),
+                          since_id, floor=self.oldest_since_id)
+
+    def _mentions(self, user_id: str, params) -> dict:
+        user = self._users.get(user_id)
+        if user is None:
+            return {"errors": [_not_found_error("user", "id", user_id)]}
+        handle = str(user.get("username", "")).casefold()
+        since_id = self._id_param(params, "since_id")
+        return self._page(params, "pagination_token", 5, lambda tweet: handle in tweet.mentions, since_id)
+
+    def _user_by_username(self, username: str, params) -> dict:
+        if not re.fullmatch(r"\w{1,15}", username):
+            raise _invalid("username", username, f"The `username` query parameter value [{username}] does not "
+                                                  "match ^[A-Za-z0-9_]{1,15}$")
+        user_id = self._usernames.get(username.casefold())
+        if user_id is None:
+            return {"errors": [_not_found_error("user", "username", username)]}
+        return {"data": self._user_json(self._users[user_id], params)}
+
+    def _create(self, body, auth) -> dict:
+        if not isinstance(body, dict):
+            raise _Problem(400, {"errors": [{"message": "Request body must be a JSON object"}],
+                                 "title": "Invalid Request", "detail": "One or more parameters to your request was invalid.",
+                                 "type": "https://api.twitter.com/2/problems/invalid-request"})
+        text = body.get("text")
+        if not isinstance(text, str) or not text.strip():
+            raise _Problem(400, {"errors": [{"message": "$.text: must not be empty"}], "title": "Invalid Request",
+                                 "detail": "One or more parameters to your request was invalid.",
+                                 "type": "https://api.twitter.com/2/problems/invalid-request"})
+        if len(text) > self.max_post_length:
+            raise _Problem(403, {"detail": "You are not permitted to perform this action. Your Tweet text is too long.",
+                                 "type": "about:blank", "title": "Forbidden", "status": 403})
+        reply = body.get("reply") or {}
+        in_reply_to = reply.get("in_reply_to_tweet_id") if isinstance(reply, dict) else None
+        if in_reply_to is not None and (not str(in_reply_to).isdigit() or int(in_reply_to) not in self._tweets):
+            raise _Problem(403, {"detail": "You attempted to reply to a Tweet that is deleted or not visible to you.",
+                                 "type": "about:blank", "title": "Forbidden", "status": 403})
+        if self.reject_duplicates and any(post.text == text and post.auth.get("token") == auth.get("token")
+                                          for post in self._posts):
+            raise _Problem(403, {"detail": "You are not allowed to create a Tweet with duplicate content.",
+                                 "type": "about:blank", "title": "Forbidden", "status": 403})
+        tweet_id = str(self._add(text, author=self.account, in_reply_to=in_reply_to))
+        self._posts.append(RecordedPost(tweet_id, text, in_reply_to, auth, time.time(), body))
+        return {"data": {"id": tweet_id, "text": text, "edit_history_tweet_ids": [tweet_id]}}
+
+    # --- shapes --------------------------------------------------------------------
+
+    @staticmethod
+    def _id_param(params, name) -> int | None:
+        value = params.get(name)
+        if value is None:
+            return None
+        if not value.isascii() or not value.isdigit():
+            raise _invalid(name, value, f"The `{name}` query parameter value [{value}] is not valid")
+        return int(value)
+
+    def _page(self, params, token_name, min_results, matches, since_id, floor: int | None = None) -> dict:
+        max_results = params.get("max_results", "10")
+        if not max_results.isdigit() or not min_results <= int(max_results) <= 100:
+            raise _invalid("max_results", max_results, f"The `max_results` query parameter value [{max_results}] "
+                                                       f"is not between {min_results} and 100")
+        size = self.page_size or int(max_results)
+        start = len(self._ids)
+        token = params.get(token_name)
+        if token is not None:
+            until_id = self._decode_token(token)
+            if until_id is None:
+                raise _invalid(token_name, token, f"The `{token_name}` query parameter value [{token}] is not valid")
+            start = bisect_left(self._ids, until_id)
+        stop = bisect_right(self._ids, since_id) if since_id is not None else 0
+        if floor is not None:
+            stop = max(stop, bisect_left(self._ids, floor))
+        found: list[_Tweet] = []
+        for index in range(start - 1, stop - 1, -1):
+            tweet = self._tweets[self._ids[index]]
+            if matches(tweet):
+                found.append(tweet)
+                if len(found) > size:
+                    break
+        page, more = found[:size], len(found) > size
+        if not page:
+            return {"meta": {"result_count": 0}}
+        expansions = params.get("expansions", "").split(",")
+        tweet_fields = set(DEFAULT_TWEET_FIELDS) | set(filter(None, params.get("tweet.fields", "").split(",")))
+        if "author_id" in expansions:
+            tweet_fields.add("author_id")  # X adds an expanded field to the post, requested or not
+        response: dict[str, Any] = {
+            "data": [{key: value for key, value in tweet.json.items() if key in tweet_fields} for tweet in page],
+        }
+        if "author_id" in expansions:
+            users, errors, seen = [], [], set()
+            for tweet in page:
+                if tweet.author_id is None or tweet.author_id in seen:
+                    continue
+                seen.add(tweet.author_id)
+                if tweet.author_id in self._users:
+                    users.append(self._user_json(self._users[tweet.author_id], params))
+                else:
+                    errors.append(_not_found_error("user", "author_id", tweet.author_id))
+            if users:
+                response["includes"] = {"users": users}
+            if errors:
+                response["errors"] = errors
+        meta = {"newest_id": str(page[0].id), "oldest_id": str(page[-1].id), "result_count": len(page)}
+        if more:
+            meta["next_token"] = self._encode_token(page[-1].id)
+        response["meta"] = meta
+        return response
+
+    @staticmethod
+    def _user_json(user: dict, params) -> dict:
+        fields = set(DEFAULT_USER_FIELDS) | set(filter(None, params.get("user.fields", "").split(",")))
+        return {key: value for key, value in user.items() if key in fields}
+
+    @staticmethod
+    def _encode_token(until_id: int) -> str:
+        return base64.b32encode(f"u{until_id}".encode()).decode().rstrip("=").lower()
+
+    @staticmethod
+    def _decode_token(token: str) -> int | None:
+        try:
+            padded = token.upper() + "=" * (-len(token) % 8)
+            raw = base64.b32decode(padded).decode()
+        except (ValueError, UnicodeDecodeError):
+            return None
+        return int(raw[1:]) if raw.startswith("u") and raw[1:].isdigit() else None
+
+
+@pytest.fixture
+def x_api():
+    """A running FakeXAPI on a free loopback port; stopped at the end of the test."""
+    with FakeXAPI() as fake:
+        yield fake
