@@ -118,9 +118,9 @@ def start_server(transactional_db, artifacts):
     servers: list[Server] = []
 
     def start(port: int | None = None) -> Server:
-        server = Server(port or free_port(), artifacts / f"daphne-{len(servers)}.log").start()
-        servers.append(server)
-        return server
+        server = Server(port or free_port(), artifacts / f"daphne-{len(servers)}.log")
+        servers.append(server)  # recorded before it starts, so a failed start is still stopped
+        return server.start()
 
     yield start
     for server in servers:

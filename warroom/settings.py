@@ -101,7 +101,13 @@ TEMPLATES = [
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL], "prefix": env("CHANNEL_PREFIX", "warroom"), "capacity": 500},
+        # redis-py 8 defaults to a 5 s socket timeout, the same as channels-redis's blocking
+        # receive: an idle socket would time out and crash its consumer. Give reads room.
+        "CONFIG": {
+            "hosts": [{"address": REDIS_URL, "socket_timeout": 30}],
+            "prefix": env("CHANNEL_PREFIX", "warroom"),
+            "capacity": 500,
+        },
     }
 }
 

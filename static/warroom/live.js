@@ -13,6 +13,7 @@
   const applied = new Set();
   let verified = Number(body.dataset.liveAfter || 0);
   let ownRetries = 0;
+  let wasOpen = false;
 
   const RECONNECTING_CODES = [1006, 1011, 1012, 1013];
   const MAX_RAIL_ITEMS = 200;
@@ -32,11 +33,12 @@
   }
 
   body.addEventListener("htmx:wsConnecting", function () {
-    setDot(ownRetries || verified ? "reconnecting" : "connecting", "Connecting to the room");
+    setDot(wasOpen ? "reconnecting" : "connecting", "Connecting to the room");
   });
 
   body.addEventListener("htmx:wsOpen", function (event) {
     ownRetries = 0;
+    wasOpen = true;
     setDot("live", "Live: changes arrive as they happen");
     event.detail.socketWrapper.send(JSON.stringify({ type: "hello", after: verified }));
   });

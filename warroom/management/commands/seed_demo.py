@@ -1,5 +1,6 @@
-"""Demo users, one per role, created idempotently. Their passwords are generated on first
-run and kept in .run/demo-logins.txt (ignored by git), never in the repository."""
+"""The demo room, created idempotently: a user per role (passwords generated on first run
+and kept in .run/demo-logins.txt, ignored by git, never in the repository), the demo
+source replaying a Super Bowl night, and the alert rules a brand would set for it."""
 
 import secrets
 from pathlib import Path
@@ -10,6 +11,8 @@ from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from listening import services as listening
+from listening.models import AlertRule, Source
 from warroom import roles
 
 DEMO_USERS = (
@@ -18,6 +21,18 @@ DEMO_USERS = (
     ("producer", "Priya", "Nair", roles.PRODUCER),
     ("lead", "Leo", "Park", roles.LEAD),
     ("admin", "Ada", "Kim", roles.ADMIN),
+)
+
+DEMO_RULES = (
+    {"name": "Blackout spike", "kind": AlertRule.Kind.SPIKE, "query": 'blackout OR "lights out" OR "power outage" OR outage',
+     "priority": "P2", "spike_window_minutes": 2, "spike_baseline_minutes": 20, "spike_factor": 3, "spike_min_count": 15},
+    {"name": "Safety scare", "kind": AlertRule.Kind.CRISIS,
+     "query": '"allergic reaction" OR peanut* OR "got sick" OR recall OR hospital OR ER', "open_case": True},
+    {"name": "Angry customers", "kind": AlertRule.Kind.SENTIMENT, "query": "", "sentiment_at_most": -0.6, "priority": "P2",
+     "open_case": True},
+    {"name": "Big voices", "kind": AlertRule.Kind.INFLUENCE, "query": "", "min_followers": 1_000_000, "priority": "P2"},
+    {"name": "Our ad", "kind": AlertRule.Kind.KEYWORD, "query": '#Crunchwave OR @Crunchwave OR "crunchwave ad"', "priority": "P4",
+     "alert_room": False},
 )
 
 
@@ -51,5 +66,14 @@ class Command(BaseCommand):
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("".join(f"{username} {password}\n" for username, password, _ in logins))
         path.chmod(0o600)
+        lead = User.objects.get(username="lead")
+        if not Source.objects.filter(kind=Source.Kind.DEMO).exists():
+            listening.source_create(
+                user=lead, name="Super Bowl night (demo replay)", kind=Source.Kind.DEMO, query_text="speed=10", poll_interval=5
+            )
+        existing = set(AlertRule.objects.values_list("name", flat=True))
+        for rule in DEMO_RULES:
+            if rule["name"] not in existing:
+                listening.rule_create(user=lead, **rule)
         for username, password, role in logins:
             self.stdout.write(f"  {role:<18} {username:<10} {password}")
