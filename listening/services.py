@@ -423,7 +423,7 @@ def source_poll(*, source_id: int) -> str:
     except PermanentError as error:
         _source_failed(source_id=source_id, token=token, message=str(error), retry_in=timedelta(minutes=5))
         return "error"
-    mention_ingest_batch(
+    ingested = mention_ingest_batch(
         source_id=source_id,
         fetched=result.mentions,
         cursor=result.cursor,
@@ -432,6 +432,8 @@ def source_poll(*, source_id: int) -> str:
         more=result.more,
         notes=result.notes,
     )
+    if ingested.stored:
+        spikes_check()  # a spike is news the moment its mentions land, not at the next beat tick
     return "ok"
 
 

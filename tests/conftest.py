@@ -170,3 +170,24 @@ def manage(*args: str, check: bool = True, **env) -> subprocess.CompletedProcess
         [sys.executable, "manage.py", *args], cwd=ROOT, env=child_env(**env), capture_output=True, text=True,
         check=check, timeout=60,
     )
+
+
+@contextmanager
+def celery_beat(artifacts: Path, schedule_dir: Path, **env):
+    """A real Celery beat process (the schedule in settings), writing its state to schedule_dir."""
+    log = open(artifacts / "celery-beat.log", "ab")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "warroom", "beat", "--loglevel", "INFO",
+         "--schedule", str(schedule_dir / "celerybeat-schedule")],
+        cwd=ROOT, env=child_env(**env), stdout=log, stderr=subprocess.STDOUT,
+    )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        log.close()
