@@ -333,6 +333,8 @@ def spikes_check(*, now: datetime | None = None) -> list[Alert]:
         baseline = before / max(1.0, baseline_span / window)
         threshold = max(rule.spike_min_count, rule.spike_factor * baseline)
         with transaction.atomic():
+            # One judge per rule at a time: two workers checking at once must not both raise.
+            AlertRule.objects.select_for_update().filter(id=rule.id).first()
             open_alert = (
                 Alert.objects.select_for_update()
                 .filter(rule=rule, ended_at__isnull=True)
