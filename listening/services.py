@@ -7,6 +7,7 @@ import io
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -22,6 +23,7 @@ from .models import Alert, AlertRule, Mention, ReadUsage, Source
 
 FEED_AUDIENCE = [live.role_group(role) for role in (roles.COMMUNITY_MANAGER, roles.PRODUCER, roles.LEAD, roles.ADMIN)]
 LIVE_ROWS_PER_BATCH = 50
+POSTED_AT_YEARS = (2000, 2100)  # outside this, a timestamp is a sender's bug: we keep the mention, stamped now
 MAX_BACKOFF = timedelta(minutes=15)
 
 COLUMNS = (
@@ -112,7 +114,7 @@ def mentions_prepare(*, source: Source, fetched: list[FetchedMention], rules: li
             "sentiment_label": label,
             "in_reply_to": clean(item.in_reply_to, 128),
             "conversation_id": clean(item.conversation_id, 128),
-            "posted_at": item.posted_at if isinstance(item.posted_at, datetime) else now,
+            "posted_at": _posted_at(item.posted_at, now),
             "received_at": now,
         }
         if rules:
@@ -122,6 +124,17 @@ def mentions_prepare(*, source: Source, fetched: list[FetchedMention], rules: li
             row["rule_ids"] = []
         prepared.rows.append(row)
     return prepared
+
+
+def _posted_at(value, now: datetime) -> datetime:
+    """A timestamp PostgreSQL can store and Python can read back, in UTC; else now."""
+    if not isinstance(value, datetime) or timezone.is_naive(value):
+        return now
+    try:
+        value = value.astimezone(dt_timezone.utc)
+    except (OverflowError, ValueError):
+        return now
+    return value if POSTED_AT_YEARS[0] <= value.year <= POSTED_AT_YEARS[1] else now
 
 
 def _copy_value(value) -> str:

@@ -33,20 +33,22 @@ def feed(request: HttpRequest) -> HttpResponse:
         "alert": _int(request.GET.get("alert")),
         "q": request.GET.get("q", "").strip()[:200],
     }
-    mentions = selectors.mention_feed(**filters, before=_int(request.GET.get("before")))
-    context = {
-        "rows": selectors.feed_rows(mentions),
-        "filters": filters,
-        "filtered": any(filters.values()),
-        "sources": selectors.source_list(),
-        "rules": selectors.rule_names(),
-        "languages": selectors.feed_languages(),
-        "sentiments": Mention.Sentiment.choices,
-        "older": mentions[-1].id if len(mentions) == selectors.PAGE_SIZE else None,
-        "open_alerts": selectors.alert_list(open_only=True, limit=5),
-    }
+    def context() -> dict:
+        mentions = selectors.mention_feed(**filters, before=_int(request.GET.get("before")))
+        return {
+            "rows": selectors.feed_rows(mentions),
+            "filters": filters,
+            "filtered": any(filters.values()),
+            "sources": selectors.source_list(),
+            "rules": selectors.rule_names(),
+            "languages": selectors.feed_languages(),
+            "sentiments": Mention.Sentiment.choices,
+            "older": mentions[-1].id if len(mentions) == selectors.PAGE_SIZE else None,
+            "open_alerts": selectors.alert_list(open_only=True, limit=5),
+        }
+
     if request.htmx and request.htmx.target == "feed-results":
-        return TemplateResponse(request, "listening/feed.html#results", context)
+        return TemplateResponse(request, "listening/feed.html#results", context())
     return render_page(request, "listening/feed.html", context)
 
 
@@ -67,11 +69,13 @@ def alerts(request: HttpRequest) -> HttpResponse:
             error.status = 404
         if error is None and not request.htmx:
             return redirect("alerts")
-    context = {"alerts": selectors.alert_list(limit=100), "error": error}
     status = getattr(error, "status", 200) if error else 200
     if request.htmx:
+        context = {"alerts": selectors.alert_list(limit=100), "error": error}
         return TemplateResponse(request, "listening/alerts.html#list", context, status=status)
-    return render_page(request, "listening/alerts.html", context, status=status)
+    return render_page(
+        request, "listening/alerts.html", lambda: {"alerts": selectors.alert_list(limit=100), "error": error}, status=status
+    )
 
 
 @require_http_methods(["GET", "POST"])
@@ -102,36 +106,43 @@ def sources(request: HttpRequest) -> HttpResponse:
             error = exc
         else:
             return redirect("sources")
-    usage = selectors.usage_by_source()
-    rows = [
-        {"source": s, "health": selectors.source_health(s), "usage": usage.get(s.id, {})}
-        for s in selectors.source_list()
-    ]
-    context = {
-        "rows": rows,
-        "kinds": Source.Kind.choices,
-        "error": error,
-        "form": form,
-        "budget": selectors.budget_summary(),
-        "hook_base": request.build_absolute_uri("/hooks/"),
-    }
+    def context() -> dict:
+        usage = selectors.usage_by_source()
+        rows = [
+            {"source": s, "health": selectors.source_health(s), "usage": usage.get(s.id, {})}
+            for s in selectors.source_list()
+        ]
+        return {
+            "rows": rows,
+            "kinds": Source.Kind.choices,
+            "error": error,
+            "form": form,
+            "budget": selectors.budget_summary(),
+            "hook_base": request.build_absolute_uri("/hooks/"),
+        }
+
     return render_page(request, "listening/sources.html", context, status=error.status if error else 200)
 
 
 @require_http_methods(["GET", "POST"])
 @role_required(*PAGE_ROLES["rules"])
 def rules(request: HttpRequest) -> HttpResponse:
-    error, form = None, {}
+    error, form, leading = None, {}, 0
     if request.method == "POST":
         action = request.POST.get("action", "create")
         try:
             if action == "create":
-                form = request.POST
+                # Shown back as typed; the parser sees it without surrounding space, so an
+                # error's position is shifted by the leading space to sit under the right character.
+                typed = services.clean(request.POST.get("query", ""), 1000)
+                query_text = typed.strip()
+                leading = len(typed) - len(typed.lstrip())
+                form = {**request.POST.dict(), "query": typed}
                 services.rule_create(
                     user=request.user,
                     name=request.POST.get("name", ""),
                     kind=request.POST.get("kind", AlertRule.Kind.KEYWORD),
-                    query=request.POST.get("query", ""),
+                    query=query_text,
                     priority=request.POST.get("priority", "P3"),
                     sentiment_at_most=_float(request.POST.get("sentiment_at_most"), "Sentiment at most"),
                     min_followers=_int(request.POST.get("min_followers")),
@@ -149,14 +160,16 @@ def rules(request: HttpRequest) -> HttpResponse:
             error = exc
         else:
             return redirect("rules")
-    context = {
-        "rules": selectors.rule_list(),
-        "kinds": AlertRule.Kind.choices,
-        "priorities": AlertRule.Priority.choices,
-        "error": error,
-        "error_position": getattr(error, "position", None),
-        "form": form,
-    }
+    def context() -> dict:
+        return {
+            "rules": selectors.rule_list(),
+            "kinds": AlertRule.Kind.choices,
+            "priorities": AlertRule.Priority.choices,
+            "error": error,
+            "error_position": error.position + leading if getattr(error, "position", None) is not None else None,
+            "form": form,
+        }
+
     return render_page(request, "listening/rules.html", context, status=error.status if error else 200)
 
 

@@ -67,6 +67,8 @@ def receive(request: HttpRequest, token: str) -> JsonResponse:
         return _error(400, "The JSON is nested too deeply.")
     except json.JSONDecodeError as error:
         return _error(400, f"The body is not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}.")
+    except ValueError:
+        return _error(400, "The body is not valid JSON: a number has too many digits.")
     try:
         _check_depth(payload, 0)
         fetched = parse_payload(payload)
@@ -138,10 +140,17 @@ def _mention(item, where: str) -> FetchedMention:
             posted_at = parse_datetime(posted_raw)
         except ValueError:
             posted_at = None
+        label = f"{where + '.' if where else ''}posted_at"
         if posted_at is None:
-            raise PayloadError(f"{where + '.' if where else ''}posted_at must be an ISO 8601 date-time.")
+            raise PayloadError(f"{label} must be an ISO 8601 date-time.")
         if timezone.is_naive(posted_at):
             posted_at = timezone.make_aware(posted_at, dt_timezone.utc)
+        try:
+            posted_at = posted_at.astimezone(dt_timezone.utc)
+        except (OverflowError, ValueError):
+            posted_at = None
+        if posted_at is None or not services.POSTED_AT_YEARS[0] <= posted_at.year <= services.POSTED_AT_YEARS[1]:
+            raise PayloadError(f"{label} must be an ISO 8601 date-time between the years {services.POSTED_AT_YEARS[0]} and {services.POSTED_AT_YEARS[1]}.")
     return FetchedMention(
         external_id=external_id,
         text=text,

@@ -1,6 +1,7 @@
 """The room shell: the room page, the wall, the audit log, announcements, sign-in, health."""
 
 import logging
+from collections.abc import Callable
 
 import redis
 from django.conf import settings
@@ -23,10 +24,15 @@ from .roles import PAGE_ROLES, role_required
 logger = logging.getLogger(__name__)
 
 
-def render_page(request: HttpRequest, template: str, context: dict | None = None, status: int = 200) -> TemplateResponse:
-    """Render a page of the room. The live watermark is read before anything else, so
-    the page reflects at least every event up to it and replays only what came after."""
+def render_page(
+    request: HttpRequest, template: str, context: dict | Callable[[], dict] | None = None, status: int = 200
+) -> TemplateResponse:
+    """Render a page of the room. The live watermark is read before anything else, so the
+    page reflects at least every event up to it and replays only what came after: a page
+    whose data is live passes its context as a callable, built after the watermark."""
     after = live.latest_id()
+    if callable(context):
+        context = context()
     groups = live.groups_for(user_id=request.user.id, held_roles=roles.roles_of(request.user))
     rail = [(event, live.render_row(event)) for event in live.recent(groups=groups, up_to=after)]
     return TemplateResponse(request, template, {"live_after": after, "rail": rail, **(context or {})}, status=status)
