@@ -23,6 +23,7 @@ from .models import Alert, AlertRule, Mention, ReadUsage, Source
 
 FEED_AUDIENCE = [live.role_group(role) for role in (roles.COMMUNITY_MANAGER, roles.PRODUCER, roles.LEAD, roles.ADMIN)]
 LIVE_ROWS_PER_BATCH = 50
+ALERT_UPDATE_EVERY = timedelta(seconds=10)
 POSTED_AT_YEARS = (2000, 2100)  # outside this, a timestamp is a sender's bug: we keep the mention, stamped now
 MAX_BACKOFF = timedelta(minutes=15)
 
@@ -157,8 +158,19 @@ def _insert(rows: list[dict]) -> list[tuple[int, str]]:
         return []
     columns = ", ".join(COLUMNS)
     buffer = io.StringIO()
+    formatted: dict[datetime, str] = {}  # a batch shares one received_at; format it once
     for row in rows:
-        buffer.write("\t".join(_copy_value(row[c]) for c in COLUMNS))
+        fields = []
+        for column in COLUMNS:
+            value = row[column]
+            if isinstance(value, datetime):
+                text = formatted.get(value)
+                if text is None:
+                    text = formatted[value] = value.isoformat()
+                fields.append(text)
+            else:
+                fields.append(_copy_value(value))
+        buffer.write("\t".join(fields))
         buffer.write("\n")
     buffer.seek(0)
     with connection.cursor() as cursor:
@@ -272,14 +284,17 @@ def alert_raise_or_join(*, rule: AlertRule, mention_ids: list[int], now: datetim
         alert = Alert.objects.create(
             rule=rule, kind=rule.kind, priority=_priority(rule), title=title or f"{rule.name}", opened_at=now
         )
-    alert.mentions.add(*mention_ids)
-    alert.mention_count = alert.mentions.count()
-    alert.last_match_at = now
-    alert.save(update_fields=["mention_count", "last_match_at"])
+    previous_match = alert.last_match_at
+    links = Alert.mentions.through.objects.bulk_create(
+        [Alert.mentions.through(alert_id=alert.id, mention_id=i) for i in mention_ids], ignore_conflicts=True
+    )
+    Alert.objects.filter(id=alert.id).update(mention_count=F("mention_count") + len(links), last_match_at=now)
+    alert.refresh_from_db(fields=["mention_count", "last_match_at"])
     if created:
         audit.record(actor=None, action="alert.raise", obj=alert, details={"rule": rule.id, "mentions": len(mention_ids)})
         _alert_actions(alert=alert, rule=rule)
-    if rule.alert_room:
+    # A busy alert would push an update every batch; the room needs one every few seconds.
+    if rule.alert_room and (created or now - previous_match >= ALERT_UPDATE_EVERY):
         live.publish(
             "alert.raised" if created else "alert.updated",
             audience=FEED_AUDIENCE + [live.role_group(roles.LEGAL)] if alert.priority == "P1" else FEED_AUDIENCE,

@@ -11,6 +11,7 @@ Every event payload carries `summary` (plain text, escaped when rendered) and `a
 A kind may add its own template `live/<kind>.html` that swaps other parts of the page.
 """
 
+import asyncio
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import partial
@@ -73,8 +74,11 @@ def render_row(event: LiveEvent) -> str:
 def _send(event: LiveEvent) -> None:
     message = {"type": "live.event", "id": event.id, "html": render(event)}
     layer = get_channel_layer()
-    for group in event.audience:
-        async_to_sync(layer.group_send)(group, message)
+
+    async def send_all() -> None:
+        await asyncio.gather(*(layer.group_send(group, message) for group in event.audience))
+
+    async_to_sync(send_all)()  # one event loop per event, not one per group
 
 
 def latest_id() -> int:

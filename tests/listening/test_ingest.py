@@ -100,8 +100,13 @@ def test_matches_within_the_regroup_window_join_one_alert(make_user):
         "Total blackout at the stadium", "blackout still going"
     }
     assert LiveEvent.objects.filter(kind="alert.raised").count() == 1
-    assert LiveEvent.objects.filter(kind="alert.updated").count() == 1
+    assert LiveEvent.objects.filter(kind="alert.updated").count() == 0  # within 10 s of the last push
     assert AuditEntry.objects.filter(action="alert.raise").count() == 1
+
+    Alert.objects.filter(id=alert.id).update(last_match_at=timezone.now() - timedelta(seconds=11))
+    services.mention_ingest_batch(source_id=source.id, fetched=[f.fetched("blackout, third batch")])
+    updated = LiveEvent.objects.get(kind="alert.updated")
+    assert updated.payload["count"] == 3
 
 
 def test_sentiment_and_influence_rules(make_user):
