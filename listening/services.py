@@ -205,6 +205,7 @@ def mention_ingest_batch(
     lease_token: str | None = None,
     more: bool = False,
     notes: list[str] | None = None,
+    rate_limited_until: datetime | None = None,
 ) -> IngestResult:
     """Store a batch once: insert what is new, enrich, match rules, raise alerts, and move
     the source's cursor and health in the same transaction. A batch that fails leaves
@@ -225,6 +226,9 @@ def mention_ingest_batch(
             source.lease_until = None
             source.lease_token = ""
             source.next_poll_at = now if more else now + timedelta(seconds=_interval(source))
+            if rate_limited_until is not None:
+                source.rate_limited_until = rate_limited_until
+                source.next_poll_at = max(source.next_poll_at, rate_limited_until)
         source.last_polled_at = now
         source.last_success_at = now
         source.last_error = "; ".join((notes or []) + prepared.notes)[:500]
@@ -461,6 +465,7 @@ def source_poll(*, source_id: int) -> str:
         lease_token=token,
         more=result.more,
         notes=result.notes,
+        rate_limited_until=result.rate_limited_until,
     )
     if ingested.stored:
         spikes_check()  # a spike is news the moment its mentions land, not at the next beat tick

@@ -28,6 +28,7 @@ class FetchResult:
     reads: int = 0  # posts read from a metered API (X bills reads by the post)
     more: bool = False  # the adapter stopped early; poll again soon
     notes: list[str] = field(default_factory=list)
+    rate_limited_until: datetime | None = None  # the API refused a later page: ask nothing before this
 
 
 class AdapterError(Exception):

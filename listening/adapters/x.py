@@ -430,7 +430,10 @@ def _walk(page: Callable, *, cursor: dict, query: str, keep: dict) -> FetchResul
         result["since_id"] = since_id
         result["pending"] = {"pagination_token": token, "newest_id": newest, "query": query}
         more = not isinstance(stopped, RateLimited)
-    return FetchResult(mentions=mentions, cursor=result, reads=reads, more=more, notes=notes.as_list())
+    return FetchResult(
+        mentions=mentions, cursor=result, reads=reads, more=more, notes=notes.as_list(),
+        rate_limited_until=stopped.reset_at if isinstance(stopped, RateLimited) else None,
+    )
 
 
 # --- publishing ------------------------------------------------------------------------
