@@ -157,3 +157,30 @@ def budget_pace(*, now: datetime | None = None) -> float:
     if used >= 0.95:
         return 10.0
     return 1.0 + 9.0 * (used - 0.7) / 0.25
+
+
+def crisis_terms_in(text: str, *, extra_terms: list[str] = ()) -> list[str]:
+    """What a post's text touches that the room should not: blocked terms, and the topics
+    of crisis or spike alerts open right now (approvals' guardrail lint asks this)."""
+    from . import query
+
+    doc = query.tokenize(text)
+    hits = []
+    for term in extra_terms:
+        try:
+            if query.parse(f'"{term}"' if " " in term else term).matches(doc):
+                hits.append(f'"{term}" (a blocked term)')
+        except query.QuerySyntaxError:
+            continue
+    since = timezone.now() - timedelta(hours=2)
+    live_rules = AlertRule.objects.filter(
+        alerts__state=Alert.State.OPEN, alerts__ended_at__isnull=True, alerts__last_match_at__gte=since,
+        kind__in=(AlertRule.Kind.CRISIS, AlertRule.Kind.SPIKE),
+    ).exclude(query="").distinct()
+    for rule in live_rules:
+        try:
+            if query.parse(rule.query).matches(doc):
+                hits.append(f'"{rule.name}" (a crisis topic spiking now)')
+        except query.QuerySyntaxError:
+            continue
+    return hits

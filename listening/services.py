@@ -317,14 +317,21 @@ def _priority(rule: AlertRule) -> str:
 
 
 def _alert_actions(*, alert: Alert, rule: AlertRule) -> None:
-    """Pausing the outgoing queue and opening a triage case belong to approvals and
-    triage; until those services exist a crisis is raised as a P1 alert to the room."""
-    if rule.pause_queue or rule.open_case:
+    """A rule's actions on a new alert. Pausing goes through the approvals service, in the
+    same transaction; opening a triage case waits for triage (recorded as pending)."""
+    if rule.pause_queue:
+        from approvals import services as approvals
+
+        try:
+            approvals.queue_pause(user=None, reason=f"Alert rule \u201c{rule.name}\u201d: {alert.title}")
+        except Conflict:
+            pass  # already paused: the earlier reason stands
+    if rule.open_case:
         audit.record(
             actor=None,
             action="alert.actions_pending",
             obj=alert,
-            details={"pause_queue": rule.pause_queue, "open_case": rule.open_case, "why": "approvals/triage not built"},
+            details={"open_case": True, "why": "triage is not built yet"},
         )
 
 

@@ -206,3 +206,9 @@ CELERY_BEAT_SCHEDULE["poll-due-sources"] = {
     "schedule": LISTENING_POLL_EVERY_SECONDS,
 }
 CELERY_BEAT_SCHEDULE["spikes-check"] = {"task": "listening.tasks.spikes_check", "schedule": 30.0}
+
+# Approvals.
+GUARDRAIL_BLOCKED_TERMS = env_list("GUARDRAIL_BLOCKED_TERMS", "")
+PUBLISH_EVERY_SECONDS = float(env("PUBLISH_EVERY_SECONDS", "2"))
+CELERY_BEAT_SCHEDULE["publish-due-posts"] = {"task": "approvals.tasks.publish_due_posts", "schedule": PUBLISH_EVERY_SECONDS}
+CELERY_BEAT_SCHEDULE["approvals-housekeeping"] = {"task": "approvals.tasks.housekeeping", "schedule": 15.0}

@@ -125,14 +125,19 @@ def test_sentiment_and_influence_rules(make_user):
     assert Mention.objects.get(external_id="celebrity").rule_ids == [big.id]
 
 
-def test_a_crisis_rule_raises_a_p1_alert_until_approvals_can_pause(make_user):
+def test_a_crisis_rule_raises_a_p1_alert_and_pauses_the_outgoing_queue(make_user):
+    from approvals.services import queue_state
+
     crisis = rule(make_user("lead"), name="Safety", kind="crisis", query='"allergic reaction" OR peanuts', priority="P3")
     source = f.source()
     services.mention_ingest_batch(source_id=source.id, fetched=[f.fetched("My kid had an allergic reaction after Crunchwave")])
     alert = Alert.objects.get(rule=crisis)
     assert alert.priority == "P1"
-    pending = AuditEntry.objects.get(action="alert.actions_pending")
-    assert pending.details["pause_queue"] is True
+    queue = queue_state()
+    assert queue.paused and "Safety" in queue.reason and queue.paused_by is None
+    assert AuditEntry.objects.filter(action="queue.pause", actor=None).count() == 1
+    services.mention_ingest_batch(source_id=source.id, fetched=[f.fetched("peanuts again")])  # already paused: no error
+    assert AuditEntry.objects.filter(action="queue.pause").count() == 1
 
 
 def test_acknowledging_an_alert_is_audited_once(make_user):

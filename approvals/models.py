@@ -1,0 +1,137 @@
+"""Approvals: the brand's accounts, posts and their state machine, legal's Yes/No bound
+to the exact content, publish attempts, and the one switch that pauses everything."""
+
+import hashlib
+import json
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class Account(models.Model):
+    """A brand account posts go out on (X first)."""
+
+    name = models.CharField(max_length=120)
+    platform = models.CharField(max_length=20, default="x")
+    handle = models.CharField(max_length=100)
+    time_zone = models.CharField(max_length=64, default="UTC")
+    lead_must_approve = models.BooleanField(default=False, help_text="legal, then the brand lead")
+    backup_approver = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    sandbox = models.BooleanField(default=False, help_text="drills publish here, never to a real account")
+
+    def __str__(self) -> str:
+        return f"{self.name} (@{self.handle})"
+
+
+class QueueState(models.Model):
+    """The single row every publish locks: a pause that commits wins over any publish."""
+
+    paused = models.BooleanField(default=False)
+    reason = models.CharField(max_length=500, blank=True)
+    paused_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    paused_at = models.DateTimeField(null=True, blank=True)
+    auto_resume_at = models.DateTimeField(null=True, blank=True)
+    resumed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=models.Q(id=1), name="queue_state_single_row")]
+
+
+class Post(models.Model):
+    class State(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        PENDING = "pending", "Waiting for approval"
+        APPROVED = "approved", "Approved, needs a time"
+        SCHEDULED = "scheduled", "Scheduled"
+        PUBLISHING = "publishing", "Publishing"
+        PUBLISHED = "published", "Published"
+        REJECTED = "rejected", "Rejected"
+        CANCELLED = "cancelled", "Cancelled"
+        FAILED = "failed", "Failed"
+        NEEDS_CHECK = "needs_check", "Needs a check"
+
+    MAX_TEXT = 280
+
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="posts")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="posts")
+    text = models.TextField()
+    media = models.JSONField(default=list, blank=True)
+    in_reply_to = models.CharField(max_length=128, blank=True, help_text="the platform id of the post replied to")
+    state = models.CharField(max_length=20, choices=State.choices, default=State.DRAFT, db_index=True)
+    publish_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    checklist = models.JSONField(default=dict, blank=True)
+    lint_override = models.CharField(max_length=500, blank=True)
+    approved_hash = models.CharField(max_length=64, blank=True)
+    approved_at = models.DateTimeField(null=True, blank=True)
+    retry_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    platform_id = models.CharField(max_length=128, blank=True)
+    published_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["state", "publish_at"], name="post_due")]
+
+    def __str__(self) -> str:
+        return f"#{self.id} {self.text[:60]}"
+
+    def content_hash(self) -> str:
+        """What an approval is bound to: the account, the text, the reply target and the media."""
+        content = json.dumps(
+            [self.account_id, self.text, self.in_reply_to, self.media], ensure_ascii=False, sort_keys=True
+        )
+        return hashlib.sha256(content.encode()).hexdigest()
+
+
+class ApprovalRequest(models.Model):
+    """One step of a post's approval (legal, then the lead where the account asks for it)."""
+
+    class Step(models.TextChoices):
+        LEGAL = "legal", "Legal"
+        LEAD = "lead", "Brand lead"
+
+    class State(models.TextChoices):
+        OPEN = "open", "Waiting"
+        APPROVED = "approved", "Yes"
+        REJECTED = "rejected", "No"
+        VOID = "void", "Voided by an edit"
+
+    post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="requests")
+    step = models.CharField(max_length=10, choices=Step.choices, default=Step.LEGAL)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.OPEN, db_index=True)
+    content_hash = models.CharField(max_length=64)
+    previous_text = models.TextField(blank=True, help_text="the text legal saw before an edit, for the diff")
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    due_at = models.DateTimeField(null=True, blank=True)
+    escalated_to = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    escalated_at = models.DateTimeField(null=True, blank=True)
+    answered_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    answered_at = models.DateTimeField(null=True, blank=True)
+    reason = models.CharField(max_length=1000, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["post"], condition=models.Q(state="open"), name="one_open_request_per_post")
+        ]
+
+
+class PublishAttempt(models.Model):
+    class Outcome(models.TextChoices):
+        ACCEPTED = "accepted", "Accepted by the platform"
+        HELD = "held", "Held by the pause"
+        RETRY = "retry", "Not sent; will retry"
+        FAILED = "failed", "Refused"
+        UNKNOWN = "unknown", "Unknown: may have been accepted"
+
+    post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="attempts_made")
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(max_length=10, choices=Outcome.choices, blank=True)
+    platform_id = models.CharField(max_length=128, blank=True)
+    error = models.CharField(max_length=500, blank=True)

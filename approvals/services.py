@@ -1,0 +1,461 @@
+"""Approvals' writes: posts and their state machine, legal's Yes/No bound to the exact
+content, scheduling, the pause switch, and publishing exactly once.
+
+Publishing runs in two transactions. The first claims a due post (SCHEDULED ->
+PUBLISHING) and records an attempt, so a worker that dies later leaves evidence. The
+second holds the queue row FOR SHARE while it re-checks the pause and the approval and
+calls the platform; a pause takes the same row FOR UPDATE, so it waits for publishes in
+flight and every publish that starts after it commits sees it. No post leaves after a
+pause commits. A worker killed inside the second transaction leaves the post PUBLISHING
+with an unfinished attempt: X may have accepted it, so the sweep moves it to NEEDS_CHECK
+for the lead, never back into the queue.
+"""
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from listening import selectors as listening_selectors
+from listening.adapters import PermanentError, TransientError
+from warroom import audit, live, roles
+from warroom.errors import Conflict, Forbidden, InvalidInput
+
+from .models import Account, ApprovalRequest, Post, PublishAttempt, QueueState
+
+CHECKLIST = (
+    "Does this create unneeded risk for the brand? (ticked: no)",
+    "Could it hurt the company or me? (ticked: no)",
+    "Would I want my grandmother to read it? (ticked: yes)",
+)
+AUTHORS = frozenset({roles.COMMUNITY_MANAGER, roles.PRODUCER, roles.LEAD, roles.ADMIN})
+LATE_GRACE = timedelta(minutes=5)
+STUCK_AFTER = timedelta(minutes=2)
+MAX_BACKOFF = timedelta(minutes=10)
+APPROVERS_AUDIENCE = [live.role_group(roles.LEGAL), live.role_group(roles.LEAD)]
+
+
+def _name(user) -> str:
+    return (user.get_full_name() or user.get_username()) if user is not None else "system"
+
+
+def _post_audience(post: Post) -> list[str]:
+    return [live.user_group(post.author_id), *APPROVERS_AUDIENCE, live.role_group(roles.PRODUCER),
+            live.role_group(roles.COMMUNITY_MANAGER)]
+
+
+def _publish_event(kind: str, post: Post, summary: str, actor=None, **extra) -> None:
+    live.publish(
+        kind, audience=_post_audience(post), summary=summary, actor=_name(actor) if actor else "",
+        post_id=post.id, state=post.state, state_label=post.get_state_display(), **extra,
+    )
+
+
+# --- The queue switch --------------------------------------------------------------------
+
+def _queue_row(*, lock: str = "") -> QueueState:
+    QueueState.objects.get_or_create(id=1)
+    if lock == "update":
+        return QueueState.objects.select_for_update().get(id=1)
+    if lock == "share":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1 FROM approvals_queuestate WHERE id = 1 FOR SHARE")
+    return QueueState.objects.get(id=1)
+
+
+def queue_state() -> QueueState:
+    return _queue_row()
+
+
+@transaction.atomic
+def queue_pause(*, user, reason: str, auto_resume_at: datetime | None = None) -> QueueState:
+    """Stop every post and reply from leaving. The lead, or an alert rule (user None)."""
+    if user is not None and not roles.has_role(user, {roles.LEAD}):
+        raise Forbidden("Only the lead can pause the outgoing queue.")
+    reason = (reason or "").replace("\x00", "").strip()
+    if not reason:
+        raise InvalidInput("Reason is empty: say why everything must stop, for the room and the log.")
+    if auto_resume_at is not None and auto_resume_at <= timezone.now():
+        raise InvalidInput("The auto-resume time is in the past.")
+    queue = _queue_row(lock="update")  # waits for publishes in flight to finish
+    if queue.paused:
+        raise Conflict(f"The queue is already paused since {queue.paused_at:%H:%M} UTC: {queue.reason}")
+    queue.paused, queue.reason, queue.paused_by = True, reason[:500], user
+    queue.paused_at, queue.auto_resume_at, queue.resumed_at = timezone.now(), auto_resume_at, None
+    queue.save()
+    audit.record(actor=user, action="queue.pause", obj=queue,
+                 details={"reason": queue.reason, "auto_resume_at": auto_resume_at.isoformat() if auto_resume_at else ""})
+    live.publish("queue.paused", summary=f"Outgoing queue paused: {queue.reason}", actor=_name(user),
+                 reason=queue.reason, auto_resume_at=auto_resume_at.isoformat() if auto_resume_at else "")
+    return queue
+
+
+def came_due_while_paused() -> list[Post]:
+    return list(Post.objects.filter(state=Post.State.SCHEDULED, publish_at__lte=timezone.now())
+                .select_related("account", "author").order_by("publish_at"))
+
+
+@transaction.atomic
+def queue_resume(*, user, release: str | list[int] = "none") -> list[int]:
+    """Let posts leave again. Posts that came due during the pause go out only if the lead
+    releases them ("all", or a list of ids); the others wait for a new time."""
+    if user is not None and not roles.has_role(user, {roles.LEAD}):
+        raise Forbidden("Only the lead can resume the outgoing queue.")
+    queue = _queue_row(lock="update")
+    if not queue.paused:
+        raise Conflict("The queue is not paused.")
+    due = Post.objects.select_for_update().filter(state=Post.State.SCHEDULED, publish_at__lte=timezone.now())
+    due_ids = list(due.values_list("id", flat=True))
+    released = due_ids if release == "all" else [i for i in (release if isinstance(release, list) else []) if i in due_ids]
+    held = [i for i in due_ids if i not in released]
+    now = timezone.now()
+    Post.objects.filter(id__in=released).update(publish_at=now, last_error="")
+    Post.objects.filter(id__in=held).update(
+        state=Post.State.APPROVED, last_error="Came due while the queue was paused: pick a new time.")
+    queue.paused, queue.resumed_at, queue.auto_resume_at = False, now, None
+    queue.save()
+    audit.record(actor=user, action="queue.resume", obj=queue, details={"released": released, "held": held})
+    live.publish("queue.resumed", summary=f"Outgoing queue resumed; {len(released)} released, {len(held)} held",
+                 actor=_name(user), released=len(released), held=len(held))
+    return released
+
+
+def queue_auto_resume() -> bool:
+    queue = _queue_row()
+    if queue.paused and queue.auto_resume_at and queue.auto_resume_at <= timezone.now():
+        try:
+            queue_resume(user=None, release="none")
+        except Conflict:
+            return False
+        return True
+    return False
+
+
+# --- Posts -------------------------------------------------------------------------------
+
+def _clean_text(text: str) -> str:
+    text = (text or "").replace("\x00", "").strip()
+    if not text:
+        raise InvalidInput("Text is empty: write the post.")
+    if len(text) > Post.MAX_TEXT:
+        raise InvalidInput(f"Text is {len(text)} characters; X takes at most {Post.MAX_TEXT}.")
+    return text
+
+
+def _clean_media(media) -> list[str]:
+    media = media or []
+    if not isinstance(media, list) or not all(isinstance(m, str) and m.startswith(("http://", "https://")) for m in media):
+        raise InvalidInput("Media must be a list of http(s) URLs.")
+    if len(media) > 4:
+        raise InvalidInput("X takes at most 4 media items per post.")
+    return media
+
+
+@transaction.atomic
+def post_create(*, author, account_id: int, text: str, media=None, in_reply_to: str = "",
+                publish_at: datetime | None = None) -> Post:
+    if not roles.has_role(author, AUTHORS):
+        raise Forbidden("Your role cannot write posts.")
+    account = Account.objects.filter(id=account_id).first()
+    if account is None:
+        raise InvalidInput("Account: choose one of the brand's accounts.")
+    post = Post.objects.create(account=account, author=author, text=_clean_text(text), media=_clean_media(media),
+                               in_reply_to=(in_reply_to or "")[:128], publish_at=publish_at)
+    audit.record(actor=author, action="post.create", obj=post)
+    return post
+
+
+def guardrail_hits(text: str) -> list[str]:
+    """Blocked terms and the crisis topics spiking right now that the text touches."""
+    return listening_selectors.crisis_terms_in(text, extra_terms=settings.GUARDRAIL_BLOCKED_TERMS)
+
+
+@transaction.atomic
+def post_submit(*, post_id: int, user, checklist: dict[str, bool], override_reason: str = "") -> Post:
+    """Send a draft to legal, once the author ticked the checklist and the lint is clear
+    (or overridden with a reason)."""
+    post = Post.objects.select_for_update().select_related("account").get(id=post_id)
+    if not roles.has_role(user, AUTHORS):
+        raise Forbidden("Your role cannot submit posts.")
+    if post.state not in (Post.State.DRAFT, Post.State.REJECTED, Post.State.FAILED):
+        raise Conflict(f"This post is {post.get_state_display().lower()}; only drafts are submitted.")
+    unticked = [q for q in CHECKLIST if not checklist.get(q)]
+    if unticked:
+        raise InvalidInput(f"Tick every guardrail question before submitting: {unticked[0]}")
+    hits = guardrail_hits(post.text)
+    override_reason = (override_reason or "").strip()
+    if hits and not override_reason:
+        raise InvalidInput(f"The text touches {', '.join(hits)}: edit it, or override with a reason.")
+    if hits:
+        audit.record(actor=user, action="post.lint_override", obj=post, details={"terms": hits, "reason": override_reason})
+    post.checklist, post.lint_override = {q: True for q in CHECKLIST}, override_reason[:500]
+    post.state, post.last_error = Post.State.PENDING, ""
+    post.save()
+    _request_open(post=post, step=ApprovalRequest.Step.LEGAL, by=user)
+    audit.record(actor=user, action="post.submit", obj=post)
+    return post
+
+
+def _request_open(*, post: Post, step: str, by, previous_text: str = "") -> ApprovalRequest:
+    request = ApprovalRequest.objects.create(
+        post=post, step=step, content_hash=post.content_hash(), requested_by=by, due_at=post.publish_at,
+        previous_text=previous_text,
+    )
+    audience = [live.role_group(roles.LEGAL if step == ApprovalRequest.Step.LEGAL else roles.LEAD),
+                live.user_group(post.author_id)]
+    live.publish("approval.requested", audience=audience, summary=f"Waiting for {request.get_step_display()}: {post.text[:120]}",
+                 actor=_name(by), post_id=post.id, request_id=request.id, step=step, edited=bool(previous_text))
+    return request
+
+
+def _answerable(post: Post, user) -> ApprovalRequest:
+    request = post.requests.filter(state=ApprovalRequest.State.OPEN).first()
+    if post.state != Post.State.PENDING or request is None:
+        last = post.requests.exclude(answered_by=None).order_by("-answered_at").first()
+        who = f" ({last.get_state_display()} from {_name(last.answered_by)} at {last.answered_at:%H:%M})" if last else ""
+        raise Conflict(f"This post is {post.get_state_display().lower()}, not waiting for an answer{who}.")
+    allowed = roles.LEGAL if request.step == ApprovalRequest.Step.LEGAL else roles.LEAD
+    if not (roles.has_role(user, {allowed}) or (request.escalated_to_id and request.escalated_to_id == user.id)):
+        raise Forbidden(f"This request waits for {request.get_step_display().lower()}.")
+    return request
+
+
+@transaction.atomic
+def post_approve(*, post_id: int, user, content_hash: str) -> Post:
+    """Yes, for the exact content the approver saw."""
+    post = Post.objects.select_for_update().select_related("account").get(id=post_id)
+    request = _answerable(post, user)
+    if content_hash != post.content_hash():
+        raise Conflict("This post changed since you opened it: review the new version before answering.")
+    now = timezone.now()
+    request.state, request.answered_by, request.answered_at = ApprovalRequest.State.APPROVED, user, now
+    request.save()
+    audit.record(actor=user, action="post.approve", obj=post, details={"step": request.step, "hash": content_hash})
+    if request.step == ApprovalRequest.Step.LEGAL and post.account.lead_must_approve:
+        _request_open(post=post, step=ApprovalRequest.Step.LEAD, by=user)
+        _publish_event("post.approved", post, f"Legal said yes; waiting for the lead: {post.text[:120]}", user)
+        return post
+    post.approved_hash, post.approved_at = content_hash, now
+    post.state = Post.State.SCHEDULED if post.publish_at else Post.State.APPROVED
+    post.save()
+    _publish_event("post.approved", post, f"Approved: {post.text[:120]}", user)
+    return post
+
+
+@transaction.atomic
+def post_reject(*, post_id: int, user, reason: str, content_hash: str) -> Post:
+    """No, with the reason the author needs to fix it."""
+    reason = (reason or "").replace("\x00", "").strip()
+    if not reason:
+        raise InvalidInput("Reason is empty: tell the author what to change.")
+    post = Post.objects.select_for_update().get(id=post_id)
+    request = _answerable(post, user)
+    if content_hash != post.content_hash():
+        raise Conflict("This post changed since you opened it: review the new version before answering.")
+    request.state, request.answered_by, request.answered_at = ApprovalRequest.State.REJECTED, user, timezone.now()
+    request.reason = reason[:1000]
+    request.save()
+    post.state, post.last_error = Post.State.REJECTED, f"Rejected by {_name(user)}: {reason[:400]}"
+    post.save()
+    audit.record(actor=user, action="post.reject", obj=post, details={"step": request.step, "reason": reason[:1000]})
+    _publish_event("post.rejected", post, f"Rejected: {post.text[:100]} — {reason[:200]}", user, reason=reason[:500])
+    return post
+
+
+@transaction.atomic
+def post_edit(*, post_id: int, user, text: str, media=None) -> Post:
+    """Change the content. Any approval given or asked for is void: the post goes back to
+    legal as a new request showing what changed."""
+    post = Post.objects.select_for_update().get(id=post_id)
+    if user.id != post.author_id and not roles.has_role(user, {roles.LEAD, roles.ADMIN}):
+        raise Forbidden("Only the author or the lead can edit this post.")
+    if post.state in (Post.State.PUBLISHING, Post.State.PUBLISHED, Post.State.CANCELLED, Post.State.NEEDS_CHECK):
+        raise Conflict(f"This post is {post.get_state_display().lower()} and can no longer be edited.")
+    before_text, before_hash = post.text, post.content_hash()
+    post.text, post.media = _clean_text(text), _clean_media(post.media if media is None else media)
+    if post.content_hash() == before_hash:
+        return post
+    was = post.state
+    if was in (Post.State.PENDING, Post.State.APPROVED, Post.State.SCHEDULED):
+        post.requests.filter(state=ApprovalRequest.State.OPEN).update(state=ApprovalRequest.State.VOID)
+        post.approved_hash, post.approved_at, post.state = "", None, Post.State.PENDING
+        post.save()
+        _request_open(post=post, step=ApprovalRequest.Step.LEGAL, by=user, previous_text=before_text)
+    else:
+        post.state = Post.State.DRAFT
+        post.save()
+    audit.record(actor=user, action="post.edit", obj=post, details={"was": was, "approval_voided": was != post.state})
+    return post
+
+
+@transaction.atomic
+def post_schedule(*, post_id: int, user, publish_at: datetime) -> Post:
+    """Move the time: the approval stays, because the content did not change."""
+    post = Post.objects.select_for_update().get(id=post_id)
+    if user.id != post.author_id and not roles.has_role(user, {roles.LEAD, roles.PRODUCER, roles.ADMIN}):
+        raise Forbidden("Only the author, a producer or the lead can move this post.")
+    if post.state not in (Post.State.DRAFT, Post.State.PENDING, Post.State.APPROVED, Post.State.SCHEDULED):
+        raise Conflict(f"This post is {post.get_state_display().lower()}; its time can no longer change.")
+    post.publish_at = publish_at
+    if post.state == Post.State.APPROVED and post.approved_hash == post.content_hash():
+        post.state = Post.State.SCHEDULED
+    post.last_error = ""
+    post.save()
+    audit.record(actor=user, action="post.schedule", obj=post, details={"publish_at": publish_at.isoformat()})
+    _publish_event("post.scheduled", post, f"Scheduled for {publish_at:%Y-%m-%d %H:%M} UTC: {post.text[:100]}", user)
+    return post
+
+
+# --- Publishing --------------------------------------------------------------------------
+
+def posts_due(*, now: datetime | None = None, limit: int = 500) -> list[int]:
+    now = now or timezone.now()
+    if _queue_row().paused:
+        return []
+    posts = Post.objects.filter(state=Post.State.SCHEDULED, publish_at__lte=now)
+    posts = posts.exclude(retry_at__gt=now)
+    return list(posts.order_by("publish_at", "id").values_list("id", flat=True)[:limit])
+
+
+def _publisher(post: Post) -> Callable[[], str]:
+    from listening.adapters import x
+
+    return lambda: x.publish(post.text, in_reply_to=post.in_reply_to or None)
+
+
+def post_publish(*, post_id: int) -> str:
+    """Publish one due post, at most once. Safe to run twice and from many workers."""
+    from listening.adapters.x import PublishOutcomeUnknown
+
+    now = timezone.now()
+    with transaction.atomic():
+        post = Post.objects.select_for_update(skip_locked=True).filter(id=post_id).first()
+        if post is None:
+            return "busy"
+        if post.state != Post.State.SCHEDULED or post.publish_at is None or post.publish_at > now:
+            return "not due"
+        if post.retry_at and post.retry_at > now:
+            return "not due"
+        if post.approved_hash != post.content_hash():
+            post.state, post.last_error = Post.State.PENDING, "The approval does not match this text."
+            post.save()
+            return "not approved"
+        attempt = PublishAttempt.objects.create(post=post)
+        post.state, post.attempts = Post.State.PUBLISHING, post.attempts + 1
+        post.save(update_fields=["state", "attempts", "updated_at"])
+
+    with transaction.atomic():
+        queue = _queue_row(lock="share")
+        post = Post.objects.select_for_update().get(id=post_id)
+        if post.state != Post.State.PUBLISHING:
+            return "swept"
+        attempt = PublishAttempt.objects.get(id=attempt.id)
+        finished = timezone.now()
+        if queue.paused:
+            post.state = Post.State.SCHEDULED
+            post.save(update_fields=["state", "updated_at"])
+            _finish(attempt, PublishAttempt.Outcome.HELD, finished)
+            return "held"
+        if post.publish_at < finished - LATE_GRACE:
+            post.state, post.last_error = Post.State.APPROVED, f"Missed its slot at {post.publish_at:%H:%M} UTC: pick a new time."
+            post.save()
+            _finish(attempt, PublishAttempt.Outcome.HELD, finished, post.last_error)
+            _publish_event("post.held", post, f"Missed its slot, not sent late: {post.text[:100]}")
+            return "missed"
+        try:
+            platform_id = _publisher(post)()
+        except PublishOutcomeUnknown as error:
+            post.state, post.last_error = Post.State.NEEDS_CHECK, str(error)[:500]
+            post.save()
+            _finish(attempt, PublishAttempt.Outcome.UNKNOWN, timezone.now(), str(error))
+            audit.record(actor=None, action="post.needs_check", obj=post, details={"error": str(error)[:500]})
+            _publish_event("post.needs_check", post, f"May have been published; check the account: {post.text[:100]}")
+            return "needs check"
+        except TransientError as error:
+            delay = min(timedelta(seconds=5 * 2 ** min(post.attempts, 7)), MAX_BACKOFF)
+            post.state, post.retry_at, post.last_error = Post.State.SCHEDULED, timezone.now() + delay, str(error)[:500]
+            post.save()
+            _finish(attempt, PublishAttempt.Outcome.RETRY, timezone.now(), str(error))
+            return "retry"
+        except PermanentError as error:
+            post.state, post.last_error = Post.State.FAILED, str(error)[:500]
+            post.save()
+            _finish(attempt, PublishAttempt.Outcome.FAILED, timezone.now(), str(error))
+            audit.record(actor=None, action="post.fail", obj=post, details={"error": str(error)[:500]})
+            _publish_event("post.failed", post, f"Failed: {post.text[:100]} — {error}")
+            return "failed"
+        post.state, post.platform_id, post.published_at, post.last_error = Post.State.PUBLISHED, platform_id, timezone.now(), ""
+        post.save()
+        _finish(attempt, PublishAttempt.Outcome.ACCEPTED, post.published_at, platform_id=platform_id)
+        audit.record(actor=None, action="post.publish", obj=post, details={"platform_id": platform_id})
+        _publish_event("post.published", post, f"Published: {post.text[:120]}", platform_id=platform_id)
+        return "published"
+
+
+def _finish(attempt: PublishAttempt, outcome: str, at: datetime, error: str = "", platform_id: str = "") -> None:
+    attempt.outcome, attempt.finished_at, attempt.error, attempt.platform_id = outcome, at, error[:500], platform_id
+    attempt.save()
+
+
+def publishing_sweep(*, now: datetime | None = None) -> list[int]:
+    """Posts a dead worker left PUBLISHING: the platform may have accepted them, so they
+    go to NEEDS_CHECK for the lead, never back into the queue."""
+    now = now or timezone.now()
+    swept = []
+    with transaction.atomic():
+        stuck = Post.objects.select_for_update(skip_locked=True).filter(
+            state=Post.State.PUBLISHING, updated_at__lt=now - STUCK_AFTER)
+        for post in stuck:
+            post.state = Post.State.NEEDS_CHECK
+            post.last_error = "The worker publishing it stopped; X may have accepted it. Check the account."
+            post.save()
+            post.attempts_made.filter(outcome="").update(outcome=PublishAttempt.Outcome.UNKNOWN, finished_at=now)
+            audit.record(actor=None, action="post.needs_check", obj=post, details={"why": "worker stopped"})
+            _publish_event("post.needs_check", post, f"May have been published; check the account: {post.text[:100]}")
+            swept.append(post.id)
+    return swept
+
+
+@transaction.atomic
+def post_resolve_check(*, post_id: int, user, published: bool, platform_id: str = "") -> Post:
+    """The lead looked at the account: it went out (with its id), or it did not (it waits for a new time)."""
+    if not roles.has_role(user, {roles.LEAD}):
+        raise Forbidden("Only the lead resolves posts that need a check.")
+    post = Post.objects.select_for_update().get(id=post_id)
+    if post.state != Post.State.NEEDS_CHECK:
+        raise Conflict(f"This post is {post.get_state_display().lower()}, not waiting for a check.")
+    if published:
+        post.state, post.platform_id, post.published_at = Post.State.PUBLISHED, platform_id[:128], timezone.now()
+    else:
+        post.state, post.publish_at = Post.State.APPROVED, None
+    post.last_error = ""
+    post.save()
+    audit.record(actor=user, action="post.resolve_check", obj=post, details={"published": published, "platform_id": platform_id})
+    _publish_event("post.checked", post, f"Checked by the lead: {'published' if published else 'not published'}", user)
+    return post
+
+
+def approval_deadlines_check(*, now: datetime | None = None) -> list[int]:
+    """Requests still open when their post is due go to the account's backup approver,
+    and the author is told; the post itself waits (it never goes out late by default)."""
+    now = now or timezone.now()
+    escalated = []
+    with transaction.atomic():
+        late = ApprovalRequest.objects.select_for_update(skip_locked=True).select_related("post__account").filter(
+            state=ApprovalRequest.State.OPEN, due_at__lte=now, escalated_at__isnull=True)
+        for request in late:
+            backup = request.post.account.backup_approver
+            request.escalated_at, request.escalated_to = now, backup
+            request.save()
+            audit.record(actor=None, action="approval.escalate", obj=request.post,
+                         details={"request": request.id, "to": backup.get_username() if backup else ""})
+            audience = [live.user_group(request.post.author_id), *APPROVERS_AUDIENCE]
+            if backup:
+                audience.append(live.user_group(backup.id))
+            live.publish("approval.escalated", audience=audience,
+                         summary=f"No answer by its time; {'sent to ' + _name(backup) if backup else 'no backup approver set'}: "
+                                 f"{request.post.text[:100]}", post_id=request.post_id)
+            escalated.append(request.id)
+    return escalated

@@ -1,0 +1,182 @@
+"""Approvals' rules against real PostgreSQL: the state machine, approvals bound to the
+exact content, the checklist and lint, the pause, deadlines, and who may do what."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from approvals import services
+from approvals.models import Account, ApprovalRequest, Post
+from listening import services as listening
+from tests.listening import factories as f
+from warroom import roles
+from warroom.errors import Conflict, Forbidden, InvalidInput
+from warroom.models import AuditEntry, LiveEvent
+
+pytestmark = pytest.mark.django_db(transaction=True)
+TICKED = {question: True for question in services.CHECKLIST}
+
+
+@pytest.fixture
+def people(make_user):
+    return {role: make_user(role) for role in roles.ALL}
+
+
+@pytest.fixture
+def account(people):
+    return Account.objects.create(name="Crunchwave", handle="Crunchwave", time_zone="America/New_York",
+                                  backup_approver=people[roles.LEAD])
+
+
+def submitted(people, account, text="Lights out? Our chips still crunch. #SuperBowl", **fields) -> Post:
+    author = people[roles.COMMUNITY_MANAGER]
+    post = services.post_create(author=author, account_id=account.id, text=text, **fields)
+    return services.post_submit(post_id=post.id, user=author, checklist=TICKED)
+
+
+def test_submit_needs_every_checklist_question_ticked(people, account):
+    author = people[roles.COMMUNITY_MANAGER]
+    post = services.post_create(author=author, account_id=account.id, text="Hello room")
+    with pytest.raises(InvalidInput, match="grandmother"):
+        services.post_submit(post_id=post.id, user=author, checklist={**TICKED, services.CHECKLIST[2]: False})
+    post.refresh_from_db()
+    assert post.state == Post.State.DRAFT and not post.requests.exists()
+
+
+def test_legal_yes_schedules_the_post_and_the_author_is_told(people, account):
+    post = submitted(people, account, publish_at=timezone.now() + timedelta(hours=1))
+    assert post.state == Post.State.PENDING
+    assert LiveEvent.objects.filter(kind="approval.requested", audience__contains=["role.legal"]).exists()
+    services.post_approve(post_id=post.id, user=people[roles.LEGAL], content_hash=post.content_hash())
+    post.refresh_from_db()
+    assert post.state == Post.State.SCHEDULED and post.approved_hash == post.content_hash()
+    told = LiveEvent.objects.get(kind="post.approved")
+    assert f"user.{post.author_id}" in told.audience
+    assert AuditEntry.objects.filter(action="post.approve", actor=people[roles.LEGAL]).count() == 1
+
+
+def test_an_edit_after_approval_voids_it_and_goes_back_to_legal_with_the_diff(people, account):
+    post = submitted(people, account, publish_at=timezone.now() + timedelta(hours=1))
+    old_hash = post.content_hash()
+    services.post_approve(post_id=post.id, user=people[roles.LEGAL], content_hash=old_hash)
+    services.post_edit(post_id=post.id, user=people[roles.COMMUNITY_MANAGER], text="Lights out? Still crunching.")
+    post.refresh_from_db()
+    assert post.state == Post.State.PENDING and post.approved_hash == ""
+    request = post.requests.get(state=ApprovalRequest.State.OPEN)
+    assert request.previous_text.startswith("Lights out? Our chips") and request.content_hash == post.content_hash()
+    with pytest.raises(Conflict, match="changed since you opened it"):
+        services.post_approve(post_id=post.id, user=people[roles.LEGAL], content_hash=old_hash)
+
+
+def test_moving_the_time_keeps_the_approval(people, account):
+    post = submitted(people, account, publish_at=timezone.now() + timedelta(hours=1))
+    services.post_approve(post_id=post.id, user=people[roles.LEGAL], content_hash=post.content_hash())
+    services.post_schedule(post_id=post.id, user=people[roles.COMMUNITY_MANAGER], publish_at=timezone.now() + timedelta(hours=2))
+    post.refresh_from_db()
+    assert post.state == Post.State.SCHEDULED and post.approved_hash == post.content_hash()
+
+
+def test_a_second_yes_is_refused_naming_who_answered(people, account):
+    post = submitted(people, account)
+    services.post_approve(post_id=post.id, user=people[roles.LEGAL], content_hash=post.content_hash())
+    with pytest.raises(Conflict, match="Yes from"):
+        services.post_approve(post_id=post.id, user=people[roles.LEGAL], content_hash=post.content_hash())
+
+
+def test_no_needs_a_reason_and_tells_the_author(people, account):
+    post = submitted(people, account)
+    with pytest.raises(InvalidInput, match="Reason is empty"):
+        services.post_reject(post_id=post.id, user=people[roles.LEGAL], reason="  ", content_hash=post.content_hash())
+    services.post_reject(post_id=post.id, user=people[roles.LEGAL], reason="Too soon after the outage news",
+                         content_hash=post.content_hash())
+    post.refresh_from_db()
+    assert post.state == Post.State.REJECTED and "Too soon" in post.last_error
+    assert LiveEvent.objects.get(kind="post.rejected").payload["reason"] == "Too soon after the outage news"
+
+
+@pytest.mark.parametrize("role", [roles.COMMUNITY_MANAGER, roles.PRODUCER, roles.LEAD, roles.ADMIN])
+def test_only_legal_answers_a_legal_request(people, account, role):
+    post = submitted(people, account)
+    with pytest.raises(Forbidden):
+        services.post_approve(post_id=post.id, user=people[role], content_hash=post.content_hash())
+
+
+def test_an_account_that_needs_the_lead_asks_legal_then_the_lead(people, account):
+    account.lead_must_approve = True
+    account.save()
+    post = submitted(people, account, publish_at=timezone.now() + timedelta(hours=1))
+    services.post_approve(post_id=post.id, user=people[roles.LEGAL], content_hash=post.content_hash())
+    post.refresh_from_db()
+    assert post.state == Post.State.PENDING and post.requests.get(state="open").step == ApprovalRequest.Step.LEAD
+    services.post_approve(post_id=post.id, user=people[roles.LEAD], content_hash=post.content_hash())
+    post.refresh_from_db()
+    assert post.state == Post.State.SCHEDULED
+
+
+def test_only_the_lead_pauses_and_a_reason_is_required(people):
+    for role in (roles.LEGAL, roles.COMMUNITY_MANAGER, roles.PRODUCER, roles.ADMIN):
+        with pytest.raises(Forbidden):
+            services.queue_pause(user=people[role], reason="no")
+    with pytest.raises(InvalidInput, match="Reason is empty"):
+        services.queue_pause(user=people[roles.LEAD], reason="")
+    services.queue_pause(user=people[roles.LEAD], reason="Tragic news: hold everything")
+    assert services.queue_state().paused
+    with pytest.raises(Conflict, match="already paused"):
+        services.queue_pause(user=people[roles.LEAD], reason="again")
+    assert LiveEvent.objects.get(kind="queue.paused").audience == ["room"]
+
+
+def test_a_pause_holds_posts_and_resume_releases_only_what_the_lead_chooses(people, account):
+    due = []
+    for n in range(3):
+        post = submitted(people, account, text=f"Post {n}", publish_at=timezone.now() + timedelta(seconds=1))
+        services.post_approve(post_id=post.id, user=people[roles.LEGAL], content_hash=post.content_hash())
+        due.append(post.id)
+    services.queue_pause(user=people[roles.LEAD], reason="Blackout")
+    Post.objects.filter(id__in=due).update(publish_at=timezone.now() - timedelta(seconds=1))
+    assert services.posts_due() == []
+    assert [p.id for p in services.came_due_while_paused()] == due
+    released = services.queue_resume(user=people[roles.LEAD], release=[due[0]])
+    assert released == [due[0]]
+    states = dict(Post.objects.filter(id__in=due).values_list("id", "state"))
+    assert states == {due[0]: "scheduled", due[1]: "approved", due[2]: "approved"}
+    assert services.posts_due() == [due[0]]
+    entry = AuditEntry.objects.get(action="queue.resume")
+    assert entry.details == {"released": [due[0]], "held": due[1:]}
+
+
+def test_the_lint_needs_an_override_for_a_crisis_spiking_now(people, account, settings):
+    settings.GUARDRAIL_BLOCKED_TERMS = ["tragedy"]
+    listening.rule_create(user=people[roles.LEAD], name="Safety", kind="crisis", query="peanut* OR allergic")
+    listening.mention_ingest_batch(source_id=f.source().id, fetched=[f.fetched("allergic reaction to the chips")])
+    author = people[roles.COMMUNITY_MANAGER]
+    post = services.post_create(author=author, account_id=account.id, text="No peanuts in our chips, ever! A tragedy averted")
+    with pytest.raises(InvalidInput, match="tragedy.*Safety|Safety.*tragedy"):
+        services.post_submit(post_id=post.id, user=author, checklist=TICKED)
+    services.post_submit(post_id=post.id, user=author, checklist=TICKED, override_reason="Legal asked us to clarify")
+    assert AuditEntry.objects.get(action="post.lint_override").details["reason"] == "Legal asked us to clarify"
+
+
+def test_an_unanswered_request_goes_to_the_backup_approver_and_the_post_waits(people, account):
+    post = submitted(people, account, publish_at=timezone.now() + timedelta(minutes=1))
+    escalated = services.approval_deadlines_check(now=timezone.now() + timedelta(minutes=2))
+    request = ApprovalRequest.objects.get(id=escalated[0])
+    assert request.escalated_to == people[roles.LEAD]
+    assert f"user.{post.author_id}" in LiveEvent.objects.get(kind="approval.escalated").audience
+    assert services.approval_deadlines_check(now=timezone.now() + timedelta(minutes=3)) == []  # told once
+    post.refresh_from_db()
+    assert post.state == Post.State.PENDING
+
+
+def test_bad_post_input_gets_a_clear_message(people, account):
+    author = people[roles.COMMUNITY_MANAGER]
+    with pytest.raises(InvalidInput, match="Text is empty"):
+        services.post_create(author=author, account_id=account.id, text=" \x00 ")
+    with pytest.raises(InvalidInput, match="at most 280"):
+        services.post_create(author=author, account_id=account.id, text="x" * 281)
+    with pytest.raises(InvalidInput, match="Account"):
+        services.post_create(author=author, account_id=999999, text="hi")
+    with pytest.raises(Forbidden):
+        services.post_create(author=people[roles.LEGAL], account_id=account.id, text="hi")
+    assert not Post.objects.exists()
