@@ -21,6 +21,12 @@ ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "correct horse battery staple"
 
 
+def pytest_collection_modifyitems(session, config, items):
+    """Browser tests last: Playwright's sync API keeps an event loop running in the main
+    thread for the rest of the session, where async_to_sync and pytest-asyncio cannot run."""
+    items.sort(key=lambda item: "/e2e/" in str(item.fspath))
+
+
 @pytest.fixture
 def make_user(db):
     """make_user(role, username=...) -> a user holding that role (or none with role=None)."""
@@ -52,6 +58,7 @@ def child_env(**extra) -> dict:
     db = settings.DATABASES["default"]
     url = f"postgres://{quote(db['USER'] or '')}:{quote(db['PASSWORD'] or '')}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
     env = dict(os.environ)
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)  # only the test process itself runs Playwright's loop
     env.update(
         DATABASE_URL=url,
         REDIS_URL=settings.REDIS_URL,

@@ -255,7 +255,11 @@ def test_the_environment_compose_gives_web_passes_the_deploy_check():
     assert resolved["DEBUG"] == "0" and resolved["SECRET_KEY"] == host["SECRET_KEY"]
     assert host["POSTGRES_PASSWORD"] in resolved["DATABASE_URL"]
     read = settings_variables((ROOT / "warroom" / "settings.py").read_text())
-    child = {key: value for key, value in os.environ.items() if key not in read and key != "DJANGO_SETTINGS_MODULE"}
+    child = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in read and key not in ("DJANGO_SETTINGS_MODULE", "DJANGO_ALLOW_ASYNC_UNSAFE")
+    }
     child.update(resolved)
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],

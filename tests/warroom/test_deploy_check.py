@@ -29,7 +29,11 @@ def database_url() -> str:
 
 
 def production_env(**overrides: str) -> dict:
-    env = {key: value for key, value in os.environ.items() if key not in SETTINGS_VARIABLES}
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in SETTINGS_VARIABLES and key != "DJANGO_ALLOW_ASYNC_UNSAFE"  # set for Playwright in tests only
+    }
     env.update(
         DEBUG="0",
         SECRET_KEY=secrets.token_urlsafe(64),
