@@ -56,3 +56,17 @@ def announce_here(author, text: str, level: str = "info") -> int:
 
     with ThreadPoolExecutor(1) as pool:
         return pool.submit(post).result()
+
+
+def off_main_thread(work):
+    """Run a service call that publishes live events away from Playwright's event loop;
+    return its result. Its database connection is closed when done."""
+
+    def run():
+        try:
+            return work()
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(run).result()
