@@ -95,13 +95,8 @@ def sources(request: HttpRequest) -> HttpResponse:
                     query_text=request.POST.get("query", ""),
                     poll_interval=interval if interval is not None else -1,
                 )
-            elif action in ("enable", "disable"):
-                source_id = _int(request.POST.get("source"))
-                if source_id is None or not Source.objects.filter(id=source_id).exists():
-                    raise WarroomError("That source does not exist.")
-                services.source_set_enabled(source_id=source_id, user=request.user, enabled=action == "enable")
             else:
-                raise WarroomError(f"Unknown action {action[:40]!r}.")
+                _switch(request, action, Source, services.source_set_enabled, "source")
         except WarroomError as exc:
             error = exc
         else:
@@ -149,13 +144,8 @@ def rules(request: HttpRequest) -> HttpResponse:
                     open_case="open_case" in request.POST,
                     pause_queue="pause_queue" in request.POST,
                 )
-            elif action in ("enable", "disable"):
-                rule_id = _int(request.POST.get("rule"))
-                if rule_id is None or not AlertRule.objects.filter(id=rule_id).exists():
-                    raise WarroomError("That rule does not exist.")
-                services.rule_set_enabled(rule_id=rule_id, user=request.user, enabled=action == "enable")
             else:
-                raise WarroomError(f"Unknown action {action[:40]!r}.")
+                _switch(request, action, AlertRule, services.rule_set_enabled, "rule")
         except WarroomError as exc:
             error = exc
         else:
@@ -171,6 +161,16 @@ def rules(request: HttpRequest) -> HttpResponse:
         }
 
     return render_page(request, "listening/rules.html", context, status=error.status if error else 200)
+
+
+def _switch(request: HttpRequest, action: str, model, set_enabled, name: str) -> None:
+    """The enable/disable buttons of the sources and rules pages."""
+    if action not in ("enable", "disable"):
+        raise WarroomError(f"Unknown action {action[:40]!r}.")
+    object_id = _int(request.POST.get(name))
+    if object_id is None or not model.objects.filter(id=object_id).exists():
+        raise WarroomError(f"That {name} does not exist.")
+    set_enabled(**{f"{name}_id": object_id}, user=request.user, enabled=action == "enable")
 
 
 def _float(value, label: str) -> float | None:
