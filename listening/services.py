@@ -296,7 +296,7 @@ def alert_raise_or_join(*, rule: AlertRule, mention_ids: list[int], now: datetim
     alert.refresh_from_db(fields=["mention_count", "last_match_at"])
     if created:
         audit.record(actor=None, action="alert.raise", obj=alert, details={"rule": rule.id, "mentions": len(mention_ids)})
-        _alert_actions(alert=alert, rule=rule)
+    _alert_actions(alert=alert, rule=rule, mention_ids=mention_ids, created=created)
     # A busy alert would push an update every batch; the room needs one every few seconds.
     if rule.alert_room and (created or now - previous_match >= ALERT_UPDATE_EVERY):
         live.publish(
@@ -316,10 +316,14 @@ def _priority(rule: AlertRule) -> str:
     return AlertRule.Priority.P1 if rule.kind == AlertRule.Kind.CRISIS or rule.pause_queue else rule.priority
 
 
-def _alert_actions(*, alert: Alert, rule: AlertRule) -> None:
-    """A rule's actions on a new alert. Pausing goes through the approvals service, in the
-    same transaction; opening a triage case waits for triage (recorded as pending)."""
-    if rule.pause_queue:
+CASES_PER_BATCH = 50
+
+
+def _alert_actions(*, alert: Alert, rule: AlertRule, mention_ids: list[int], created: bool) -> None:
+    """A rule's actions, in the ingest transaction, through the other apps' services:
+    pause the outgoing queue (approvals), open cases (triage) — one incident case for a
+    spike or crisis, else a case per mention."""
+    if rule.pause_queue and created:
         from approvals import services as approvals
 
         try:
@@ -327,12 +331,13 @@ def _alert_actions(*, alert: Alert, rule: AlertRule) -> None:
         except Conflict:
             pass  # already paused: the earlier reason stands
     if rule.open_case:
-        audit.record(
-            actor=None,
-            action="alert.actions_pending",
-            obj=alert,
-            details={"open_case": True, "why": "triage is not built yet"},
-        )
+        from triage import services as triage
+
+        if rule.kind in (AlertRule.Kind.SPIKE, AlertRule.Kind.CRISIS):
+            triage.incident_open_or_join(alert_id=alert.id, mention_ids=mention_ids, priority=alert.priority)
+        else:
+            for mention_id in mention_ids[:CASES_PER_BATCH]:
+                triage.case_open_from_mention(mention_id=mention_id, priority=alert.priority)
 
 
 @transaction.atomic
@@ -393,7 +398,13 @@ def spikes_check(*, now: datetime | None = None) -> list[Alert]:
                     alert.save(update_fields=["peak", "baseline"])
                     raised.append(alert)
                 else:
-                    open_alert.mentions.add(*ids)
+                    known = set(open_alert.mentions.filter(id__in=ids).values_list("id", flat=True))
+                    new_ids = [i for i in ids if i not in known]
+                    open_alert.mentions.add(*new_ids)
+                    if new_ids and rule.open_case:
+                        from triage import services as triage
+
+                        triage.incident_open_or_join(alert_id=open_alert.id, mention_ids=new_ids, priority=open_alert.priority)
                     open_alert.peak = max(open_alert.peak, current)
                     open_alert.mention_count = open_alert.mentions.count()
                     open_alert.last_match_at = now

@@ -93,6 +93,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "warroom.roles.context",
+                "approvals.context.queue_switch",
             ],
         },
     },
@@ -212,3 +213,4 @@ GUARDRAIL_BLOCKED_TERMS = env_list("GUARDRAIL_BLOCKED_TERMS", "")
 PUBLISH_EVERY_SECONDS = float(env("PUBLISH_EVERY_SECONDS", "2"))
 CELERY_BEAT_SCHEDULE["publish-due-posts"] = {"task": "approvals.tasks.publish_due_posts", "schedule": PUBLISH_EVERY_SECONDS}
 CELERY_BEAT_SCHEDULE["approvals-housekeeping"] = {"task": "approvals.tasks.housekeeping", "schedule": 15.0}
+CELERY_BEAT_SCHEDULE["sla-check"] = {"task": "triage.tasks.sla_check", "schedule": 15.0}

@@ -1,0 +1,10 @@
+"""Thin Celery tasks for triage."""
+
+from celery import shared_task
+
+from . import services
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def sla_check() -> int:
+    return len(services.sla_check())
