@@ -9,7 +9,16 @@ export WARROOM_HOST=${WARROOM_HOST:-127.0.0.1}
 export WARROOM_PORT=${WARROOM_PORT:-8000}
 
 scripts/services.sh up run
-trap 'scripts/services.sh stop run' EXIT
+fake_x_pid=""
+trap '[ -n "$fake_x_pid" ] && kill "$fake_x_pid" 2>/dev/null; scripts/services.sh stop run' EXIT
+
+if [ -z "${X_BEARER_TOKEN:-}" ]; then
+  # No X credentials: listen to the demo replay and publish to a loopback fake of X.
+  export X_API_BASE_URL="http://127.0.0.1:${FAKE_X_PORT:-8765}" X_BEARER_TOKEN="demo-fake-x"
+  .venv/bin/python -m tests.fakes.x_api --port "${FAKE_X_PORT:-8765}" &
+  fake_x_pid=$!
+  x_note="  No X_BEARER_TOKEN: posts go to a loopback fake of X at $X_API_BASE_URL (printed below)."
+fi
 
 .venv/bin/python manage.py migrate --noinput
 .venv/bin/python manage.py collectstatic --noinput -v 0
@@ -23,6 +32,7 @@ cat <<MSG
 $logins
 
   Health: http://$WARROOM_HOST:$WARROOM_PORT/healthz      Stop: Ctrl-C
+${x_note:-}
 
 MSG
 .venv/bin/honcho start -f Procfile

@@ -201,7 +201,7 @@ class FakeXAPI:
 
     # --- lifecycle -----------------------------------------------------------------
 
-    def start(self) -> "FakeXAPI":
+    def start(self, port: int = 0) -> "FakeXAPI":
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -230,7 +230,7 @@ class FakeXAPI:
                 pass  # a client that hung up (a timeout test) is not an error of the fake
 
         self._stopping.clear()
-        self._server = Server(("127.0.0.1", 0), Handler)
+        self._server = Server(("127.0.0.1", port), Handler)
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
                                         name="fake-x-api", daemon=True)
         self._thread.start()
@@ -613,3 +613,32 @@ def x_api():
     """A running FakeXAPI on a free loopback port; stopped at the end of the test."""
     with FakeXAPI() as fake:
         yield fake
+
+
+def main() -> None:
+    """`make run` without X credentials: the room publishes to this fake on loopback, and
+    every post it accepts is printed, so a demo shows exactly what would have gone out."""
+    import argparse
+    import time
+
+    parser = argparse.ArgumentParser(description="A loopback fake of the X API v2 for the demo room.")
+    parser.add_argument("--port", type=int, default=8765)
+    port = parser.parse_args().port
+    fake = FakeXAPI().start(port=port)
+    print(f"fake X API listening on http://127.0.0.1:{port}", flush=True)
+    shown = 0
+    try:
+        while True:
+            time.sleep(0.5)
+            posts = fake.posts
+            for post in posts[shown:]:
+                print(f"fake X accepted post {post.id}: {post.text[:200]!r}", flush=True)
+            shown = len(posts)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        fake.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -11,6 +11,7 @@ from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from approvals.models import Account
 from listening import services as listening
 from listening.models import AlertRule, Source
 from warroom import roles
@@ -67,6 +68,8 @@ class Command(BaseCommand):
         path.write_text("".join(f"{username} {password}\n" for username, password, _ in logins))
         path.chmod(0o600)
         lead = User.objects.get(username="lead")
+        Account.objects.get_or_create(handle="Crunchwave", defaults={
+            "name": "Crunchwave", "time_zone": "America/New_York", "backup_approver": lead})
         if not Source.objects.filter(kind=Source.Kind.DEMO).exists():
             listening.source_create(
                 user=lead, name="Super Bowl night (demo replay)", kind=Source.Kind.DEMO, query_text="speed=10", poll_interval=5
