@@ -62,6 +62,7 @@ class Post(models.Model):
     in_reply_to = models.CharField(max_length=128, blank=True, help_text="the platform id of the post replied to")
     state = models.CharField(max_length=20, choices=State.choices, default=State.DRAFT, db_index=True)
     publish_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    publish_on_approval = models.BooleanField(default=False, help_text="publish now: the moment the last Yes lands")
     checklist = models.JSONField(default=dict, blank=True)
     lint_override = models.CharField(max_length=500, blank=True)
     approved_hash = models.CharField(max_length=64, blank=True)

@@ -13,6 +13,7 @@ for the lead, never back into the queue.
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -88,7 +89,8 @@ def queue_pause(*, user, reason: str, auto_resume_at: datetime | None = None) ->
     audit.record(actor=user, action="queue.pause", obj=queue,
                  details={"reason": queue.reason, "auto_resume_at": auto_resume_at.isoformat() if auto_resume_at else ""})
     live.publish("queue.paused", summary=f"Outgoing queue paused: {queue.reason}", actor=_name(user),
-                 reason=queue.reason, auto_resume_at=auto_resume_at.isoformat() if auto_resume_at else "")
+                 reason=queue.reason,
+                 auto_resume_at=auto_resume_at.astimezone(dt_timezone.utc).isoformat() if auto_resume_at else "")
     return queue
 
 
@@ -117,6 +119,11 @@ def queue_resume(*, user, release: str | list[int] = "none") -> list[int]:
     queue.paused, queue.resumed_at, queue.auto_resume_at = False, now, None
     queue.save()
     audit.record(actor=user, action="queue.resume", obj=queue, details={"released": released, "held": held})
+    for post in Post.objects.filter(id__in=due_ids):
+        if post.id in released:
+            _publish_event("post.scheduled", post, f"Released after the pause: {post.text[:100]}", user)
+        else:
+            _publish_event("post.held", post, f"Held after the pause, needs a new time: {post.text[:100]}", user)
     live.publish("queue.resumed", summary=f"Outgoing queue resumed; {len(released)} released, {len(held)} held",
                  actor=_name(user), released=len(released), held=len(held))
     return released
@@ -153,16 +160,26 @@ def _clean_media(media) -> list[str]:
     return media
 
 
+def _not_past(publish_at: datetime | None) -> datetime | None:
+    if publish_at is not None and publish_at < timezone.now() - timedelta(minutes=1):
+        raise InvalidInput(f"The publish time {publish_at:%Y-%m-%d %H:%M} UTC is in the past.")
+    return publish_at
+
+
 @transaction.atomic
 def post_create(*, author, account_id: int, text: str, media=None, in_reply_to: str = "",
-                publish_at: datetime | None = None) -> Post:
+                publish_at: datetime | None = None, publish_on_approval: bool = False) -> Post:
+    """A draft. `publish_on_approval` means "now": it goes out the moment the last Yes lands,
+    so a slow answer never makes it miss a slot or trip the approval deadline."""
     if not roles.has_role(author, AUTHORS):
         raise Forbidden("Your role cannot write posts.")
+    publish_at = None if publish_on_approval else _not_past(publish_at)
     account = Account.objects.filter(id=account_id).first()
     if account is None:
         raise InvalidInput("Account: choose one of the brand's accounts.")
     post = Post.objects.create(account=account, author=author, text=_clean_text(text), media=_clean_media(media),
-                               in_reply_to=(in_reply_to or "")[:128], publish_at=publish_at)
+                               in_reply_to=(in_reply_to or "")[:128], publish_at=publish_at,
+                               publish_on_approval=publish_on_approval)
     audit.record(actor=author, action="post.create", obj=post)
     return post
 
@@ -238,6 +255,8 @@ def post_approve(*, post_id: int, user, content_hash: str) -> Post:
         _publish_event("post.approved", post, f"Legal said yes; waiting for the lead: {post.text[:120]}", user)
         return post
     post.approved_hash, post.approved_at = content_hash, now
+    if post.publish_on_approval and post.publish_at is None:
+        post.publish_at = now
     post.state = Post.State.SCHEDULED if post.publish_at else Post.State.APPROVED
     post.save()
     _publish_event("post.approved", post, f"Approved: {post.text[:120]}", user)
@@ -296,9 +315,10 @@ def post_schedule(*, post_id: int, user, publish_at: datetime) -> Post:
     post = Post.objects.select_for_update().get(id=post_id)
     if user.id != post.author_id and not roles.has_role(user, {roles.LEAD, roles.PRODUCER, roles.ADMIN}):
         raise Forbidden("Only the author, a producer or the lead can move this post.")
+    _not_past(publish_at)
     if post.state not in (Post.State.DRAFT, Post.State.PENDING, Post.State.APPROVED, Post.State.SCHEDULED):
         raise Conflict(f"This post is {post.get_state_display().lower()}; its time can no longer change.")
-    post.publish_at = publish_at
+    post.publish_at, post.publish_on_approval = publish_at, False
     if post.state == Post.State.APPROVED and post.approved_hash == post.content_hash():
         post.state = Post.State.SCHEDULED
     post.last_error = ""

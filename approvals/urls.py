@@ -2,4 +2,9 @@ from django.urls import path
 
 from . import views
 
-urlpatterns = [path("", views.index, name="approvals")]
+urlpatterns = [
+    path("", views.index, name="approvals"),
+    path("calendar/", views.calendar, name="calendar"),
+    # Named queue_switch: "queue" is triage's page.
+    path("queue/", views.queue_switch, name="queue_switch"),
+]

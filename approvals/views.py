@@ -1,11 +1,356 @@
-from django.http import HttpRequest, HttpResponse
-from django.views.decorators.http import require_GET
+"""Approvals pages: what waits for legal (and the lead), the author's composer and posts,
+the calendar, and the lead's queue switch with its resume review.
 
+One URL per page; a POST carries an `action`. htmx requests get the partial they swap,
+with the status of any refusal (400, 403, 404, 409); without JavaScript a POST redirects
+back, or renders the whole page with the message."""
+
+import re
+from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
+
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.dateparse import parse_date
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_http_methods
+
+from warroom import live, roles
+from warroom.errors import WarroomError
 from warroom.roles import PAGE_ROLES, role_required
 from warroom.views import render_page
 
+from . import selectors, services
+from .models import Post
 
-@require_GET
+TEXT_ECHO_LIMIT = 2000
+CARD_ID = re.compile(r"(request|check)-\d{1,18}")
+EDITABLE = (Post.State.DRAFT, Post.State.PENDING, Post.State.APPROVED, Post.State.SCHEDULED,
+            Post.State.REJECTED, Post.State.FAILED)
+MOVABLE = (Post.State.DRAFT, Post.State.PENDING, Post.State.APPROVED, Post.State.SCHEDULED)
+RESUBMITTABLE = (Post.State.DRAFT, Post.State.REJECTED, Post.State.FAILED)
+
+
+class NotFound(WarroomError):
+    status = 404
+
+
+def _int(value) -> int | None:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        return None
+    return number if 0 < number < 2**62 else None
+
+
+def _post_id(request: HttpRequest) -> int:
+    post_id = _int(request.POST.get("post"))
+    if post_id is None or not Post.objects.filter(id=post_id).exists():
+        raise NotFound("That post does not exist.")
+    return post_id
+
+
+def _local_time(value: str, *, tz, label: str) -> datetime:
+    """A `datetime-local` value (YYYY-MM-DDTHH:MM) read in the time zone `tz`."""
+    try:
+        naive = datetime.fromisoformat((value or "").strip())
+    except ValueError:
+        raise WarroomError(f"{label}: give a date and a time, e.g. 2026-02-08T18:30.") from None
+    if naive.tzinfo is not None:
+        raise WarroomError(f"{label}: give a local date and time without an offset.")
+    return timezone.make_aware(naive, tz).astimezone(dt_timezone.utc)
+
+
+def _not_past(moment: datetime, label: str) -> datetime:
+    if moment < timezone.now() - timedelta(minutes=1):
+        raise WarroomError(f"{label} is in the past; pick a time from now on.")
+    return moment
+
+
+def _card_id(value: str) -> str:
+    return value if CARD_ID.fullmatch(value or "") else ""
+
+
+def _checklist(request: HttpRequest) -> dict[str, bool]:
+    ticked = set(request.POST.getlist("checklist"))
+    return {question: str(n) in ticked for n, question in enumerate(services.CHECKLIST)}
+
+
+def _media(request: HttpRequest) -> list[str]:
+    return [line.strip() for line in request.POST.get("media", "").splitlines() if line.strip()]
+
+
+# --- /approvals/ -------------------------------------------------------------------------
+
+def _row_context() -> dict:
+    """What a "My posts" row needs besides the post."""
+    return {"checklist": list(enumerate(services.CHECKLIST)), "max_text": Post.MAX_TEXT,
+            "editable": EDITABLE, "movable": MOVABLE, "resubmittable": RESUBMITTABLE}
+
+
+def _page_context(request: HttpRequest, *, error=None, error_post=None, composer=None, composer_error=None,
+                  typed_text=None) -> dict:
+    user = request.user
+    approver = selectors.is_approver(user)
+    author = roles.has_role(user, services.AUTHORS)
+    items = selectors.approver_items(user) if approver else []
+    return {
+        "approver": approver,
+        "author": author,
+        "items": items,
+        "count": len(items) if len(items) < selectors.APPROVER_LIMIT else selectors.approver_count(user),
+        "posts": selectors.my_posts(user) if author else [],
+        "accounts": selectors.account_list() if author else [],
+        "composer": composer or {},
+        "composer_error": composer_error,
+        "error": error,
+        "error_post": error_post,
+        "typed_text": typed_text,
+        "can_calendar": roles.has_role(user, PAGE_ROLES["calendar"]),
+        **_row_context(),
+    }
+
+
+def _sync(request: HttpRequest, post_id: int) -> TemplateResponse:
+    """What one post now looks like for this user: the approver cards it makes, their
+    "My posts" row, and their count. The live layer asks for it after each post event."""
+    as_of = live.latest_id()  # read first: the data below is at least this fresh
+    user = request.user
+    approver = selectors.is_approver(user)
+    context = {
+        "as_of": as_of,
+        "post_id": post_id,
+        "approver": approver,
+        "items": selectors.approver_items(user, post_id=post_id) if approver else [],
+        "count": selectors.approver_count(user) if approver else 0,
+        "rows": selectors.my_posts(user, post_id=post_id) if roles.has_role(user, services.AUTHORS) else [],
+        **_row_context(),
+    }
+    return TemplateResponse(request, "approvals/index.html#sync", context)
+
+
+@require_http_methods(["GET", "POST"])
 @role_required(*PAGE_ROLES["approvals"])
 def index(request: HttpRequest) -> HttpResponse:
-    return render_page(request, "approvals/index.html")
+    if request.method == "GET":
+        post_id = _int(request.GET.get("post"))
+        if request.htmx and post_id is not None:
+            return _sync(request, post_id)
+        if request.htmx and request.GET.get("part") == "my-posts":
+            posts = selectors.my_posts(request.user) if roles.has_role(request.user, services.AUTHORS) else []
+            context = {"posts": posts, **_row_context()}
+            return TemplateResponse(request, "approvals/index.html#my-posts", context)
+        return render_page(request, "approvals/index.html", lambda: _page_context(request))
+
+    action = request.POST.get("action", "")
+    if action == "compose":
+        return _compose(request)
+    handlers = {"approve": _answer, "reject": _answer, "resolve": _answer,
+                "edit": _change, "resubmit": _change, "schedule": _change}
+    handler = handlers.get(action)
+    if handler is None:
+        error = WarroomError(f"Unknown action {action[:40]!r}.")
+        return render_page(request, "approvals/index.html", lambda: _page_context(request, error=error), status=400)
+    return handler(request, action)
+
+
+def _answer(request: HttpRequest, action: str) -> HttpResponse:
+    """Yes, No, or the lead's verdict on a post that needs a check; answered on its card."""
+    user, post_id, error = request.user, None, None
+    try:
+        post_id = _post_id(request)
+        content_hash = request.POST.get("content_hash", "")
+        if action == "approve":
+            services.post_approve(post_id=post_id, user=user, content_hash=content_hash)
+        elif action == "reject":
+            services.post_reject(post_id=post_id, user=user, reason=request.POST.get("reason", ""),
+                                 content_hash=content_hash)
+        else:
+            published = request.POST.get("published") == "1"
+            platform_id = request.POST.get("platform_id", "").strip()
+            if published and not platform_id:
+                raise WarroomError("Post id is empty: paste the id X shows for the post that went out.")
+            services.post_resolve_check(post_id=post_id, user=user, published=published, platform_id=platform_id)
+    except WarroomError as exc:
+        error = exc
+    if error is None and not request.htmx:
+        return redirect("approvals")
+    if request.htmx:
+        items = selectors.approver_items(user, post_id=post_id) if post_id and selectors.is_approver(user) else []
+        context = {
+            "items": items, "error": error, "error_post": post_id, "answered": action if error is None else "",
+            "dom_id": _card_id(request.POST.get("card", "")), "post_id": post_id,
+        }
+        return TemplateResponse(request, "approvals/index.html#answer", context, status=error.status if error else 200)
+    return render_page(request, "approvals/index.html",
+                       lambda: _page_context(request, error=error, error_post=post_id), status=error.status)
+
+
+def _compose(request: HttpRequest) -> HttpResponse:
+    """post_create then post_submit in one transaction: a refusal leaves no draft behind,
+    and the form comes back as typed."""
+    typed = {
+        "account": _int(request.POST.get("account")),
+        "text": request.POST.get("text", "")[:TEXT_ECHO_LIMIT],
+        "media": request.POST.get("media", "")[:TEXT_ECHO_LIMIT],
+        "when": "at" if request.POST.get("when") == "at" else "now",
+        "publish_at": request.POST.get("publish_at", "")[:40],
+        "checklist": set(request.POST.getlist("checklist")),
+        "override_reason": request.POST.get("override_reason", "")[:500],
+    }
+    error, post = None, None
+    try:
+        account = selectors.account_get(typed["account"])
+        if account is None:
+            raise WarroomError("Account: choose one of the brand's accounts.")
+        if typed["when"] == "at":
+            publish_at = _not_past(_local_time(typed["publish_at"], tz=selectors.zone(account.time_zone),
+                                               label="Publish at"), "Publish at")
+        else:
+            publish_at = None
+        with transaction.atomic():
+            post = services.post_create(author=request.user, account_id=account.id, text=typed["text"],
+                                        media=_media(request), publish_at=publish_at,
+                                        publish_on_approval=publish_at is None)
+            post = services.post_submit(post_id=post.id, user=request.user, checklist=_checklist(request),
+                                        override_reason=typed["override_reason"])
+    except WarroomError as exc:
+        error, post = exc, None
+    if error is None and not request.htmx:
+        return redirect("approvals")
+    if request.htmx:
+        context = {
+            "composer": typed if error else {}, "composer_error": error, "sent": error is None,
+            "accounts": selectors.account_list(),
+            "new_rows": selectors.my_posts(request.user, post_id=post.id) if post else [], **_row_context(),
+        }
+        return TemplateResponse(request, "approvals/index.html#composer-response", context,
+                                status=error.status if error else 200)
+    return render_page(request, "approvals/index.html",
+                       lambda: _page_context(request, composer_error=error, composer=typed), status=error.status)
+
+
+def _change(request: HttpRequest, action: str) -> HttpResponse:
+    """The author's edit, resubmission or new time, answered on their row."""
+    user, post_id, error = request.user, None, None
+    try:
+        post_id = _post_id(request)
+        if action == "schedule":
+            post = Post.objects.select_related("account").get(id=post_id)
+            if request.POST.get("now") == "1":
+                publish_at = timezone.now()
+            else:
+                publish_at = _not_past(_local_time(request.POST.get("publish_at", ""),
+                                                   tz=selectors.zone(post.account.time_zone), label="New time"), "New time")
+            services.post_schedule(post_id=post_id, user=user, publish_at=publish_at)
+        elif action == "edit":
+            services.post_edit(post_id=post_id, user=user, text=request.POST.get("text", ""))
+        else:
+            with transaction.atomic():
+                services.post_edit(post_id=post_id, user=user, text=request.POST.get("text", ""))
+                services.post_submit(post_id=post_id, user=user, checklist=_checklist(request),
+                                     override_reason=request.POST.get("override_reason", ""))
+    except WarroomError as exc:
+        error = exc
+    if error is None and not request.htmx:
+        return redirect("approvals")
+    if request.htmx:
+        context = {
+            "rows": selectors.my_posts(user, post_id=post_id) if post_id else [], "error": error,
+            "error_post": post_id, "typed_text": request.POST.get("text", "")[:TEXT_ECHO_LIMIT] if error else None,
+            **_row_context(),
+        }
+        return TemplateResponse(request, "approvals/index.html#row-response", context,
+                                status=error.status if error else 200)
+    typed_text = request.POST.get("text", "")[:TEXT_ECHO_LIMIT] if action != "schedule" else None
+    return render_page(request, "approvals/index.html",
+                       lambda: _page_context(request, error=error, error_post=post_id, typed_text=typed_text),
+                       status=error.status)
+
+
+# --- /approvals/calendar/ ----------------------------------------------------------------
+
+@require_GET
+@role_required(*PAGE_ROLES["calendar"])
+def calendar(request: HttpRequest) -> HttpResponse:
+    view = "day" if request.GET.get("view") == "day" else "week"
+    error = None
+    raw = request.GET.get("date", "")
+    try:
+        day = parse_date(raw) if raw else None
+        if raw and day is None:
+            raise ValueError
+    except ValueError:
+        day, error = None, WarroomError(f"Date {raw[:20]!r} is not a date like 2026-02-08; showing today.")
+    today = timezone.now().astimezone(dt_timezone.utc).date()
+    day = day or today
+    first, count = selectors.calendar_range(view, day)
+    step = timedelta(days=count)
+
+    def context() -> dict:
+        return {
+            "view": view, "day": day, "today": today, "first": first, "last": first + timedelta(days=count - 1),
+            "prev": first - step, "next": first + step, "days": selectors.calendar_days(first=first, days=count),
+            "error": error, "states": Post.State.choices,
+        }
+
+    status = error.status if error else 200
+    if request.htmx and request.htmx.target == "calendar-grid":
+        return TemplateResponse(request, "approvals/calendar.html#grid", context(), status=status)
+    return render_page(request, "approvals/calendar.html", context, status=status)
+
+
+# --- /approvals/queue/ -------------------------------------------------------------------
+
+def _next_url(request: HttpRequest) -> str:
+    target = request.POST.get("next", "")
+    if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        return target
+    return reverse("approvals")
+
+
+@require_http_methods(["GET", "POST"])
+@role_required(*PAGE_ROLES["queue_switch"])
+def queue_switch(request: HttpRequest) -> HttpResponse:
+    """The lead's switch: pause everything with a reason (from any page's header), and the
+    resume review of what came due meanwhile."""
+    error, form = None, {}
+    if request.method == "POST":
+        action = request.POST.get("action", "")
+        try:
+            if action == "pause":
+                form = {"reason": request.POST.get("reason", "")[:500],
+                        "auto_resume_at": request.POST.get("auto_resume_at", "")[:40]}
+                auto = None
+                if form["auto_resume_at"].strip():
+                    auto = _local_time(form["auto_resume_at"], tz=dt_timezone.utc, label="Auto-resume at")
+                services.queue_pause(user=request.user, reason=form["reason"], auto_resume_at=auto)
+            elif action == "resume":
+                release = request.POST.get("release", "")
+                if release == "selected":
+                    chosen = [i for i in (_int(v) for v in request.POST.getlist("post")) if i is not None]
+                elif release in ("all", "none"):
+                    chosen = release
+                else:
+                    raise WarroomError("Choose what to release: the selected posts, all of them, or none.")
+                services.queue_resume(user=request.user, release=chosen)
+            else:
+                raise WarroomError(f"Unknown action {action[:40]!r}.")
+        except WarroomError as exc:
+            error = exc
+        if request.htmx and action == "pause":
+            context = {"pause_error": error, "pause_form": form if error else {}, "paused_now": error is None,
+                       "pause_next": request.POST.get("next", "")[:500]}
+            return TemplateResponse(request, "approvals/_switch.html#pause-form-response", context,
+                                    status=error.status if error else 200)
+        if error is None:
+            return redirect(_next_url(request) if action == "pause" else "queue_switch")
+
+    def context() -> dict:
+        return {"due": services.came_due_while_paused(), "error": error, "form": form}
+
+    return render_page(request, "approvals/queue.html", context, status=error.status if error else 200)

@@ -210,7 +210,7 @@ def case_reply(*, case_id: int, user, account_id: int, text: str, seen_version: 
     if case.mention is None:
         raise InvalidInput("This case has no single mention to reply to; reply from one of its mentions.")
     post = approvals.post_create(author=user, account_id=account_id, text=text, in_reply_to=case.mention.external_id,
-                                 publish_at=timezone.now())
+                                 publish_on_approval=True)
     post = approvals.post_submit(post_id=post.id, user=user, checklist=checklist, override_reason=override_reason)
     if case.first_responded_at is None:
         case.first_responded_at = timezone.now()

@@ -86,6 +86,8 @@ PAGE_ROLES = {
     "feed": frozenset({COMMUNITY_MANAGER, PRODUCER, LEAD, ADMIN}),
     "queue": frozenset({COMMUNITY_MANAGER, LEGAL, LEAD, ADMIN}),
     "approvals": EVERYONE,
+    "calendar": frozenset({PRODUCER, COMMUNITY_MANAGER, LEAD, ADMIN}),
+    "queue_switch": frozenset({LEAD}),
     "playbooks": frozenset({PRODUCER, LEGAL, LEAD, ADMIN}),
     "wall": EVERYONE,
     "audit": frozenset({LEAD, ADMIN}),

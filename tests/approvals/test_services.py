@@ -180,3 +180,20 @@ def test_bad_post_input_gets_a_clear_message(people, account):
     with pytest.raises(Forbidden):
         services.post_create(author=people[roles.LEGAL], account_id=account.id, text="hi")
     assert not Post.objects.exists()
+
+
+def test_publish_now_goes_out_when_the_last_yes_lands_however_late_and_is_never_escalated(people, account):
+    author = people[roles.COMMUNITY_MANAGER]
+    post = services.post_create(author=author, account_id=account.id, text="Now, please", publish_on_approval=True)
+    services.post_submit(post_id=post.id, user=author, checklist=TICKED)
+    assert services.approval_deadlines_check(now=timezone.now() + timedelta(hours=2)) == []
+    services.post_approve(post_id=post.id, user=people[roles.LEGAL], content_hash=post.content_hash())
+    post.refresh_from_db()
+    assert post.state == Post.State.SCHEDULED and abs(post.publish_at - timezone.now()) < timedelta(minutes=1)
+    assert services.posts_due(now=timezone.now() + timedelta(seconds=1)) == [post.id]
+
+
+def test_a_time_in_the_past_is_refused(people, account):
+    with pytest.raises(InvalidInput, match="in the past"):
+        services.post_create(author=people[roles.COMMUNITY_MANAGER], account_id=account.id, text="Late",
+                             publish_at=timezone.now() - timedelta(hours=1))
