@@ -68,6 +68,7 @@ class Post(models.Model):
     approved_hash = models.CharField(max_length=64, blank=True)
     approved_at = models.DateTimeField(null=True, blank=True)
     retry_at = models.DateTimeField(null=True, blank=True)
+    enqueued_at = models.DateTimeField(null=True, blank=True, help_text="handed to a worker; not enqueued again for a while")
     attempts = models.PositiveIntegerField(default=0)
     platform_id = models.CharField(max_length=128, blank=True)
     published_at = models.DateTimeField(null=True, blank=True)

@@ -20,7 +20,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from listening import selectors as listening_selectors
-from listening.adapters import PermanentError, TransientError
+from listening.adapters import PermanentError, RateLimited, TransientError
 from warroom import audit, live, roles
 from warroom.errors import Conflict, Forbidden, InvalidInput
 
@@ -113,7 +113,7 @@ def queue_resume(*, user, release: str | list[int] = "none") -> list[int]:
     released = due_ids if release == "all" else [i for i in (release if isinstance(release, list) else []) if i in due_ids]
     held = [i for i in due_ids if i not in released]
     now = timezone.now()
-    Post.objects.filter(id__in=released).update(publish_at=now, last_error="")
+    Post.objects.filter(id__in=released).update(publish_at=now, last_error="", enqueued_at=None)
     Post.objects.filter(id__in=held).update(
         state=Post.State.APPROVED, last_error="Came due while the queue was paused: pick a new time.")
     queue.paused, queue.resumed_at, queue.auto_resume_at = False, now, None
@@ -318,7 +318,7 @@ def post_schedule(*, post_id: int, user, publish_at: datetime) -> Post:
     _not_past(publish_at)
     if post.state not in (Post.State.DRAFT, Post.State.PENDING, Post.State.APPROVED, Post.State.SCHEDULED):
         raise Conflict(f"This post is {post.get_state_display().lower()}; its time can no longer change.")
-    post.publish_at, post.publish_on_approval = publish_at, False
+    post.publish_at, post.publish_on_approval, post.enqueued_at = publish_at, False, None
     if post.state == Post.State.APPROVED and post.approved_hash == post.content_hash():
         post.state = Post.State.SCHEDULED
     post.last_error = ""
@@ -330,6 +330,9 @@ def post_schedule(*, post_id: int, user, publish_at: datetime) -> Post:
 
 # --- Publishing --------------------------------------------------------------------------
 
+ENQUEUED_FOR = timedelta(seconds=30)
+
+
 def posts_due(*, now: datetime | None = None, limit: int = 500) -> list[int]:
     now = now or timezone.now()
     if _queue_row().paused:
@@ -337,6 +340,17 @@ def posts_due(*, now: datetime | None = None, limit: int = 500) -> list[int]:
     posts = Post.objects.filter(state=Post.State.SCHEDULED, publish_at__lte=now)
     posts = posts.exclude(retry_at__gt=now)
     return list(posts.order_by("publish_at", "id").values_list("id", flat=True)[:limit])
+
+
+@transaction.atomic
+def posts_due_claim(*, now: datetime | None = None, limit: int = 500) -> list[int]:
+    """The due posts to hand to workers now: each is marked as enqueued, so a backlog is
+    not enqueued again on every beat tick (a lost task is re-enqueued after ENQUEUED_FOR)."""
+    now = now or timezone.now()
+    due = Post.objects.filter(id__in=posts_due(now=now, limit=limit * 2)).exclude(enqueued_at__gt=now - ENQUEUED_FOR)
+    ids = list(due.select_for_update(skip_locked=True).order_by("publish_at", "id").values_list("id", flat=True)[:limit])
+    Post.objects.filter(id__in=ids).update(enqueued_at=now)
+    return ids
 
 
 def _publisher(post: Post) -> Callable[[], str]:
@@ -374,8 +388,8 @@ def post_publish(*, post_id: int) -> str:
         attempt = PublishAttempt.objects.get(id=attempt.id)
         finished = timezone.now()
         if queue.paused:
-            post.state = Post.State.SCHEDULED
-            post.save(update_fields=["state", "updated_at"])
+            post.state, post.enqueued_at = Post.State.SCHEDULED, None
+            post.save(update_fields=["state", "enqueued_at", "updated_at"])
             _finish(attempt, PublishAttempt.Outcome.HELD, finished)
             return "held"
         if post.publish_at < finished - LATE_GRACE:
@@ -393,9 +407,16 @@ def post_publish(*, post_id: int) -> str:
             audit.record(actor=None, action="post.needs_check", obj=post, details={"error": str(error)[:500]})
             _publish_event("post.needs_check", post, f"May have been published; check the account: {post.text[:100]}")
             return "needs check"
+        except RateLimited as error:  # X created nothing: wait for its reset, then try again
+            post.state, post.last_error, post.enqueued_at = Post.State.SCHEDULED, str(error)[:500], None
+            post.retry_at = max(error.reset_at, timezone.now() + timedelta(seconds=5))
+            post.save()
+            _finish(attempt, PublishAttempt.Outcome.RETRY, timezone.now(), str(error))
+            return "retry"
         except TransientError as error:
             delay = min(timedelta(seconds=5 * 2 ** min(post.attempts, 7)), MAX_BACKOFF)
             post.state, post.retry_at, post.last_error = Post.State.SCHEDULED, timezone.now() + delay, str(error)[:500]
+            post.enqueued_at = None
             post.save()
             _finish(attempt, PublishAttempt.Outcome.RETRY, timezone.now(), str(error))
             return "retry"

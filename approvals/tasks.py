@@ -7,7 +7,7 @@ from . import services
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def publish_due_posts() -> int:
-    due = services.posts_due()
+    due = services.posts_due_claim()
     for post_id in due:
         post_publish.delay(post_id)
     return len(due)

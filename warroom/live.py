@@ -12,11 +12,12 @@ A kind may add its own template `live/<kind>.html` that swaps other parts of the
 """
 
 import asyncio
+import os
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import partial
 
-from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import connection, transaction
@@ -71,6 +72,23 @@ def render_row(event: LiveEvent) -> str:
     return render_to_string("live/_row.html", {"event": event, "p": event.payload})
 
 
+_sender: tuple[int, asyncio.AbstractEventLoop] | None = None
+_sender_lock = threading.Lock()
+
+
+def _sender_loop() -> asyncio.AbstractEventLoop:
+    """One event loop per process, on its own thread, for every push this process sends.
+    channels-redis keeps its Redis connections per event loop: a fresh loop per event
+    (async_to_sync) would open new connections for every push. Made again after a fork."""
+    global _sender
+    with _sender_lock:
+        if _sender is None or _sender[0] != os.getpid():
+            loop = asyncio.new_event_loop()
+            threading.Thread(target=loop.run_forever, name="live-sender", daemon=True).start()
+            _sender = (os.getpid(), loop)
+        return _sender[1]
+
+
 def _send(event: LiveEvent) -> None:
     message = {"type": "live.event", "id": event.id, "html": render(event)}
     layer = get_channel_layer()
@@ -78,7 +96,7 @@ def _send(event: LiveEvent) -> None:
     async def send_all() -> None:
         await asyncio.gather(*(layer.group_send(group, message) for group in event.audience))
 
-    async_to_sync(send_all)()  # one event loop per event, not one per group
+    asyncio.run_coroutine_threadsafe(send_all(), _sender_loop()).result(timeout=30)
 
 
 def latest_id() -> int:
