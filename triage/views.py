@@ -1,11 +1,321 @@
-from django.http import HttpRequest, HttpResponse
-from django.views.decorators.http import require_GET
+"""The Queue: one URL (/queue/) for the page, its filtered results, one case's detail
+(`?case=<id>`), the live row fetch (`?row=<id>`), and every action, by POST with `action`.
 
+htmx requests get the partial they swap, with the status of any refusal (400, 403, 404,
+409); without JavaScript a POST redirects back, or renders the whole page with the message.
+Which cases a user may see, and so act on, is decided by triage.selectors for every request."""
+
+from django.contrib.auth import get_user_model
+from django.core.cache import cache
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods
+
+from approvals import selectors as approvals_selectors
+from approvals.services import CHECKLIST
+from warroom import live, roles
+from warroom.errors import Forbidden, InvalidInput, WarroomError
 from warroom.roles import PAGE_ROLES, role_required
 from warroom.views import render_page
 
+from . import selectors, services
+from .models import Case, Priority, Team
+from .selectors import CaseNotFound, QueueFilters
 
-@require_GET
+ESCALATION_TEAMS = [(Team.LEGAL, Team.LEGAL.label), (Team.PR, Team.PR.label), (Team.SUPPORT, Team.SUPPORT.label)]
+BULK_LIMIT = 200
+TEXT_ECHO_LIMIT = 4000
+
+
+def _int(value) -> int | None:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        return None
+    return number if 0 < number < 2**62 else None
+
+
+def _name(user) -> str:
+    return user.get_full_name() or user.get_username()
+
+
+def _abilities(user) -> dict:
+    return {
+        "can_work": roles.has_role(user, services.AGENTS),
+        "can_assign": roles.has_role(user, {roles.LEAD, roles.ADMIN}),
+        "me": user.id,
+    }
+
+
+# --- Reading ---------------------------------------------------------------------------
+
+@require_http_methods(["GET", "POST"])
 @role_required(*PAGE_ROLES["queue"])
 def index(request: HttpRequest) -> HttpResponse:
-    return render_page(request, "triage/index.html")
+    if request.method == "POST":
+        return _act(request)
+    filters = QueueFilters.from_query(request.GET)
+    row_id = _int(request.GET.get("row"))
+    if row_id is not None:
+        return _row_sync(request, row_id, filters)
+    case_id = _int(request.GET.get("case")) if "case" in request.GET else None
+    if request.htmx and request.htmx.target == "case-detail":
+        return _detail_response(request, case_id)
+    if request.htmx and request.htmx.target == "queue-results":
+        return TemplateResponse(request, "triage/queue.html#results", _results_context(request, filters))
+    return _page(request, filters, case_id=case_id)
+
+
+def _results_context(request: HttpRequest, filters: QueueFilters) -> dict:
+    cases = selectors.case_queue(user=request.user, filters=filters)
+    return {"cases": cases, "filters": filters, "full": len(cases) == selectors.QUEUE_LIMIT,
+            **_abilities(request.user)}
+
+
+def _page(request: HttpRequest, filters: QueueFilters, *, case_id: int | None = None, detail: dict | None = None,
+          message: dict | None = None, status: int = 200) -> HttpResponse:
+    if detail is None and case_id is not None:
+        detail, status = _detail_context(request, case_id)
+    teams = selectors.visible_teams(request.user)
+
+    def context() -> dict:
+        return {
+            **_results_context(request, filters),
+            **(detail or {"case": None}),
+            **(message or {}),
+            "teams": [(value, label) for value, label in Team.choices if teams is None or value in teams],
+            "priorities": Priority.choices,
+            "tags": selectors.queue_tags(request.user),
+            "assignees": selectors.assignable_users() if roles.has_role(request.user, {roles.LEAD, roles.ADMIN}) else [],
+        }
+
+    return render_page(request, "triage/queue.html", context, status=status)
+
+
+def _row_sync(request: HttpRequest, case_id: int, filters: QueueFilters) -> HttpResponse:
+    """What one row now looks like on this user's page with these filters, or that it is
+    gone. The live layer asks for it after each case event."""
+    as_of = live.latest_id()  # read first: the row below is at least this fresh
+    rows = selectors.case_queue(user=request.user, filters=filters, case_id=case_id)
+    context = {"as_of": as_of, "case_id": case_id, "c": rows[0] if rows else None, **_abilities(request.user)}
+    return TemplateResponse(request, "triage/queue.html#sync", context)
+
+
+def _detail_context(request: HttpRequest, case_id: int | None, **extra) -> tuple[dict, int]:
+    try:
+        case = selectors.case_get(case_id=case_id, user=request.user)
+    except CaseNotFound as error:
+        return {"case": None, "detail_error": error}, error.status
+    present = selectors.case_presence(case.id)
+    context = {
+        "case": case,
+        "accounts": approvals_selectors.account_list(),
+        "canned": selectors.canned_for(case),
+        "checklist": list(enumerate(CHECKLIST)),
+        "escalation_teams": ESCALATION_TEAMS,
+        "assignees": selectors.assignable_users() if roles.has_role(request.user, {roles.LEAD, roles.ADMIN}) else [],
+        "present": [{"uid": uid, **entry} for uid, entry in present.items() if uid != str(request.user.id)],
+        "typed": {},
+        **_abilities(request.user),
+        **extra,
+    }
+    return context, 200
+
+
+def _detail_response(request: HttpRequest, case_id: int | None, *, status: int | None = None, **extra) -> HttpResponse:
+    context, found = _detail_context(request, case_id, **extra)
+    return TemplateResponse(request, "triage/queue.html#detail", context, status=status or found)
+
+
+# --- Acting ----------------------------------------------------------------------------
+
+def _act(request: HttpRequest) -> HttpResponse:
+    action = request.POST.get("action", "")
+    if action in ("viewing", "replying", "left"):
+        return _presence(request, action)
+    if action in ("bulk_close", "bulk_assign", "bulk_tag"):
+        return _bulk(request, action)
+    handler = {"take": _take, "assign": _assign, "wait": _wait, "close": _close,
+               "escalate": _escalate, "note": _note, "reply": _reply}.get(action)
+    from_detail = request.htmx and request.htmx.target == "case-detail"
+    case_id = _int(request.POST.get("case"))
+    typed = {
+        "text": request.POST.get("text", "")[:TEXT_ECHO_LIMIT],
+        "note": request.POST.get("note", "")[:TEXT_ECHO_LIMIT],
+        "team": request.POST.get("team", ""),
+        "account": _int(request.POST.get("account")),
+        "checklist": request.POST.getlist("checklist"),
+        "override_reason": request.POST.get("override_reason", "")[:500],
+    }
+    error, notice = None, ""
+    try:
+        if handler is None:
+            raise InvalidInput(f"Unknown action {action[:40]!r}.")
+        case = selectors.case_get(case_id=case_id, user=request.user, events=False)
+        notice = handler(request, case)
+    except WarroomError as exc:
+        error = exc
+    status = error.status if error else 200
+    open_form = action if action in ("escalate", "note", "reply") and error else ""
+
+    if request.htmx and from_detail:
+        return _detail_response(request, case_id, status=status, detail_error=error, notice=notice,
+                                typed=typed if error else {}, open_form=open_form)
+    if request.htmx:
+        rows = selectors.case_queue(user=request.user, case_id=case_id) if case_id else []
+        context = {"c": rows[0] if rows else None, "case_id": case_id, "row_error": error, "row_notice": notice,
+                   **_abilities(request.user)}
+        return TemplateResponse(request, "triage/queue.html#row-response", context, status=status)
+    if error is None:
+        return redirect(f"{reverse('queue')}?case={case_id}" if action in ("escalate", "note", "reply") else reverse("queue"))
+    detail, _ = _detail_context(request, case_id, detail_error=error, typed=typed, open_form=open_form)
+    return _page(request, QueueFilters(), detail=detail, status=status)
+
+
+def _take(request: HttpRequest, case: Case) -> str:
+    services.case_take(case_id=case.id, user=request.user)
+    return "It is yours."
+
+
+def _assignee(request: HttpRequest):
+    assignee = get_user_model().objects.filter(id=_int(request.POST.get("assignee")), is_active=True).first()
+    if assignee is None:
+        raise InvalidInput("Assign to: choose a person.")
+    return assignee
+
+
+def _assign(request: HttpRequest, case: Case) -> str:
+    assignee = _assignee(request)
+    services.case_assign(case_id=case.id, user=request.user, assignee=assignee)
+    return f"Assigned to {_name(assignee)}."
+
+
+def _wait(request: HttpRequest, case: Case) -> str:
+    services.case_wait(case_id=case.id, user=request.user)
+    return "Waiting on the customer: the clock stopped."
+
+
+def _close(request: HttpRequest, case: Case) -> str:
+    services.case_close(case_id=case.id, user=request.user)
+    return f"Case #{case.id} closed."
+
+
+def _escalate(request: HttpRequest, case: Case) -> str:
+    services.case_escalate(case_id=case.id, user=request.user, team=request.POST.get("team", ""),
+                           note=request.POST.get("note", ""))
+    return f"Escalated to {Team(request.POST['team']).label}."
+
+
+def _note(request: HttpRequest, case: Case) -> str:
+    services.case_note(case_id=case.id, user=request.user, text=request.POST.get("note", ""))
+    return "Note added."
+
+
+def _reply(request: HttpRequest, case: Case) -> str:
+    seen = _int(request.POST.get("version"))
+    if seen is None:
+        raise InvalidInput("This form does not say which version of the case you read: open the case again.")
+    ticked = set(request.POST.getlist("checklist"))
+    services.case_reply(
+        case_id=case.id, user=request.user, account_id=_int(request.POST.get("account")) or 0,
+        text=request.POST.get("text", ""), seen_version=seen,
+        checklist={question: str(n) in ticked for n, question in enumerate(CHECKLIST)},
+        override_reason=request.POST.get("override_reason", ""),
+    )
+    return "Reply sent to legal. It goes out once approved."
+
+
+@transaction.atomic
+def _case_tag(*, case_id: int, user, tag: str) -> Case:
+    """Add a tag to a case. Belongs in triage.services as `case_tag`; it records the change
+    the one way every other change to a case is recorded (history, version, audit, live)."""
+    if not roles.has_role(user, services.AGENTS):
+        raise Forbidden("Your role cannot tag cases.")
+    case = Case.objects.select_for_update().get(id=case_id)
+    if tag not in case.tags:
+        case.tags = [*case.tags, tag]
+        services._changed(case, "tagged", user, f"Case #{case.id} tagged {tag}")
+    return case
+
+
+def _bulk(request: HttpRequest, action: str) -> HttpResponse:
+    """One change to many cases: each case on its own, so one refusal does not undo the rest."""
+    ids = [i for i in (_int(v) for v in request.POST.getlist("cases")[:BULK_LIMIT]) if i is not None]
+    done, refused = [], []
+    try:
+        if not ids:
+            raise InvalidInput("Select cases first (x on a row).")
+        if action == "bulk_assign":
+            assignee = _assignee(request)
+            change = lambda case_id: services.case_assign(case_id=case_id, user=request.user, assignee=assignee)  # noqa: E731
+            verb = f"assigned to {_name(assignee)}"
+        elif action == "bulk_tag":
+            tag = " ".join(request.POST.get("tag", "").split()).lower()[:40]
+            if not tag:
+                raise InvalidInput("Tag is empty: type the tag to add.")
+            change = lambda case_id: _case_tag(case_id=case_id, user=request.user, tag=tag)  # noqa: E731
+            verb = f"tagged {tag}"
+        else:
+            change = lambda case_id: services.case_close(case_id=case_id, user=request.user)  # noqa: E731
+            verb = "closed"
+        for case_id in ids:
+            try:
+                selectors.case_get(case_id=case_id, user=request.user, events=False)
+                change(case_id)
+                done.append(case_id)
+            except WarroomError as exc:
+                refused.append((case_id, exc))
+        error = refused[0][1] if refused and not done else None
+    except WarroomError as exc:
+        error = exc
+    context = {
+        "notice": f"{len(done)} case{'s' if len(done) != 1 else ''} {verb}." if done else "",
+        "refused": refused, "error": error,
+    }
+    status = error.status if error else 200
+    if request.htmx:
+        return TemplateResponse(request, "triage/queue.html#message", context, status=status)
+    if error is None and not refused:
+        return redirect("queue")
+    return _page(request, QueueFilters(), message=context, status=status)
+
+
+# --- Presence --------------------------------------------------------------------------
+
+def _presence(request: HttpRequest, doing: str) -> HttpResponse:
+    """Who is viewing and who is replying to a case: kept a minute in the cache (an open
+    page refreshes it every 20 s) and pushed live to the people who can see the case when
+    it changes, and again before other pages' badges run out. Opening the reply form while
+    someone else replies answers with a warning."""
+    try:
+        case = selectors.case_get(case_id=_int(request.POST.get("case")), user=request.user, events=False)
+    except CaseNotFound as error:
+        return HttpResponse(status=error.status)
+    now = timezone.now().timestamp()
+    uid, name = str(request.user.id), _name(request.user)
+    present = selectors.case_presence(case.id)
+    before = present.pop(uid, None)
+    push = (before or {}).get("doing") != (None if doing == "left" else doing)
+    if doing != "left":
+        show_until = before["show_until"] if before and not push else 0
+        if show_until - now < selectors.PRESENCE_SECONDS:  # others' badges would run out before the next refresh
+            show_until, push = now + selectors.BADGE_SECONDS, True
+        present[uid] = {"who": name, "doing": doing, "alive_until": now + selectors.PRESENCE_SECONDS,
+                        "show_until": show_until}
+    cache.set(selectors.presence_key(case.id), present, selectors.PRESENCE_SECONDS)
+    if push:
+        with transaction.atomic():
+            live.publish(
+                "case.presence", audience=services._audience(case), actor=name,
+                summary=f"{name} {'left' if doing == 'left' else 'is ' + doing} case #{case.id}",
+                case_id=case.id, who=name, doing=doing,
+                present=[{"uid": key, "who": e["who"], "doing": e["doing"], "until": e["show_until"]}
+                         for key, e in present.items()],
+            )
+    others = [e for key, e in present.items() if key != uid and e["doing"] == "replying"]
+    context = {"case_id": case.id, "others": others if doing == "replying" else []}
+    return TemplateResponse(request, "triage/queue.html#presence-warning", context)
