@@ -28,7 +28,8 @@ def sla_minutes(priority: str) -> tuple[int, int]:
     return (policy.first_response_minutes, policy.resolution_minutes) if policy else DEFAULT_SLA[priority]
 
 
-def _audience(case: Case) -> list[str]:
+def case_audience(case: Case) -> list[str]:
+    """Who sees a case's changes live: the agents, the team it is with, its assignee."""
     groups = {live.role_group(r) for r in (roles.COMMUNITY_MANAGER, roles.LEAD, roles.ADMIN)}
     groups.add(live.role_group(TEAM_ROLE[case.team]))
     if case.assignee_id:
@@ -42,7 +43,7 @@ def _changed(case: Case, kind: str, actor, summary: str, text: str = "", post=No
     case.save()
     CaseEvent.objects.create(case=case, actor=actor, kind=kind, text=text, post=post)
     audit.record(actor=actor, action=f"case.{kind}", obj=case, details=audit_details or {})
-    live.publish(f"case.{kind}", audience=_audience(case), summary=summary, actor=_name(actor) if actor else "",
+    live.publish(f"case.{kind}", audience=case_audience(case), summary=summary, actor=_name(actor) if actor else "",
                  case_id=case.id, status=case.status, priority=case.priority, team=case.team,
                  assignee=_name(case.assignee) if case.assignee_id else "", version=case.version)
 
@@ -180,6 +181,19 @@ def case_close(*, case_id: int, user) -> Case:
         raise Conflict("This case is already resolved.")
     case.status, case.resolved_at, case.waiting_since = Case.Status.RESOLVED, timezone.now(), None
     _changed(case, "closed", user, f"Case #{case.id} resolved")
+    return case
+
+
+@transaction.atomic
+def case_tag(*, case_id: int, user, tag: str) -> Case:
+    _require(user, what="tag cases")
+    tag = (tag or "").replace("\x00", "").strip()[:40]
+    if not tag:
+        raise InvalidInput("Tag is empty.")
+    case = Case.objects.select_for_update().get(id=case_id)
+    if tag not in case.tags:
+        case.tags = [*case.tags, tag]
+        _changed(case, "tagged", user, f"Case #{case.id} tagged {tag}", audit_details={"tag": tag})
     return case
 
 

@@ -229,19 +229,6 @@ def _reply(request: HttpRequest, case: Case) -> str:
     return "Reply sent to legal. It goes out once approved."
 
 
-@transaction.atomic
-def _case_tag(*, case_id: int, user, tag: str) -> Case:
-    """Add a tag to a case. Belongs in triage.services as `case_tag`; it records the change
-    the one way every other change to a case is recorded (history, version, audit, live)."""
-    if not roles.has_role(user, services.AGENTS):
-        raise Forbidden("Your role cannot tag cases.")
-    case = Case.objects.select_for_update().get(id=case_id)
-    if tag not in case.tags:
-        case.tags = [*case.tags, tag]
-        services._changed(case, "tagged", user, f"Case #{case.id} tagged {tag}")
-    return case
-
-
 def _bulk(request: HttpRequest, action: str) -> HttpResponse:
     """One change to many cases: each case on its own, so one refusal does not undo the rest."""
     ids = [i for i in (_int(v) for v in request.POST.getlist("cases")[:BULK_LIMIT]) if i is not None]
@@ -257,7 +244,7 @@ def _bulk(request: HttpRequest, action: str) -> HttpResponse:
             tag = " ".join(request.POST.get("tag", "").split()).lower()[:40]
             if not tag:
                 raise InvalidInput("Tag is empty: type the tag to add.")
-            change = lambda case_id: _case_tag(case_id=case_id, user=request.user, tag=tag)  # noqa: E731
+            change = lambda case_id: services.case_tag(case_id=case_id, user=request.user, tag=tag)  # noqa: E731
             verb = f"tagged {tag}"
         else:
             change = lambda case_id: services.case_close(case_id=case_id, user=request.user)  # noqa: E731
@@ -310,7 +297,7 @@ def _presence(request: HttpRequest, doing: str) -> HttpResponse:
     if push:
         with transaction.atomic():
             live.publish(
-                "case.presence", audience=services._audience(case), actor=name,
+                "case.presence", audience=services.case_audience(case), actor=name,
                 summary=f"{name} {'left' if doing == 'left' else 'is ' + doing} case #{case.id}",
                 case_id=case.id, who=name, doing=doing,
                 present=[{"uid": key, "who": e["who"], "doing": e["doing"], "until": e["show_until"]}

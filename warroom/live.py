@@ -29,6 +29,8 @@ from .models import LiveEvent
 # pg_advisory_xact_lock key that serializes event allocation ("WARR" in ASCII).
 ALLOCATION_LOCK = 0x57415252
 ROOM = "room"
+# Pushed live but never replayed nor listed: "who is looking at this case" is stale once missed.
+EPHEMERAL = ("case.presence",)
 SUMMARY_LIMIT = 500
 
 
@@ -106,7 +108,8 @@ def latest_id() -> int:
 
 def recent(*, groups: list[str], up_to: int, limit: int = 30) -> list[LiveEvent]:
     """The newest events a user may see, for the activity rail of a page render."""
-    return list(LiveEvent.objects.filter(id__lte=up_to, audience__overlap=groups).order_by("-id")[:limit])
+    events = LiveEvent.objects.filter(id__lte=up_to, audience__overlap=groups).exclude(kind__in=EPHEMERAL)
+    return list(events.order_by("-id")[:limit])
 
 
 @dataclass
@@ -122,7 +125,9 @@ def replay(*, after: int, groups: list[str], skip: Iterable[int] = ()) -> Replay
     skip = set(skip)
     limit = settings.LIVE_REPLAY_LIMIT
     events = list(
-        LiveEvent.objects.filter(id__gt=after, id__lte=top, audience__overlap=groups).order_by("id")[: limit + 1]
+        LiveEvent.objects.filter(id__gt=after, id__lte=top, audience__overlap=groups)
+        .exclude(kind__in=EPHEMERAL)
+        .order_by("id")[: limit + 1]
     )
     if len(events) > limit:
         return Replay(messages=[], up_to=top, overflow=True)

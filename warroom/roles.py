@@ -84,7 +84,7 @@ def role_required(*allowed: str):
 PAGE_ROLES = {
     "room": EVERYONE,
     "feed": frozenset({COMMUNITY_MANAGER, PRODUCER, LEAD, ADMIN}),
-    "queue": frozenset({COMMUNITY_MANAGER, LEGAL, LEAD, ADMIN}),
+    "queue": frozenset({COMMUNITY_MANAGER, LEGAL, PRODUCER, LEAD, ADMIN}),
     "approvals": EVERYONE,
     "calendar": frozenset({PRODUCER, COMMUNITY_MANAGER, LEAD, ADMIN}),
     "queue_switch": frozenset({LEAD}),

@@ -101,13 +101,14 @@ TEMPLATES = [
 
 CHANNEL_LAYERS = {
     "default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
-        # redis-py 8 defaults to a 5 s socket timeout, the same as channels-redis's blocking
-        # receive: an idle socket would time out and crash its consumer. Give reads room.
+        "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+        # Redis pub/sub: one message per process per event, fanned out in-process to that
+        # process's sockets (the list-based layer costs a Redis round trip per socket per
+        # event). Pub/sub delivers at most once; the live layer's replay covers any gap.
+        # redis-py 8's default 5 s socket timeout would cut an idle subscription: give reads room.
         "CONFIG": {
             "hosts": [{"address": REDIS_URL, "socket_timeout": 30}],
             "prefix": env("CHANNEL_PREFIX", "warroom"),
-            "capacity": 500,
         },
     }
 }

@@ -23,7 +23,7 @@ PATHS = {
 NAVIGATION = {
     roles.COMMUNITY_MANAGER: ["Room", "Feed", "Queue", "Approvals", "Wall"],
     roles.LEGAL: ["Room", "Queue", "Approvals", "Playbooks", "Wall"],
-    roles.PRODUCER: ["Room", "Feed", "Approvals", "Playbooks", "Wall"],
+    roles.PRODUCER: ["Room", "Feed", "Queue", "Approvals", "Playbooks", "Wall"],
     roles.LEAD: ["Room", "Feed", "Queue", "Approvals", "Playbooks", "Wall", "Audit"],
     roles.ADMIN: ["Room", "Feed", "Queue", "Approvals", "Playbooks", "Wall", "Audit"],
 }
