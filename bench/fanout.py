@@ -1,0 +1,555 @@
+"""Live fan-out: how long an event takes from its commit to every open page.
+
+    .venv/bin/python bench/fanout.py          (or `make bench`, which runs every bench/*.py)
+
+Against a real daphne server (started here the way Procfile's web process is, with
+DEBUG off), 50 and then 200 logged-in WebSocket clients say hello on /ws/room/; a
+publisher thread calls `live.publish(...)` for 500 events at a steady rate and notes the
+moment each transaction committed; every client notes when each event id arrived.
+Latency = receive time - commit time, over all clients x events (rendering, group_send,
+the consumer and the socket included); both sides read time.time() on this machine.
+The clients share one asyncio loop: they need a fraction of a core (bench_cpu; and
+bench_loop_lag_ms shows how late that loop ran), far less than the server does. The
+baseline, measured in the same run at the same rate and client count, is the bare channel
+layer: receiver channels in one group, `group_send` of a message the size of a rendered
+event from a plain thread as publish() does it, time until each `receive()` returns.
+
+Runs on its own after `make test` has set up the venv: makes sure PostgreSQL and Redis
+answer (scripts/services.sh up bench), and uses its own database (warroom_bench), Redis
+database 3 and channel prefix, so a room or a test run beside it is not disturbed.
+Override with BENCH_DATABASE_URL, BENCH_REDIS_URL, BENCH_RATE, BENCH_EVENTS, BENCH_SIZES.
+The last line is the summary for 200 clients:
+    fanout: clients=200 p50_ms=<x> p99_ms=<y> baseline_p99_ms=<z>
+"""
+
+import asyncio
+import fcntl
+import json
+import math
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from urllib.parse import urlparse
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+PYTHON = ROOT / ".venv" / "bin" / "python"
+DAPHNE = ROOT / ".venv" / "bin" / "daphne"
+
+DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://warroom@127.0.0.1:55432/warroom_bench")
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/3")  # db 0: make run, db 1: make test
+CHANNEL_PREFIX = "warroom-bench"
+# 50 events a second into the room is a stress rate: a war room at the height of a moment
+# sees a few state changes a second (a case assigned, a post approved, an alert fired);
+# mentions are batched per poll, not published one by one. At 50/s every open page gets
+# one push every 20 ms, so the figure has headroom over anything the room really does.
+RATE = float(os.environ.get("BENCH_RATE", "50"))
+EVENTS = int(os.environ.get("BENCH_EVENTS", "500"))
+SIZES = [int(n) for n in os.environ.get("BENCH_SIZES", "50,200").split(",")]
+GOAL_P99_MS = 250
+ROLE = "community manager"
+DRAIN_SECONDS = 15  # after the last publish: longer than two LIVE_SYNC_SECONDS (5 s) sweeps
+CONNECT_TIMEOUT = 60
+
+SECRET_KEY = secrets.token_urlsafe(50)  # the server and this process sign sessions alike
+ENV = {
+    "DJANGO_SETTINGS_MODULE": "warroom.settings",
+    "DATABASE_URL": DATABASE_URL,
+    "REDIS_URL": REDIS_URL,
+    "CELERY_BROKER_URL": REDIS_URL,
+    "CHANNEL_PREFIX": CHANNEL_PREFIX,
+    "DEBUG": "0",
+    "SECRET_KEY": SECRET_KEY,
+    "ALLOWED_HOSTS": "127.0.0.1",
+    "SECURE_SSL_REDIRECT": "0",
+    "SESSION_COOKIE_SECURE": "0",
+    "CSRF_COOKIE_SECURE": "0",
+    "LOG_LEVEL": "WARNING",
+    "PYTHONUNBUFFERED": "1",
+}
+os.environ.update(ENV)  # before django.setup(): settings read them once
+
+
+def log(*args) -> None:
+    """Progress goes to stderr; stdout carries only the figures."""
+    print(*args, file=sys.stderr, flush=True)
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Nearest-rank percentile of already sorted values."""
+    if not values:
+        return float("nan")
+    return values[max(0, math.ceil(q / 100 * len(values)) - 1)]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def cpu_seconds(pid: int | str = "self") -> float:
+    """User + system CPU time of a process (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds all processes on this machine have used (Linux /proc/stat)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+async def settle(server: "Server", quiet: float = 0.15, limit: float = 30) -> None:
+    """Wait until the server has worked off what the previous measurement left it."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        before = cpu_seconds(server.process.pid)
+        await asyncio.sleep(0.5)
+        if cpu_seconds(server.process.pid) - before < quiet * 0.5:
+            return
+
+
+def services(action: str) -> None:
+    result = subprocess.run(
+        [str(ROOT / "scripts" / "services.sh"), action, "bench"],
+        cwd=ROOT, env={**os.environ, **ENV}, capture_output=True, text=True,
+    )
+    for line in (result.stdout + result.stderr).splitlines():
+        log(line)
+    if result.returncode != 0 and action == "up":
+        raise SystemExit("fanout: services.sh up failed")
+
+
+def migrate() -> None:
+    """Bring the bench database to the current schema. It holds nothing but bench data, so
+    when migrating fails (migrations rewritten since the last run) it is made anew."""
+    command = [str(PYTHON), "manage.py", "migrate", "--noinput"]
+    env = {**os.environ, **ENV}
+    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    if result.returncode != 0 and "bench" in urlparse(DATABASE_URL).path:
+        log("fanout: migrate failed on the bench database; creating it anew")
+        recreate_database()
+        result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    if result.returncode != 0:
+        log(result.stdout, result.stderr)
+        raise SystemExit("fanout: migrate failed")
+
+
+def recreate_database() -> None:
+    url = urlparse(DATABASE_URL)
+    name, owner = url.path.lstrip("/"), url.username or "warroom"
+    admin = ["psql", "-h", url.hostname or "127.0.0.1", "-p", str(url.port or 5432), "-U", "postgres", "-d", "postgres",
+             "-v", "ON_ERROR_STOP=1", "-qc"]
+    subprocess.run([*admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'], check=True, timeout=60)
+    subprocess.run([*admin, f'CREATE DATABASE "{name}" OWNER "{owner}"'], check=True, timeout=60)
+
+
+# --- set-up in the bench database ------------------------------------------------------
+
+
+def reset_state() -> None:
+    """Forget what earlier runs left: channel-layer keys under the bench prefix (groups
+    would still name the sockets of a dead server), live events and sessions."""
+    import redis
+    from django.contrib.sessions.models import Session
+
+    from warroom.models import LiveEvent
+
+    client = redis.Redis.from_url(REDIS_URL)
+    keys = list(client.scan_iter(match=f"{CHANNEL_PREFIX}*", count=1000))
+    for start in range(0, len(keys), 500):
+        client.delete(*keys[start : start + 500])
+    client.close()
+    LiveEvent.objects.all().delete()
+    Session.objects.all().delete()
+
+
+def bench_sessions(count: int) -> list[str]:
+    """`count` users in a role group, each with a logged-in session; returns the cookies."""
+    from django.conf import settings
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
+    from django.contrib.auth.models import Group
+    from django.contrib.sessions.backends.db import SessionStore
+
+    from warroom import roles
+
+    roles.ensure_groups()
+    User = get_user_model()
+    names = [f"bench-{i:04d}" for i in range(count)]
+    existing = set(User.objects.filter(username__in=names).values_list("username", flat=True))
+    new = []
+    for name in names:
+        if name not in existing:
+            user = User(username=name, first_name=f"Bench {name[6:]}")
+            user.set_unusable_password()
+            new.append(user)
+    User.objects.bulk_create(new)
+    users = list(User.objects.filter(username__in=names).order_by("username"))
+    Group.objects.get(name=ROLE).user_set.add(*users)
+    cookies = []
+    for user in users:
+        session = SessionStore()
+        session[SESSION_KEY] = str(user.pk)
+        session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+        session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+        session.create()
+        cookies.append(f"{settings.SESSION_COOKIE_NAME}={session.session_key}")
+    return cookies
+
+
+class Server:
+    """One daphne process, as Procfile's web process runs it."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = ROOT / ".run" / "bench-fanout-daphne.log"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.log_path.parent.mkdir(exist_ok=True)
+        with open(self.log_path, "wb") as out:
+            self.process = subprocess.Popen(
+                [str(DAPHNE), "-b", "127.0.0.1", "-p", str(self.port), "warroom.asgi:application"],
+                cwd=ROOT, env={**os.environ, **ENV}, stdout=out, stderr=subprocess.STDOUT,
+                start_new_session=True,  # Ctrl-C reaches us; we stop it in order
+            )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise SystemExit(f"fanout: daphne exited; see {self.log_path}")
+            try:
+                urllib.request.urlopen(self.url + "/login/", timeout=1).close()
+                return
+            except urllib.error.HTTPError:
+                return  # it answered
+            except OSError:
+                time.sleep(0.1)
+        raise SystemExit(f"fanout: daphne did not answer on {self.url}")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+
+
+# --- the publisher and the baseline sender (plain threads, like a Celery worker) -------
+
+
+def paced(count: int, rate: float, step, stop: threading.Event) -> dict[int, float]:
+    """Call step(i) -> (key, time) at a steady rate; returns {key: time}."""
+    times: dict[int, float] = {}
+    start = time.monotonic() + 0.05
+    for i in range(count):
+        delay = start + i / rate - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        if stop.is_set():
+            break
+        key, at = step(i)
+        times[key] = at
+    return times
+
+
+def publish_events(count: int, rate: float, clients: int, stop: threading.Event) -> dict[int, float]:
+    from django.db import connection, transaction
+
+    from warroom import live
+
+    def step(i: int) -> tuple[int, float]:
+        committed = []
+        with transaction.atomic():
+            # Registered before publish() registers its send: runs first, right after COMMIT.
+            transaction.on_commit(lambda: committed.append(time.time()))
+            event = live.publish(
+                "bench.fanout", audience=[live.ROOM], summary=f"fan-out bench: event {i + 1} of {count} to {clients} pages",
+                actor="bench",
+            )
+        return event.id, committed[0]
+
+    try:
+        return paced(count, rate, step, stop)
+    finally:
+        connection.close()
+
+
+def send_baseline(count: int, rate: float, group: str, html: str, stop: threading.Event) -> dict[int, float]:
+    from asgiref.sync import async_to_sync
+    from channels.layers import get_channel_layer
+
+    layer = get_channel_layer()
+
+    def step(i: int) -> tuple[int, float]:
+        at = time.time()
+        async_to_sync(layer.group_send)(group, {"type": "live.event", "id": i, "html": html})
+        return i, at
+
+    return paced(count, rate, step, stop)
+
+
+def sample_html() -> str:
+    """A rendered event as publish() sends it, for the baseline's message size."""
+    from django.utils import timezone
+
+    from warroom import live
+    from warroom.models import LiveEvent
+
+    event = LiveEvent(id=123456, kind="bench.fanout", audience=[live.ROOM], created_at=timezone.now(),
+                      payload={"summary": f"fan-out bench: event 500 of {EVENTS} to 200 pages", "actor": "bench"})
+    return live.render(event)
+
+
+# --- measuring ----------------------------------------------------------------------------
+
+
+class LoopLag:
+    """How late this process's event loop wakes up: if the clients' loop is saturated,
+    receive times are late and the figures measure the bench, not the server."""
+
+    def __init__(self) -> None:
+        self.worst = 0.0
+        self.task: asyncio.Task | None = None
+
+    async def _run(self) -> None:
+        while True:
+            before = time.monotonic()
+            await asyncio.sleep(0.01)
+            self.worst = max(self.worst, time.monotonic() - before - 0.01)
+
+    def __enter__(self):
+        self.task = asyncio.get_running_loop().create_task(self._run())
+        return self
+
+    def __exit__(self, *exc):
+        self.task.cancel()
+
+
+class Figures:
+    """Latencies over every (receiver, message) pair. A delivery still missing when the
+    drain time is over counts as infinitely late, so lost pushes cannot flatter p99."""
+
+    def __init__(self, sent: dict[int, float], received: list[dict[int, float]], duplicates: int):
+        latencies = [(got[key] - at) * 1000 for got in received for key, at in sent.items() if key in got]
+        self.expected = len(sent) * len(received)
+        self.delivered = len(latencies)
+        self.missing = self.expected - self.delivered
+        self.duplicates = duplicates
+        self.max = max(latencies, default=float("nan"))
+        latencies = sorted(latencies) + [math.inf] * self.missing
+        self.p50 = percentile(latencies, 50)
+        self.p99 = percentile(latencies, 99)
+
+
+async def wait_all(received: list[dict[int, float]], keys, deadline: float) -> None:
+    keys = list(keys)
+    while time.monotonic() < deadline:
+        if all(key in got for got in received for key in keys):
+            return
+        await asyncio.sleep(0.05)
+
+
+async def run_baseline(clients: int, html: str) -> Figures:
+    """Bare channel layer: `clients` channels of this process in one group."""
+    from channels.layers import get_channel_layer
+
+    layer = get_channel_layer()
+    group = f"bench.baseline.{clients}"
+    channels = [await layer.new_channel() for _ in range(clients)]
+    for channel in channels:
+        await layer.group_add(group, channel)
+    received: list[dict[int, float]] = [{} for _ in channels]
+    duplicates = 0
+
+    async def reader(index: int, channel: str) -> None:
+        nonlocal duplicates
+        got = received[index]
+        while True:
+            message = await layer.receive(channel)
+            now = time.time()
+            if message["id"] in got:
+                duplicates += 1
+            else:
+                got[message["id"]] = now
+
+    readers = [asyncio.create_task(reader(i, channel)) for i, channel in enumerate(channels)]
+    stop = threading.Event()
+    try:
+        await asyncio.sleep(0.2)  # the readers are waiting
+        sent = await asyncio.to_thread(send_baseline, EVENTS, RATE, group, html, stop)
+        await wait_all(received, sent, time.monotonic() + DRAIN_SECONDS)
+    finally:
+        stop.set()
+        for task in readers:
+            task.cancel()
+        await asyncio.gather(*readers, return_exceptions=True)
+        for channel in channels:
+            await layer.group_discard(group, channel)
+    return Figures(sent, received, duplicates)
+
+
+class Page:
+    """One open room page: a logged-in socket that records when each event id arrived."""
+
+    def __init__(self, cookie: str):
+        self.cookie = cookie
+        self.received: dict[int, float] = {}
+        self.duplicates = 0
+        self.reloads = 0
+        self.verified = asyncio.Event()
+        self.closed = asyncio.Event()
+        self.socket = None
+        self.error: BaseException | None = None
+
+    async def run(self, uri: str, origin: str, after: int, gate: asyncio.Semaphore) -> None:
+        from websockets.asyncio.client import connect
+
+        try:
+            async with gate:
+                self.socket = await connect(
+                    uri, origin=origin, additional_headers={"Cookie": self.cookie},
+                    open_timeout=CONNECT_TIMEOUT, ping_interval=None, max_queue=None,
+                )
+                await self.socket.send(json.dumps({"type": "hello", "after": after}))
+            async for message in self.socket:
+                now = time.time()
+                if message.startswith("<!--live id="):
+                    event_id = int(message[12 : message.index("-->")])
+                    if event_id in self.received:
+                        self.duplicates += 1
+                    else:
+                        self.received[event_id] = now
+                elif message.startswith("<!--live verified="):
+                    self.verified.set()
+                elif message.startswith("<!--live reload"):
+                    self.reloads += 1
+        except Exception as error:  # noqa: BLE001 - reported below, the run carries on
+            self.error = error
+        finally:
+            self.closed.set()
+            self.verified.set()
+
+
+async def run_fanout(server: Server, cookies: list[str]) -> tuple[Figures, dict]:
+    from asgiref.sync import sync_to_async
+
+    from warroom import live
+
+    after = await sync_to_async(live.latest_id, thread_sensitive=False)()
+    pages = [Page(cookie) for cookie in cookies]
+    gate = asyncio.Semaphore(25)
+    uri = f"ws://127.0.0.1:{server.port}/ws/room/"
+    tasks = [asyncio.create_task(page.run(uri, f"http://127.0.0.1:{server.port}", after, gate)) for page in pages]
+    stop = threading.Event()
+    try:
+        await asyncio.wait_for(asyncio.gather(*(page.verified.wait() for page in pages)), CONNECT_TIMEOUT)
+        failed = [page for page in pages if page.error or page.closed.is_set()]
+        if failed:
+            raise SystemExit(f"fanout: {len(failed)} of {len(pages)} sockets failed to open: {failed[0].error!r}")
+        await asyncio.sleep(0.5)
+        server_cpu, own_cpu, machine, wall = (
+            cpu_seconds(server.process.pid), cpu_seconds(), machine_busy_seconds(), time.monotonic()
+        )
+        with LoopLag() as lag:
+            sent = await asyncio.to_thread(publish_events, EVENTS, RATE, len(pages), stop)
+            publish_wall = time.monotonic() - wall
+            await wait_all([page.received for page in pages], sent, time.monotonic() + DRAIN_SECONDS)
+        delivered = sum(len(page.received) for page in pages)
+        usage = {
+            "server_us_per_delivery": (cpu_seconds(server.process.pid) - server_cpu) * 1e6 / max(delivered, 1),
+            "server_cpu": (cpu_seconds(server.process.pid) - server_cpu) / (time.monotonic() - wall),
+            "bench_cpu": (cpu_seconds() - own_cpu) / (time.monotonic() - wall),
+            "machine_cpu": (machine_busy_seconds() - machine) / (time.monotonic() - wall),
+            "loop_lag_ms": lag.worst * 1000,
+            "reloads": sum(page.reloads for page in pages),
+            "rate": len(sent) / publish_wall if publish_wall else float("nan"),
+        }
+    finally:
+        stop.set()
+        await asyncio.gather(*(page.socket.close() for page in pages if page.socket), return_exceptions=True)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    figures = Figures(sent, [page.received for page in pages], sum(page.duplicates for page in pages))
+    return figures, usage
+
+
+async def bench(server: Server, cookies: list[str], html: str) -> list[tuple[int, Figures, Figures]]:
+    results = []
+    for clients in SIZES:
+        await settle(server)
+        log(f"fanout: baseline, {clients} channel-layer receivers, {EVENTS} messages at {RATE:g}/s")
+        base = await run_baseline(clients, html)
+        print(
+            f"baseline: clients={clients} p50_ms={base.p50:.1f} p99_ms={base.p99:.1f} max_ms={base.max:.1f}"
+            f" missing={base.missing} duplicates={base.duplicates}",
+            flush=True,
+        )
+        log(f"fanout: {clients} WebSocket clients, {EVENTS} events at {RATE:g}/s")
+        live_figures, usage = await run_fanout(server, cookies[:clients])
+        print(
+            f"fanout: clients={clients} p50_ms={live_figures.p50:.1f} p99_ms={live_figures.p99:.1f}"
+            f" max_ms={live_figures.max:.1f} missing={live_figures.missing} duplicates={live_figures.duplicates}"
+            f" delivered={live_figures.delivered}/{live_figures.expected} reloads={usage['reloads']}"
+            f" rate={usage['rate']:.1f}/s cpus={os.cpu_count()} server_cpu={usage['server_cpu']:.2f} bench_cpu={usage['bench_cpu']:.2f}"
+            f" server_us_per_delivery={usage['server_us_per_delivery']:.0f} others_cpu={usage['machine_cpu'] - usage['server_cpu'] - usage['bench_cpu']:.2f}"
+            f" bench_loop_lag_ms={usage['loop_lag_ms']:.0f}",
+            flush=True,
+        )
+        results.append((clients, live_figures, base))
+    return results
+
+
+def main() -> int:
+    def terminate(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, terminate)
+    # Two runs at once would share the bench database and Redis keys and each other's CPU.
+    (ROOT / ".run").mkdir(exist_ok=True)
+    lock = open(ROOT / ".run" / "bench-fanout.lock", "w")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise SystemExit("fanout: another fanout benchmark is running (.run/bench-fanout.lock)") from None
+    services("up")
+    server = Server()
+    try:
+        migrate()
+        import django
+
+        django.setup()
+        reset_state()
+        cookies = bench_sessions(max(SIZES))
+        html = sample_html()
+        server.start()
+        log(f"fanout: daphne on {server.url} (log {server.log_path.relative_to(ROOT)}), {os.cpu_count()} CPUs")
+        print(f"fanout: {EVENTS} events per size at {RATE:g}/s, message {len(html)} bytes, goal p99 <= {GOAL_P99_MS} ms", flush=True)
+        results = asyncio.run(bench(server, cookies, html))
+    finally:
+        server.stop()
+        services("stop")
+    clients, figures, base = results[-1]
+    print(f"fanout: clients={clients} p50_ms={figures.p50:.1f} p99_ms={figures.p99:.1f} baseline_p99_ms={base.p99:.1f}")
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        log("fanout: interrupted")
+        sys.exit(130)
