@@ -37,22 +37,23 @@ stops after the round that crosses it). The last line is the summary for batches
     ingest: batch=1000 mentions_per_s=<x> copy_rows_per_s=<y> ratio=<x/y> enriched_per_s=<z>
 """
 
+import functools
 import io
 import json
 import os
 import random
 import secrets
 import signal
-import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+import common  # noqa: E402  (bench/common.py, beside this script)
+from common import ROOT, cpu_seconds, log, machine_busy_seconds  # noqa: E402
+
 sys.path.insert(0, str(ROOT))
-PYTHON = ROOT / ".venv" / "bin" / "python"
+PYTHON = common.PYTHON
 CORPUS = ROOT / "listening" / "demo" / "superbowl.jsonl"
 
 DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://warroom@127.0.0.1:55432/warroom_bench_ingest")
@@ -96,47 +97,8 @@ ENV = {
 }
 os.environ.update(ENV)  # before django.setup(): settings read them once
 
-
-def log(*args) -> None:
-    """Progress goes to stderr; stdout carries only the figures."""
-    print(*args, file=sys.stderr, flush=True)
-
-
-def cpu_seconds(pid: int | str = "self") -> float:
-    """User + system CPU time of a process (Linux /proc); 0 when it cannot be read."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def machine_busy_seconds() -> float:
-    """CPU seconds all processes on this machine have used (Linux /proc/stat)."""
-    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    idle = fields[3] + fields[4]  # idle + iowait
-    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
-
-
-def services(action: str) -> None:
-    result = subprocess.run(
-        [str(ROOT / "scripts" / "services.sh"), action, SERVICES_TAG],
-        cwd=ROOT, env={**os.environ, **ENV}, capture_output=True, text=True,
-    )
-    for line in (result.stdout + result.stderr).splitlines():
-        log(line)
-    if result.returncode != 0 and action == "up":
-        raise SystemExit("ingest: services.sh up failed")
-
-
-def migrate() -> None:
-    result = subprocess.run(
-        [str(PYTHON), "manage.py", "migrate", "--noinput"], cwd=ROOT, env={**os.environ, **ENV},
-        capture_output=True, text=True, timeout=300,
-    )
-    if result.returncode != 0:
-        log(result.stdout, result.stderr)
-        raise SystemExit("ingest: migrate failed")
+services = functools.partial(common.services, tag=SERVICES_TAG, env=ENV, name="ingest")
+migrate = functools.partial(common.migrate, env=ENV, name="ingest")
 
 
 # --- set-up in the bench database ------------------------------------------------------

@@ -36,6 +36,7 @@ The last line is the summary:
     publish: posts=1000 per_s=<x> duplicates=<d> after_pause=<p>
 """
 
+import functools
 import os
 import secrets
 import signal
@@ -47,9 +48,11 @@ from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+import common  # noqa: E402  (bench/common.py, beside this script)
+from common import ROOT, cpu_seconds, log, machine_busy_seconds  # noqa: E402
+
 sys.path.insert(0, str(ROOT))
-PYTHON = ROOT / ".venv" / "bin" / "python"
+PYTHON = common.PYTHON
 
 DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://warroom@127.0.0.1:55432/warroom_bench_publish")
 # db 0: make run, 1: make test, 3: fanout, 9: ingest, 11: this bench (and the publishing tests run by hand)
@@ -79,19 +82,8 @@ ENV = {
 }
 os.environ.update(ENV)  # before django.setup(): settings read them once
 
-
-def log(*args) -> None:
-    """Progress goes to stderr; stdout carries only the figures."""
-    print(*args, file=sys.stderr, flush=True)
-
-
-def cpu_seconds(pid: int | str = "self") -> float:
-    """User + system CPU time of a process (Linux /proc); 0 when it cannot be read."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+services = functools.partial(common.services, tag=SERVICES_TAG, env=ENV, name="publish")
+migrate = functools.partial(common.migrate, env=ENV, name="publish")
 
 
 def descendants(pid: int) -> list[int]:
@@ -109,32 +101,6 @@ def descendants(pid: int) -> list[int]:
             found.append(child)
             stack.append(child)
     return found
-
-
-def machine_busy_seconds() -> float:
-    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    return (sum(fields[:8]) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
-
-
-def services(action: str) -> None:
-    result = subprocess.run(
-        [str(ROOT / "scripts" / "services.sh"), action, SERVICES_TAG],
-        cwd=ROOT, env={**os.environ, **ENV}, capture_output=True, text=True,
-    )
-    for line in (result.stdout + result.stderr).splitlines():
-        log(line)
-    if result.returncode != 0 and action == "up":
-        raise SystemExit("publish: services.sh up failed")
-
-
-def migrate() -> None:
-    result = subprocess.run(
-        [str(PYTHON), "manage.py", "migrate", "--noinput"], cwd=ROOT, env={**os.environ, **ENV},
-        capture_output=True, text=True, timeout=300,
-    )
-    if result.returncode != 0:
-        log(result.stdout, result.stderr)
-        raise SystemExit("publish: migrate failed")
 
 
 def wait_until(condition, what: str, timeout: float = WAIT):

@@ -1,0 +1,52 @@
+"""What the benchmarks in bench/ set up the same way: the services `make run` starts,
+migrations of the benchmark's own database, progress logging, and CPU accounting."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = ROOT / ".venv" / "bin" / "python"
+
+
+def log(*args) -> None:
+    """Progress goes to stderr; stdout carries only the figures."""
+    print(*args, file=sys.stderr, flush=True)
+
+
+def cpu_seconds(pid: int | str = "self") -> float:
+    """User + system CPU time of a process (Linux /proc); 0 when it cannot be read."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds all processes on this machine have used (Linux /proc/stat)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(fields[:8]) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")  # less idle and iowait
+
+
+def services(action: str, *, tag: str, env: dict, name: str) -> None:
+    """scripts/services.sh up|stop under the benchmark's own tag."""
+    result = subprocess.run(
+        [str(ROOT / "scripts" / "services.sh"), action, tag],
+        cwd=ROOT, env={**os.environ, **env}, capture_output=True, text=True,
+    )
+    for line in (result.stdout + result.stderr).splitlines():
+        log(line)
+    if result.returncode != 0 and action == "up":
+        raise SystemExit(f"{name}: services.sh up failed")
+
+
+def migrate(*, env: dict, name: str) -> None:
+    result = subprocess.run(
+        [str(PYTHON), "manage.py", "migrate", "--noinput"], cwd=ROOT, env={**os.environ, **env},
+        capture_output=True, text=True, timeout=300,
+    )
+    if result.returncode != 0:
+        log(result.stdout, result.stderr)
+        raise SystemExit(f"{name}: migrate failed")
