@@ -26,10 +26,11 @@ from warroom.errors import Conflict, Forbidden, InvalidInput
 
 from .models import Account, ApprovalRequest, Post, PublishAttempt, QueueState
 
+# The three questions, written as what the author affirms by ticking.
 CHECKLIST = (
-    "Does this create unneeded risk for the brand? (ticked: no)",
-    "Could it hurt the company or me? (ticked: no)",
-    "Would I want my grandmother to read it? (ticked: yes)",
+    "It creates no unneeded risk for the brand.",
+    "It could not hurt the company or me.",
+    "I would want my grandmother to read it.",
 )
 AUTHORS = frozenset({roles.COMMUNITY_MANAGER, roles.PRODUCER, roles.LEAD, roles.ADMIN})
 LATE_GRACE = timedelta(minutes=5)
