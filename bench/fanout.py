@@ -507,6 +507,7 @@ async def bench(server: Server, cookies: list[str], html: str) -> list[tuple[int
             f"fanout: clients={clients} p50_ms={live_figures.p50:.1f} p99_ms={live_figures.p99:.1f}"
             f" max_ms={live_figures.max:.1f} missing={live_figures.missing} duplicates={live_figures.duplicates}"
             f" delivered={live_figures.delivered}/{live_figures.expected} reloads={usage['reloads']}"
+            f" goal={'met' if live_figures.p99 <= GOAL_P99_MS else 'missed'}"
             f" rate={usage['rate']:.1f}/s cpus={os.cpu_count()} server_cpu={usage['server_cpu']:.2f} bench_cpu={usage['bench_cpu']:.2f}"
             f" server_us_per_delivery={usage['server_us_per_delivery']:.0f} others_cpu={usage['machine_cpu'] - usage['server_cpu'] - usage['bench_cpu']:.2f}"
             f" bench_loop_lag_ms={usage['loop_lag_ms']:.0f}",
