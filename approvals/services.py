@@ -191,9 +191,15 @@ def guardrail_hits(text: str) -> list[str]:
 
 
 @transaction.atomic
-def post_submit(*, post_id: int, user, checklist: dict[str, bool], override_reason: str = "") -> Post:
+def post_submit(*, post_id: int, user, checklist: dict[str, bool], override_reason: str = "",
+                preapproved: str = "") -> Post:
     """Send a draft to legal, once the author ticked the checklist and the lint is clear
-    (or overridden with a reason)."""
+    (or overridden with a reason).
+
+    `preapproved` names the policy under which this exact text needs no new Yes (a canned
+    reply legal cleared in advance, the lead's own reply): the approval is then recorded
+    at once, bound to the content hash like any other, and audited with that reason.
+    A lint hit or an account that needs the lead still sends it to legal."""
     post = Post.objects.select_for_update().select_related("account").get(id=post_id)
     if not roles.has_role(user, AUTHORS):
         raise Forbidden("Your role cannot submit posts.")
@@ -209,10 +215,21 @@ def post_submit(*, post_id: int, user, checklist: dict[str, bool], override_reas
     if hits:
         audit.record(actor=user, action="post.lint_override", obj=post, details={"terms": hits, "reason": override_reason})
     post.checklist, post.lint_override = {q: True for q in CHECKLIST}, override_reason[:500]
-    post.state, post.last_error = Post.State.PENDING, ""
+    post.last_error = ""
+    audit.record(actor=user, action="post.submit", obj=post)
+    if preapproved and not hits and not post.account.lead_must_approve:
+        now = timezone.now()
+        post.approved_hash, post.approved_at = post.content_hash(), now
+        if post.publish_on_approval and post.publish_at is None:
+            post.publish_at = now
+        post.state = Post.State.SCHEDULED if post.publish_at else Post.State.APPROVED
+        post.save()
+        audit.record(actor=user, action="post.approve", obj=post, details={"policy": preapproved[:200], "hash": post.approved_hash})
+        _publish_event("post.approved", post, f"Approved ({preapproved[:80]}): {post.text[:120]}", user)
+        return post
+    post.state = Post.State.PENDING
     post.save()
     _request_open(post=post, step=ApprovalRequest.Step.LEGAL, by=user)
-    audit.record(actor=user, action="post.submit", obj=post)
     return post
 
 
@@ -281,6 +298,7 @@ def post_reject(*, post_id: int, user, reason: str, content_hash: str) -> Post:
     post.save()
     audit.record(actor=user, action="post.reject", obj=post, details={"step": request.step, "reason": reason[:1000]})
     _publish_event("post.rejected", post, f"Rejected: {post.text[:100]} — {reason[:200]}", user, reason=reason[:500])
+    _reply_outcome(post)
     return post
 
 
@@ -427,13 +445,23 @@ def post_publish(*, post_id: int) -> str:
             _finish(attempt, PublishAttempt.Outcome.FAILED, timezone.now(), str(error))
             audit.record(actor=None, action="post.fail", obj=post, details={"error": str(error)[:500]})
             _publish_event("post.failed", post, f"Failed: {post.text[:100]} — {error}")
+            _reply_outcome(post)
             return "failed"
         post.state, post.platform_id, post.published_at, post.last_error = Post.State.PUBLISHED, platform_id, timezone.now(), ""
         post.save()
         _finish(attempt, PublishAttempt.Outcome.ACCEPTED, post.published_at, platform_id=platform_id)
         audit.record(actor=None, action="post.publish", obj=post, details={"platform_id": platform_id})
         _publish_event("post.published", post, f"Published: {post.text[:120]}", platform_id=platform_id)
+        _reply_outcome(post)
         return "published"
+
+
+def _reply_outcome(post: Post) -> None:
+    """A reply to a customer: its case learns the outcome in the same transaction."""
+    if post.in_reply_to:
+        from triage import services as triage
+
+        triage.case_reply_outcome(post=post)
 
 
 def _finish(attempt: PublishAttempt, outcome: str, at: datetime, error: str = "", platform_id: str = "") -> None:
@@ -476,6 +504,8 @@ def post_resolve_check(*, post_id: int, user, published: bool, platform_id: str 
     post.save()
     audit.record(actor=user, action="post.resolve_check", obj=post, details={"published": published, "platform_id": platform_id})
     _publish_event("post.checked", post, f"Checked by the lead: {'published' if published else 'not published'}", user)
+    if published:
+        _reply_outcome(post)
     return post
 
 

@@ -237,7 +237,10 @@ def mention_ingest_batch(
         by_external = {row["external_id"]: row for row in prepared.rows}
         new_rows = [(mention_id, by_external[external_id]) for mention_id, external_id in inserted]
         if new_rows:
+            from triage import services as triage
+
             _alerts_for(new_rows=new_rows, rules={c.rule.id: c.rule for c in rules}, now=now)
+            triage.mentions_route(mentions=new_rows)  # after the alerts' cases, which carry their priority
             _publish_mentions(source=source, new_rows=new_rows, rule_names={c.rule.id: c.rule.name for c in rules})
     return IngestResult(
         received=len(fetched), stored=len(inserted), mention_ids=[i for i, _ in inserted], notes=prepared.notes

@@ -5,6 +5,7 @@ full history."""
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
+from django.db.models import F, Q
 from django.utils import timezone
 
 
@@ -33,6 +34,45 @@ class SlaPolicy(models.Model):
         return f"{self.priority}: respond in {self.first_response_minutes} min, resolve in {self.resolution_minutes} min"
 
 
+class TriageRule(models.Model):
+    """The lead's routing: when a new mention meets every condition set here, it gets a
+    case with this priority, team and tags, an owner (round-robin among the team's people
+    in the room) and, if asked, an escalation. Rules are tried in `position` order; the
+    first that matches decides."""
+
+    class Assign(models.TextChoices):
+        NOBODY = "nobody", "Nobody (the queue)"
+        ROUND_ROBIN = "round_robin", "Round-robin among the team in the room"
+
+    name = models.CharField(max_length=120)
+    position = models.PositiveIntegerField(default=0, db_index=True)
+    enabled = models.BooleanField(default=True)
+    # Conditions: every one that is set must hold.
+    alert_rule = models.ForeignKey("listening.AlertRule", null=True, blank=True, on_delete=models.PROTECT,
+                                   related_name="triage_rules", help_text="the mention matched this listening rule")
+    query = models.CharField(max_length=1000, blank=True, help_text="keywords: AND, OR, NOT, \"phrases\", ( )")
+    sentiment_at_most = models.FloatField(null=True, blank=True)
+    min_followers = models.BigIntegerField(null=True, blank=True)
+    languages = ArrayField(models.CharField(max_length=12), default=list, blank=True)
+    # What happens.
+    priority = models.CharField(max_length=2, choices=Priority.choices, default=Priority.P3)
+    team = models.CharField(max_length=10, choices=Team.choices, default=Team.SOCIAL)
+    tags = ArrayField(models.CharField(max_length=40), default=list, blank=True)
+    assign = models.CharField(max_length=12, choices=Assign.choices, default=Assign.NOBODY)
+    escalate_note = models.CharField(max_length=1000, blank=True, help_text="not empty: escalate to the team with this note")
+    replies_need_legal = models.BooleanField(default=False)
+    last_assignee = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                      related_name="+", help_text="where round-robin goes on from")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["position", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class Case(models.Model):
     class Status(models.TextChoices):
         NEW = "new", "New"
@@ -59,12 +99,27 @@ class Case(models.Model):
     first_response_breached_at = models.DateTimeField(null=True, blank=True)
     resolution_breached_at = models.DateTimeField(null=True, blank=True)
     version = models.PositiveIntegerField(default=1, help_text="bumped on every change: a reply names the version it answers")
+    rule = models.ForeignKey("TriageRule", null=True, blank=True, on_delete=models.SET_NULL, related_name="cases",
+                             help_text="the triage rule that routed it")
+    replies_need_legal = models.BooleanField(default=False, help_text="every reply waits for legal's Yes")
+    # What the Queue sorts by: the first-response target until someone answered, then the
+    # resolution target. Stored, so the open cases' index serves the sort at any size.
+    due_at = models.GeneratedField(
+        expression=models.Case(models.When(first_responded_at__isnull=True, then=F("first_response_due")),
+                               default=F("resolution_due")),
+        output_field=models.DateTimeField(), db_persist=True,
+    )
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["mention"], condition=models.Q(mention__isnull=False), name="one_case_per_mention"),
         ]
-        indexes = [models.Index(fields=["status", "first_response_due"], name="case_queue")]
+        indexes = [
+            models.Index(fields=["status", "first_response_due"], name="case_queue"),
+            models.Index(F("due_at").asc(nulls_last=True), "id", condition=~Q(status="resolved"), name="case_open_due"),
+            models.Index(fields=["opened_at"], name="case_opened_at"),
+            models.Index(fields=["team"], condition=~Q(status="resolved"), name="case_open_team"),
+        ]
 
     def __str__(self) -> str:
         return f"#{self.id} {self.title[:60]}"

@@ -6,7 +6,7 @@ action: community managers, the lead and admins see every case; legal sees the c
 whose team is legal; producers the cases whose team is PR."""
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
@@ -89,11 +89,7 @@ def case_queue(*, user, filters: QueueFilters = QueueFilters(), case_id: int | N
         _scoped(user)
         .exclude(status=Case.Status.RESOLVED)
         .select_related("mention", "mention__source", "assignee")
-        .annotate(
-            due_at=models.Case(models.When(first_responded_at__isnull=True, then=F("first_response_due")),
-                               default=F("resolution_due")),
-            mention_count=Coalesce(Subquery(mention_counts, output_field=IntegerField()), Value(0)),
-        )
+        .annotate(mention_count=Coalesce(Subquery(mention_counts, output_field=IntegerField()), Value(0)))
     )
     if case_id is not None:
         cases = cases.filter(id=case_id)
@@ -122,15 +118,14 @@ def case_get(*, case_id: int | None, user, events: bool = True) -> Case:
     """One case `user` may see (resolved ones too), with its history in `case.history`.
     A case outside the user's teams is reported exactly like one that does not exist."""
     case = (
-        _scoped(user).select_related("mention", "mention__source", "assignee").filter(id=case_id).first()
+        _scoped(user).select_related("mention", "mention__source", "assignee", "rule").filter(id=case_id).first()
         if case_id else None
     )
     if case is None:
         raise CaseNotFound(f"Case #{case_id or '?'} is not in your queue.")
     case.is_breached = bool(case.first_response_breached_at or case.resolution_breached_at)
-    case.due_at = case.first_response_due if case.first_responded_at is None else case.resolution_due
     if events:
-        case.history = list(CaseEvent.objects.filter(case=case).select_related("actor").order_by("-at", "-id")[:100])
+        case.history = list(CaseEvent.objects.filter(case=case).select_related("actor", "post", "post__account").order_by("-at", "-id")[:100])
     return case
 
 
@@ -191,3 +186,152 @@ def _alive(present: dict | None, now: datetime) -> dict[str, dict]:
 
 def _current(present: dict | None, now: datetime) -> list[dict]:
     return [{"uid": uid, **entry} for uid, entry in _alive(present, now).items()]
+
+
+# --- The room: who can take round-robin cases ---------------------------------------------
+
+def team_members_in_room(team: str) -> list:
+    """The people of a team (by the role that works its cases) who have the room open now,
+    in a stable order (by id) so round-robin takes turns fairly."""
+    from wall import presence
+
+    from .services import TEAM_ROLE
+
+    present = presence.present_user_ids()
+    if not present:
+        return []
+    return list(get_user_model().objects.filter(id__in=present, is_active=True, groups__name=TEAM_ROLE[team])
+                .distinct().order_by("id"))
+
+
+# --- Response KPIs for the lead -----------------------------------------------------------
+
+KPI_WINDOWS = (("24h", 24), ("7d", 24 * 7))
+
+
+@dataclass(frozen=True)
+class PriorityKpi:
+    priority: str
+    window: str
+    cases: int
+    met: int
+    missed: int
+    median_minutes: float | None
+    p90_minutes: float | None
+
+    @property
+    def attainment(self) -> float | None:
+        judged = self.met + self.missed
+        return round(100 * self.met / judged, 1) if judged else None
+
+    @property
+    def bar(self) -> int:
+        return round(60 * (self.attainment or 0) / 100)
+
+
+def _minutes(seconds) -> float | None:
+    return round(seconds / 60, 1) if seconds is not None else None
+
+
+def response_kpis(*, now: datetime | None = None) -> dict:
+    """First-response time (median, p90) and SLA attainment per priority over the last
+    24 hours and 7 days, in one pass over the week's cases (the opened_at index bounds it).
+
+    A case counts as met when its first response was published by its target (which moved
+    on while it waited on the customer), as missed when it breached or was answered late;
+    an unanswered case still inside its target is not judged yet."""
+    from django.db import connection
+
+    now = now or timezone.now()
+    windows = {label: now - timedelta(hours=hours) for label, hours in KPI_WINDOWS}
+    met = "(first_responded_at IS NOT NULL AND first_responded_at <= first_response_due)"
+    missed = (f"(first_response_breached_at IS NOT NULL OR first_responded_at > first_response_due "
+              f"OR (first_responded_at IS NULL AND first_response_due < %(now)s AND status <> 'waiting'))")
+    response = "extract(epoch from first_responded_at - opened_at)"
+    columns = []
+    for label in windows:
+        since = f"opened_at >= %(since_{label})s"
+        columns += [
+            f"count(*) FILTER (WHERE {since})",
+            f"count(*) FILTER (WHERE {since} AND {met})",
+            f"count(*) FILTER (WHERE {since} AND NOT ({met}) AND {missed})",
+            f"percentile_cont(0.5) WITHIN GROUP (ORDER BY {response}) FILTER (WHERE {since} AND first_responded_at IS NOT NULL)",
+            f"percentile_cont(0.9) WITHIN GROUP (ORDER BY {response}) FILTER (WHERE {since} AND first_responded_at IS NOT NULL)",
+        ]
+    sql = (f"SELECT coalesce(priority, 'all'), {', '.join(columns)} FROM triage_case "
+           f"WHERE opened_at >= %(since_7d)s GROUP BY ROLLUP (priority)")
+    params = {"now": now, **{f"since_{label}": since for label, since in windows.items()}}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    found = {}
+    for row in rows:
+        for n, label in enumerate(windows):
+            cases, met_n, missed_n, median, p90 = row[1 + 5 * n: 6 + 5 * n]
+            found[(row[0], label)] = PriorityKpi(row[0], label, cases, met_n, missed_n, _minutes(median), _minutes(p90))
+    table = []
+    for priority in [*Priority.values, "all"]:
+        cells = [found.get((priority, label), PriorityKpi(priority, label, 0, 0, 0, None, None)) for label in windows]
+        table.append({"priority": priority, "cells": cells, **{cell.window: cell for cell in cells}})
+    return {"rows": table, "windows": [label for label in windows], "as_of": now}
+
+
+def backlog_by_team(*, now: datetime | None = None) -> list[dict]:
+    """Open cases per team: how many, how many breached, unassigned, and the oldest due."""
+    now = now or timezone.now()
+    rows = (Case.objects.exclude(status=Case.Status.RESOLVED).values("team").order_by("team")
+            .annotate(open=Count("id"),
+                      breached=Count("id", filter=Q(first_response_breached_at__isnull=False)
+                                     | Q(resolution_breached_at__isnull=False)),
+                      unassigned=Count("id", filter=Q(assignee__isnull=True)),
+                      escalated=Count("id", filter=Q(status=Case.Status.ESCALATED)),
+                      oldest_due=models.Min("due_at")))
+    by_team = {row["team"]: row for row in rows}
+    largest = max((row["open"] for row in rows), default=0) or 1
+    return [{"team": value, "label": label, "open": 0, "breached": 0, "unassigned": 0, "escalated": 0,
+             "oldest_due": None, **by_team.get(value, {}), "width": round(100 * by_team.get(value, {}).get("open", 0) / largest)}
+            for value, label in Team.choices]
+
+
+def first_response_by_day(*, days: int = 7, now: datetime | None = None) -> list[dict]:
+    """Median first-response minutes and cases per day, oldest first, for the chart."""
+    from django.db import connection
+
+    now = now or timezone.now()
+    start = (now - timedelta(days=days - 1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT date_trunc('day', opened_at AT TIME ZONE 'UTC') AS day, count(*), "
+            "percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch from first_responded_at - opened_at)) "
+            "FILTER (WHERE first_responded_at IS NOT NULL) "
+            "FROM triage_case WHERE opened_at >= %s GROUP BY 1 ORDER BY 1", [start])
+        found = {row[0].date(): (row[1], _minutes(row[2])) for row in cursor.fetchall()}
+    series = []
+    for n in range(days):
+        day = (start + timedelta(days=n)).date()
+        cases, median = found.get(day, (0, None))
+        series.append({"day": day, "cases": cases, "median": median})
+    top = max((point["median"] or 0 for point in series), default=0) or 1
+    for point in series:  # a 120-high chart area, bars up to 110
+        point["height"] = round(110 * (point["median"] or 0) / top)
+        point["y"] = 120 - point["height"]
+        point["label_y"] = point["y"] - 3
+    return series
+
+
+def triage_rule_list() -> list:
+    """The rules in the order they are tried, with how many cases each routed."""
+    from .models import TriageRule
+
+    return list(TriageRule.objects.select_related("alert_rule", "last_assignee")
+                .annotate(case_count=Count("cases")).order_by("position", "id"))
+
+
+def sla_policies() -> list:
+    """One row per priority, the defaults where the lead set nothing."""
+    from .models import SlaPolicy
+    from .services import DEFAULT_SLA
+
+    stored = {policy.priority: policy for policy in SlaPolicy.objects.all()}
+    return [stored.get(p) or SlaPolicy(priority=p, first_response_minutes=DEFAULT_SLA[p][0],
+                                       resolution_minutes=DEFAULT_SLA[p][1]) for p in Priority.values]

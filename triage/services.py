@@ -3,15 +3,19 @@ alert), taking and assigning them without two people answering the same customer
 escalating, waiting (the SLA clock stops), replying through approvals, closing, and
 recording each SLA breach once. Every decision is audited and pushed live."""
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
+from listening import query
 from warroom import audit, live, roles
 from warroom.errors import Conflict, Forbidden, InvalidInput
 
-from .models import Case, CaseEvent, Priority, SlaPolicy, Team
+from . import selectors
+from .models import Case, CaseEvent, Priority, SlaPolicy, Team, TriageRule
 
 DEFAULT_SLA = {"P1": (15, 240), "P2": (60, 480), "P3": (240, 1440), "P4": (1440, 4320)}
 AGENTS = frozenset({roles.COMMUNITY_MANAGER, roles.LEAD, roles.ADMIN})
@@ -60,22 +64,253 @@ def _due(opened: datetime, priority: str) -> tuple[datetime, datetime]:
 
 @transaction.atomic
 def case_open_from_mention(*, mention_id: int, priority: str = Priority.P3, team: str = Team.SOCIAL,
-                           tags: list[str] | None = None, actor=None) -> Case:
-    """One case per mention: opening it again returns the case that exists."""
+                           tags: list[str] | None = None, actor=None, rules: list["CompiledTriageRule"] | None = None) -> Case:
+    """One case per mention: opening it again returns the case that exists.
+
+    The first of the lead's triage rules the mention meets decides the team, adds its
+    tags, may assign and escalate; the priority is the more urgent of the rule's and the
+    caller's (a crisis alert's P1 is never demoted by a routine rule)."""
     from listening.models import Mention
 
     existing = Case.objects.filter(mention_id=mention_id).first()
     if existing:
         return existing
     mention = Mention.objects.get(id=mention_id)
+    rule = triage_rule_for(mention_facts(mention), triage_rules_compiled() if rules is None else rules)
+    if rule is not None:
+        priority, team = min(priority, rule.priority), rule.team
+        tags = [*(tags or []), *(t for t in rule.tags if t not in (tags or []))]
     now = timezone.now()
     first_due, resolution_due = _due(now, priority)
     case = Case.objects.create(
         title=f"@{mention.author_handle}: {mention.text[:200]}", mention=mention, priority=priority, team=team,
         tags=list(tags or []), opened_at=now, first_response_due=first_due, resolution_due=resolution_due, version=0,
+        rule=rule, replies_need_legal=bool(rule and rule.replies_need_legal),
     )
-    _changed(case, "opened", actor, f"{priority} case opened: {case.title[:120]}")
+    routed = f" (rule \u201c{rule.name}\u201d)" if rule else ""
+    _changed(case, "opened", actor, f"{priority} case opened{routed}: {case.title[:120]}",
+             audit_details={"rule": rule.id} if rule else None)
+    if rule is not None:
+        _rule_actions(case, rule)
     return case
+
+
+# --- Triage rules ----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class CompiledTriageRule:
+    rule: TriageRule
+    query: query.Query | None
+
+    def matches(self, facts: dict) -> bool:
+        rule = self.rule
+        if rule.alert_rule_id is not None and rule.alert_rule_id not in facts["rule_ids"]:
+            return False
+        if rule.sentiment_at_most is not None and facts["sentiment"] > rule.sentiment_at_most:
+            return False
+        if rule.min_followers is not None and facts["author_followers"] < rule.min_followers:
+            return False
+        if rule.languages and facts["lang"] not in rule.languages:
+            return False
+        return self.query is None or self.query.matches(query.tokenize(facts["text"]))
+
+
+def triage_rules_compiled() -> list[CompiledTriageRule]:
+    """The enabled rules in the order they are tried."""
+    compiled = []
+    for rule in TriageRule.objects.filter(enabled=True).order_by("position", "id"):
+        try:
+            parsed = query.parse(rule.query) if rule.query.strip() else None
+        except query.QuerySyntaxError:
+            continue  # refused when saved; a rule saved before a parser change is skipped, not fatal
+        compiled.append(CompiledTriageRule(rule=rule, query=parsed))
+    return compiled
+
+
+def mention_facts(mention) -> dict:
+    """What triage rules look at, from a stored Mention or an ingest row."""
+    get = mention.get if isinstance(mention, dict) else lambda key, default=None: getattr(mention, key, default)
+    return {"text": get("text", "") or "", "sentiment": get("sentiment", 0.0) or 0.0, "lang": get("lang", "") or "",
+            "author_followers": get("author_followers", 0) or 0, "rule_ids": list(get("rule_ids", None) or [])}
+
+
+def triage_rule_for(facts: dict, rules: list[CompiledTriageRule]) -> TriageRule | None:
+    return next((compiled.rule for compiled in rules if compiled.matches(facts)), None)
+
+
+def mentions_route(*, mentions: list[tuple[int, dict]]) -> list[int]:
+    """New mentions that meet a triage rule get their case now, in the ingest transaction,
+    so a mention is never stored without the case the lead asked for. Returns the case ids."""
+    rules = triage_rules_compiled()
+    if not rules:
+        return []
+    opened = []
+    for mention_id, row in mentions:
+        if triage_rule_for(mention_facts(row), rules) is not None:
+            opened.append(case_open_from_mention(mention_id=mention_id, rules=rules).id)
+    return opened
+
+
+def _rule_actions(case: Case, rule: TriageRule) -> None:
+    if rule.assign == TriageRule.Assign.ROUND_ROBIN:
+        rule = TriageRule.objects.select_for_update().get(id=rule.id)  # one cursor, however many workers
+        person = _round_robin(rule, case.team)
+        if person is None:
+            CaseEvent.objects.create(case=case, kind="unassigned",
+                                     text=f"Nobody from {Team(case.team).label} is in the room: left in the queue.")
+        else:
+            rule.last_assignee = person
+            rule.save(update_fields=["last_assignee"])
+            case.assignee, case.status = person, Case.Status.OPEN
+            _changed(case, "assigned", None, f"Case #{case.id} assigned to {_name(person)} (round-robin, rule "
+                     f"\u201c{rule.name}\u201d)", audit_details={"rule": rule.id, "round_robin": True})
+    if rule.escalate_note and case.team in (Team.LEGAL, Team.PR, Team.SUPPORT):
+        case.status = Case.Status.ESCALATED
+        _changed(case, "escalated", None, f"Case #{case.id} escalated to {Team(case.team).label} by rule "
+                 f"\u201c{rule.name}\u201d: {rule.escalate_note[:120]}", text=rule.escalate_note,
+                 audit_details={"team": case.team, "rule": rule.id})
+
+
+def _round_robin(rule: TriageRule, team: str):
+    """The next of the team's people who are in the room now, after the last one this rule picked."""
+    people = selectors.team_members_in_room(team)
+    if not people:
+        return None
+    after = rule.last_assignee_id or 0
+    return next((person for person in people if person.id > after), people[0])
+
+
+def _rule_fields(fields: dict) -> dict:
+    """Check a triage rule form; every refusal names the field."""
+    from listening.models import AlertRule
+
+    name = " ".join(str(fields.get("name", "")).split())[:120]
+    if not name:
+        raise InvalidInput("Name is empty: say what this rule routes.")
+    query_text = str(fields.get("query", "") or "").replace("\x00", "").strip()[:1000]
+    if query_text:
+        query.parse(query_text)  # QuerySyntaxError names the position
+    alert_rule = None
+    if fields.get("alert_rule"):
+        alert_rule = AlertRule.objects.filter(id=fields["alert_rule"]).first()
+        if alert_rule is None:
+            raise InvalidInput("Listening rule: choose one of the listening rules.")
+    sentiment = fields.get("sentiment_at_most")
+    if sentiment is not None and not -1 <= sentiment <= 1:
+        raise InvalidInput("Sentiment at most must be between -1 and 1.")
+    followers = fields.get("min_followers")
+    if followers is not None and followers < 0:
+        raise InvalidInput("Minimum followers cannot be negative.")
+    languages = sorted({code.strip().lower()[:12] for code in fields.get("languages") or [] if code.strip()})
+    if not any((alert_rule, query_text, sentiment is not None, followers is not None, languages)):
+        raise InvalidInput("Conditions are empty: give at least one (a listening rule, keywords, sentiment, "
+                           "followers or language), or every mention would open a case.")
+    priority, team = fields.get("priority") or Priority.P3, fields.get("team") or Team.SOCIAL
+    if priority not in Priority.values:
+        raise InvalidInput("Priority must be P1, P2, P3 or P4.")
+    if team not in Team.values:
+        raise InvalidInput(f"Team must be one of: {', '.join(Team.labels)}.")
+    assign = fields.get("assign") or TriageRule.Assign.NOBODY
+    if assign not in TriageRule.Assign.values:
+        raise InvalidInput("Assign: choose nobody or round-robin.")
+    note = str(fields.get("escalate_note", "") or "").replace("\x00", "").strip()[:1000]
+    if note and team == Team.SOCIAL:
+        raise InvalidInput("Escalate: choose legal, PR or support as the team to escalate to.")
+    tags = []
+    for tag in fields.get("tags") or []:
+        tag = " ".join(tag.split()).lower()[:40]
+        if tag and tag not in tags:
+            tags.append(tag)
+    return {"name": name, "query": query_text, "alert_rule": alert_rule, "sentiment_at_most": sentiment,
+            "min_followers": followers, "languages": languages, "priority": priority, "team": team, "tags": tags[:10],
+            "assign": assign, "escalate_note": note, "replies_need_legal": bool(fields.get("replies_need_legal"))}
+
+
+def _require_lead(user, what: str) -> None:
+    _require(user, {roles.LEAD, roles.ADMIN}, what)
+
+
+@transaction.atomic
+def triage_rule_create(*, user, **fields) -> TriageRule:
+    _require_lead(user, "manage triage rules")
+    last = TriageRule.objects.order_by("-position").values_list("position", flat=True).first()
+    rule = TriageRule.objects.create(position=(last or 0) + 1, created_by=user, **_rule_fields(fields))
+    audit.record(actor=user, action="triage_rule.create", obj=rule, details=_rule_summary(rule))
+    return rule
+
+
+@transaction.atomic
+def triage_rule_update(*, rule_id: int, user, **fields) -> TriageRule:
+    _require_lead(user, "manage triage rules")
+    rule = TriageRule.objects.select_for_update().get(id=rule_id)
+    for key, value in _rule_fields(fields).items():
+        setattr(rule, key, value)
+    rule.save()
+    audit.record(actor=user, action="triage_rule.update", obj=rule, details=_rule_summary(rule))
+    return rule
+
+
+@transaction.atomic
+def triage_rule_set_enabled(*, rule_id: int, user, enabled: bool) -> TriageRule:
+    _require_lead(user, "manage triage rules")
+    rule = TriageRule.objects.select_for_update().get(id=rule_id)
+    rule.enabled = enabled
+    rule.save(update_fields=["enabled"])
+    audit.record(actor=user, action="triage_rule.enable" if enabled else "triage_rule.disable", obj=rule)
+    return rule
+
+
+@transaction.atomic
+def triage_rule_move(*, rule_id: int, user, up: bool) -> list[int]:
+    """Swap a rule with its neighbour: the order decides which rule routes a mention."""
+    _require_lead(user, "reorder triage rules")
+    rules = list(TriageRule.objects.select_for_update().order_by("position", "id"))
+    index = next((i for i, rule in enumerate(rules) if rule.id == rule_id), None)
+    if index is None:
+        raise InvalidInput("That triage rule no longer exists.")
+    other = index - 1 if up else index + 1
+    if 0 <= other < len(rules):
+        rules[index], rules[other] = rules[other], rules[index]
+    for position, rule in enumerate(rules, start=1):
+        if rule.position != position:
+            rule.position = position
+            rule.save(update_fields=["position"])
+    audit.record(actor=user, action="triage_rule.move", obj=rules[other if 0 <= other < len(rules) else index],
+                 details={"order": [rule.id for rule in rules]})
+    return [rule.id for rule in rules]
+
+
+def _rule_summary(rule: TriageRule) -> dict:
+    return {"query": rule.query, "alert_rule": rule.alert_rule_id, "sentiment_at_most": rule.sentiment_at_most,
+            "min_followers": rule.min_followers, "languages": rule.languages, "priority": rule.priority,
+            "team": rule.team, "tags": rule.tags, "assign": rule.assign, "escalate": bool(rule.escalate_note),
+            "replies_need_legal": rule.replies_need_legal}
+
+
+# --- SLA policies ----------------------------------------------------------------------
+
+@transaction.atomic
+def sla_policy_set(*, user, priority: str, first_response_minutes: int, resolution_minutes: int) -> SlaPolicy:
+    """The lead's targets for one priority. Cases opened from now on use them; open cases
+    keep the targets they were opened with, so no timer jumps under an agent's eyes."""
+    _require_lead(user, "change SLA targets")
+    if priority not in Priority.values:
+        raise InvalidInput("Priority must be P1, P2, P3 or P4.")
+    if not 1 <= first_response_minutes <= 60 * 24 * 30:
+        raise InvalidInput(f"{priority} first response: give minutes between 1 and 43200 (30 days).")
+    if not first_response_minutes <= resolution_minutes <= 60 * 24 * 90:
+        raise InvalidInput(f"{priority} resolution: give minutes from the first-response target up to 129600 (90 days).")
+    default_first, default_resolution = DEFAULT_SLA[priority]
+    policy, _ = SlaPolicy.objects.select_for_update().get_or_create(
+        priority=priority, defaults={"first_response_minutes": default_first, "resolution_minutes": default_resolution})
+    before = (policy.first_response_minutes, policy.resolution_minutes)
+    policy.first_response_minutes, policy.resolution_minutes = first_response_minutes, resolution_minutes
+    policy.save()
+    if before != (first_response_minutes, resolution_minutes):
+        audit.record(actor=user, action="sla.set", obj=policy,
+                     details={"priority": priority, "before": list(before),
+                              "after": [first_response_minutes, resolution_minutes]})
+    return policy
 
 
 @transaction.atomic
@@ -208,30 +443,73 @@ def case_note(*, case_id: int, user, text: str) -> Case:
     return case
 
 
+def reply_route(*, case: Case, user, text: str) -> tuple[bool, str]:
+    """Whether a reply may go straight out, and why (or why it waits for legal).
+
+    The case decides first: a rule that wants legal on every reply, an escalated or legal
+    case, a P1, all wait for legal. Then the role and the words: the lead's replies, and a
+    canned reply sent as written (legal cleared those words in advance), go straight out."""
+    if case.replies_need_legal:
+        return False, f"the triage rule \u201c{case.rule.name if case.rule else 'that routed it'}\u201d sends every reply to legal"
+    if case.team == Team.LEGAL or case.status == Case.Status.ESCALATED:
+        return False, "escalated cases' replies wait for legal"
+    if case.priority == Priority.P1:
+        return False, "P1 replies wait for legal"
+    if roles.has_role(user, {roles.LEAD, roles.ADMIN}):
+        return True, "the lead's reply"
+    if " ".join(text.split()) in {" ".join(canned.split()) for _, canned in selectors.canned_for(case)}:
+        return True, "a canned reply legal cleared in advance"
+    return False, "your own words wait for legal (canned replies go straight out)"
+
+
 @transaction.atomic
 def case_reply(*, case_id: int, user, account_id: int, text: str, seen_version: int, checklist: dict[str, bool],
                override_reason: str = ""):
-    """Answer the customer through approvals (legal's Yes/No, then publishing). Refused if
-    the case changed since the agent loaded it, so no customer gets two answers."""
+    """Answer the customer through approvals: straight to publishing where the role and the
+    case allow it (`reply_route`), else to legal's Yes/No. Refused if the case changed since
+    the agent loaded it, so no customer gets two answers. The first response is stamped
+    when the reply is published (`case_reply_outcome`), not when it is written."""
     from approvals import services as approvals
 
     _require(user)
-    case = Case.objects.select_for_update(of=("self",)).select_related("mention").get(id=case_id)
+    case = Case.objects.select_for_update(of=("self",)).select_related("mention", "rule").get(id=case_id)
     if case.version != seen_version:
         last = case.events.order_by("-at", "-id").first()
         raise Conflict(f"This case changed since you opened it ({last.kind.replace('_', ' ')} by {_name(last.actor)} "
                        f"at {last.at:%H:%M}): read it again before replying.")
     if case.mention is None:
         raise InvalidInput("This case has no single mention to reply to; reply from one of its mentions.")
+    straight, why = reply_route(case=case, user=user, text=text)
     post = approvals.post_create(author=user, account_id=account_id, text=text, in_reply_to=case.mention.external_id,
                                  publish_on_approval=True)
-    post = approvals.post_submit(post_id=post.id, user=user, checklist=checklist, override_reason=override_reason)
-    if case.first_responded_at is None:
-        case.first_responded_at = timezone.now()
+    post = approvals.post_submit(post_id=post.id, user=user, checklist=checklist, override_reason=override_reason,
+                                 preapproved=why if straight else "")
     if case.status == Case.Status.NEW:
         case.status = Case.Status.OPEN
-    _changed(case, "replied", user, f"Reply on case #{case.id} sent to legal", text=post.text, post=post)
+    where = "going out now" if post.state in (post.State.SCHEDULED, post.State.APPROVED) else "sent to legal"
+    _changed(case, "replied", user, f"Reply on case #{case.id} {where}", text=post.text, post=post,
+             audit_details={"post": post.id, "straight": where == "going out now", "why": why})
     return post
+
+
+@transaction.atomic
+def case_reply_outcome(*, post) -> Case | None:
+    """Approvals tells the case how its reply ended: published (the first response is
+    stamped now, the moment the customer can read it), rejected by legal, or failed."""
+    event = CaseEvent.objects.filter(post_id=post.id, kind="replied").first()
+    if event is None:
+        return None
+    case = Case.objects.select_for_update().get(id=event.case_id)
+    if post.state == post.State.PUBLISHED:
+        if case.first_responded_at is None or post.published_at < case.first_responded_at:
+            case.first_responded_at = post.published_at
+        _changed(case, "reply_published", None, f"Reply on case #{case.id} published", text=post.text, post=post,
+                 audit_details={"post": post.id, "platform_id": post.platform_id})
+    else:
+        _changed(case, "reply_failed", None, f"Reply on case #{case.id} {post.get_state_display().lower()}: "
+                 f"{post.last_error[:160]}", text=post.last_error, post=post,
+                 audit_details={"post": post.id, "state": post.state})
+    return case
 
 
 def sla_check(*, now: datetime | None = None) -> list[int]:

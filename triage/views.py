@@ -23,7 +23,7 @@ from warroom.roles import PAGE_ROLES, role_required
 from warroom.views import render_page
 
 from . import selectors, services
-from .models import Case, Priority, Team
+from .models import Case, Priority, Team, TriageRule
 from .selectors import CaseNotFound, QueueFilters
 
 ESCALATION_TEAMS = [(Team.LEGAL, Team.LEGAL.label), (Team.PR, Team.PR.label), (Team.SUPPORT, Team.SUPPORT.label)]
@@ -116,6 +116,7 @@ def _detail_context(request: HttpRequest, case_id: int | None, **extra) -> tuple
         "accounts": approvals_selectors.account_list(),
         "canned": selectors.canned_for(case),
         "checklist": list(enumerate(CHECKLIST)),
+        "reply_route": services.reply_route(case=case, user=request.user, text=""),
         "escalation_teams": ESCALATION_TEAMS,
         "assignees": selectors.assignable_users() if roles.has_role(request.user, {roles.LEAD, roles.ADMIN}) else [],
         "present": [{"uid": uid, **entry} for uid, entry in present.items() if uid != str(request.user.id)],
@@ -220,13 +221,15 @@ def _reply(request: HttpRequest, case: Case) -> str:
     if seen is None:
         raise InvalidInput("This form does not say which version of the case you read: open the case again.")
     ticked = set(request.POST.getlist("checklist"))
-    services.case_reply(
+    post = services.case_reply(
         case_id=case.id, user=request.user, account_id=_int(request.POST.get("account")) or 0,
         text=request.POST.get("text", ""), seen_version=seen,
         checklist={question: str(n) in ticked for n, question in enumerate(CHECKLIST)},
         override_reason=request.POST.get("override_reason", ""),
     )
-    return "Reply sent to legal. It goes out once approved."
+    if post.state == post.State.PENDING:
+        return "Reply sent to legal. It goes out once approved."
+    return "Reply approved by policy: it goes out now."
 
 
 def _bulk(request: HttpRequest, action: str) -> HttpResponse:
@@ -306,3 +309,126 @@ def _presence(request: HttpRequest, doing: str) -> HttpResponse:
     others = [e for key, e in present.items() if key != uid and e["doing"] == "replying"]
     context = {"case_id": case.id, "others": others if doing == "replying" else []}
     return TemplateResponse(request, "triage/queue.html#presence-warning", context)
+
+
+# --- The lead's pages: routing (triage rules, SLA targets) and response KPIs ---------------
+
+def _float(value, label: str) -> float | None:
+    if value in (None, ""):
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        raise InvalidInput(f"{label} must be a number, e.g. -0.5.") from None
+
+
+def _whole(value, label: str) -> int | None:
+    if value in (None, ""):
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise InvalidInput(f"{label} must be a whole number.") from None
+
+
+def _rule_form(post) -> dict:
+    return {
+        "name": post.get("name", ""), "query": post.get("query", ""),
+        "alert_rule": _int(post.get("alert_rule")),
+        "sentiment_at_most": _float(post.get("sentiment_at_most"), "Sentiment at most"),
+        "min_followers": _whole(post.get("min_followers"), "Minimum followers"),
+        "languages": post.get("languages", "").replace(",", " ").split(),
+        "priority": post.get("priority", ""), "team": post.get("team", ""),
+        "tags": post.get("tags", "").split(","), "assign": post.get("assign", ""),
+        "escalate_note": post.get("escalate_note", ""), "replies_need_legal": post.get("replies_need_legal") == "on",
+    }
+
+
+def _rule_shown(rule: TriageRule) -> dict:
+    """A rule as its edit form shows it (the same shape as a typed form)."""
+    return {"name": rule.name, "query": rule.query, "alert_rule": str(rule.alert_rule_id or ""),
+            "sentiment_at_most": "" if rule.sentiment_at_most is None else rule.sentiment_at_most,
+            "min_followers": "" if rule.min_followers is None else rule.min_followers,
+            "languages": " ".join(rule.languages), "priority": rule.priority, "team": rule.team,
+            "tags": ", ".join(rule.tags), "assign": rule.assign, "escalate_note": rule.escalate_note,
+            "replies_need_legal": rule.replies_need_legal}
+
+
+def _routing_action(request: HttpRequest) -> str:
+    action = request.POST.get("action", "")
+    rule_id = _int(request.POST.get("rule"))
+    if action in ("update", "enable", "disable", "up", "down") and (
+            rule_id is None or not TriageRule.objects.filter(id=rule_id).exists()):
+        raise InvalidInput("That triage rule no longer exists.")
+    if action == "create":
+        rule = services.triage_rule_create(user=request.user, **_rule_form(request.POST))
+        return f"Rule \u201c{rule.name}\u201d added; it routes new mentions from now on."
+    if action == "update":
+        rule = services.triage_rule_update(rule_id=rule_id, user=request.user, **_rule_form(request.POST))
+        return f"Rule \u201c{rule.name}\u201d saved."
+    if action in ("enable", "disable"):
+        rule = services.triage_rule_set_enabled(rule_id=rule_id, user=request.user, enabled=action == "enable")
+        return f"Rule \u201c{rule.name}\u201d {action}d."
+    if action in ("up", "down"):
+        services.triage_rule_move(rule_id=rule_id, user=request.user, up=action == "up")
+        return "Order saved: the first rule that matches decides."
+    if action == "sla":
+        changed = []
+        for priority in Priority.values:
+            first = _whole(request.POST.get(f"{priority}_first"), f"{priority} first response")
+            resolution = _whole(request.POST.get(f"{priority}_resolution"), f"{priority} resolution")
+            if first is None or resolution is None:
+                raise InvalidInput(f"{priority}: give both targets in minutes.")
+            changed.append(services.sla_policy_set(user=request.user, priority=priority,
+                                                   first_response_minutes=first, resolution_minutes=resolution))
+        return "SLA targets saved. Cases opened from now on use them; open cases keep theirs."
+    raise InvalidInput(f"Unknown action {action[:40]!r}.")
+
+
+@require_http_methods(["GET", "POST"])
+@role_required(*PAGE_ROLES["triage_routing"])
+def routing(request: HttpRequest) -> HttpResponse:
+    """Triage rules (conditions -> priority, team, tags, round-robin, escalation) and the
+    SLA targets per priority. Each form is checked as a whole: a refusal changes nothing
+    and shows what was typed with the reason."""
+    error, notice, form = None, "", {}
+    if request.method == "POST":
+        try:
+            with transaction.atomic():
+                notice = _routing_action(request)
+        except WarroomError as exc:
+            error = exc
+            form = {**request.POST.dict(), "replies_need_legal": request.POST.get("replies_need_legal") == "on"}
+        else:
+            if not request.htmx:
+                return redirect(f"{reverse('triage_routing')}?done={request.POST.get('action', '')}")
+
+    def context() -> dict:
+        from listening import selectors as listening_selectors
+
+        rules = selectors.triage_rule_list()
+        for rule in rules:
+            rule.shown = _rule_shown(rule)
+        policies = selectors.sla_policies()
+        for policy in policies:  # after a refusal, the targets as typed
+            typed = form if form.get("action") == "sla" else {}
+            policy.first_shown = typed.get(f"{policy.priority}_first", policy.first_response_minutes)
+            policy.resolution_shown = typed.get(f"{policy.priority}_resolution", policy.resolution_minutes)
+        return {
+            "rules": rules, "policies": policies,
+            "alert_rules": listening_selectors.rule_list(), "priorities": Priority.choices, "teams": Team.choices,
+            "assign_choices": TriageRule.Assign.choices, "error": error, "notice": notice,
+            "form": form, "form_action": request.POST.get("action", "") if error else "",
+            "form_rule": _int(request.POST.get("rule")) if error else None,
+        }
+
+    return render_page(request, "triage/routing.html", context, status=error.status if error else 200)
+
+
+@require_http_methods(["GET"])
+@role_required(*PAGE_ROLES["kpis"])
+def kpis(request: HttpRequest) -> HttpResponse:
+    return render_page(request, "triage/kpis.html", lambda: {
+        "kpis": selectors.response_kpis(), "backlog": selectors.backlog_by_team(),
+        "by_day": selectors.first_response_by_day(), "policies": selectors.sla_policies(),
+    })

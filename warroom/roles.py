@@ -88,6 +88,8 @@ PAGE_ROLES = {
     "approvals": EVERYONE,
     "calendar": frozenset({PRODUCER, COMMUNITY_MANAGER, LEAD, ADMIN}),
     "queue_switch": frozenset({LEAD}),
+    "triage_routing": frozenset({LEAD, ADMIN}),
+    "kpis": frozenset({LEAD, ADMIN}),
     "playbooks": frozenset({PRODUCER, LEGAL, LEAD, ADMIN}),
     "wall": EVERYONE,
     "audit": frozenset({LEAD, ADMIN}),

@@ -116,7 +116,7 @@ def test_a_reply_goes_to_legal_and_is_refused_if_the_case_changed(mention, make_
                                seen_version=case.version, checklist=TICKED)
     assert post.state == Post.State.PENDING and post.in_reply_to == mention.external_id
     case.refresh_from_db()
-    assert case.first_responded_at is not None
+    assert case.first_responded_at is None  # stamped when the customer can read it, at publication
     assert CaseEvent.objects.get(case=case, kind="replied").post == post
 
 

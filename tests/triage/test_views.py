@@ -398,3 +398,51 @@ def test_viewing_and_replying_are_pushed_live_and_a_second_replier_is_warned(mak
     assert LiveEvent.objects.filter(kind="case.presence").latest("id").payload["present"] == [
         {"uid": str(noah.id), "who": "Noah", "doing": "replying", "until": pytest.approx(timezone.now().timestamp() + 300, abs=5)}
     ]
+
+
+# --- The lead's routing and KPI pages ------------------------------------------------------
+
+def test_the_lead_adds_a_triage_rule_and_a_bad_one_comes_back_as_typed(make_user):
+    from triage.models import TriageRule
+
+    lead = client_for(make_user(roles.LEAD))
+    response = lead.post("/queue/routing/", {"action": "create", "name": "Refunds <b>", "query": "refund*",
+                                             "priority": "P2", "team": "support", "tags": "refund, money",
+                                             "assign": "nobody", "languages": "en, es"})
+    assert response.status_code == 302
+    rule = TriageRule.objects.get()
+    assert (rule.tags, rule.languages, rule.team) == (["refund", "money"], ["en", "es"], "support")
+    page = lead.get("/queue/routing/").content.decode()
+    assert "Refunds &lt;b&gt;" in page and "refund, money" in page
+    response = lead.post("/queue/routing/", {"action": "create", "name": "Broken", "query": "refund AND (",
+                                             "priority": "P1", "team": "legal", "tags": "x"})
+    body = response.content.decode()
+    assert response.status_code == 400 and 'value="refund AND ("' in body and 'role="alert"' in body
+    assert TriageRule.objects.count() == 1
+    response = lead.post("/queue/routing/", {"action": "up", "rule": "999999"})
+    assert response.status_code == 400 and "no longer exists" in response.content.decode()
+
+
+def test_sla_targets_are_saved_all_or_nothing(make_user):
+    from triage.models import SlaPolicy
+
+    lead = client_for(make_user(roles.LEAD))
+    form = {"action": "sla", "P1_first": "10", "P1_resolution": "120", "P2_first": "60", "P2_resolution": "5",
+            "P3_first": "240", "P3_resolution": "1440", "P4_first": "1440", "P4_resolution": "4320"}
+    response = lead.post("/queue/routing/", form)
+    assert response.status_code == 400 and "P2 resolution" in response.content.decode()
+    assert 'value="5"' in response.content.decode()  # shown as typed
+    assert not SlaPolicy.objects.filter(priority="P1", first_response_minutes=10).exists()
+    assert lead.post("/queue/routing/", {**form, "P2_resolution": "480"}).status_code == 302
+    assert SlaPolicy.objects.get(priority="P1").first_response_minutes == 10
+
+
+def test_the_kpi_page_shows_attainment_and_backlog_to_the_lead_only(make_user):
+    maya = make_user(roles.COMMUNITY_MANAGER)
+    cases = open_cases("bag one", "bag two", priority="P2")
+    Case.objects.filter(id=cases[0].id).update(first_responded_at=cases[0].opened_at + timedelta(minutes=12))
+    page = client_for(make_user(roles.LEAD)).get("/queue/kpis/").content.decode()
+    assert "12.0 min" in page and "100.0 %" in page
+    assert 'aria-label="2 open"' in page
+    assert client_for(maya).get("/queue/kpis/").status_code == 403
+    assert client_for(maya).get("/queue/routing/").status_code == 403
