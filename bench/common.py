@@ -50,3 +50,24 @@ def migrate(*, env: dict, name: str) -> None:
     if result.returncode != 0:
         log(result.stdout, result.stderr)
         raise SystemExit(f"{name}: migrate failed")
+
+
+def bench_env(*, name: str, redis_db: int) -> dict:
+    """The environment a benchmark runs Django under: its own database, Redis database and
+    channel prefix (BENCH_DATABASE_URL / BENCH_REDIS_URL override), DEBUG off (DEBUG keeps
+    every query in memory), a throwaway secret key."""
+    import secrets
+
+    redis_url = os.environ.get("BENCH_REDIS_URL", f"redis://127.0.0.1:6379/{redis_db}")
+    return {
+        "DJANGO_SETTINGS_MODULE": "warroom.settings",
+        "DATABASE_URL": os.environ.get("BENCH_DATABASE_URL", f"postgres://warroom@127.0.0.1:55432/warroom_bench_{name}"),
+        "REDIS_URL": redis_url,
+        "CELERY_BROKER_URL": redis_url,
+        "CHANNEL_PREFIX": f"warroom-bench-{name}",
+        "DEBUG": "0",
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "ALLOWED_HOSTS": "127.0.0.1,testserver",
+        "LOG_LEVEL": "WARNING",
+        "PYTHONUNBUFFERED": "1",
+    }

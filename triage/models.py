@@ -117,7 +117,10 @@ class Case(models.Model):
         indexes = [
             models.Index(fields=["status", "first_response_due"], name="case_queue"),
             models.Index(F("due_at").asc(nulls_last=True), "id", condition=~Q(status="resolved"), name="case_open_due"),
-            models.Index(fields=["opened_at"], name="case_opened_at"),
+            # Covers what the KPIs read, so a week of cases is an index-only scan.
+            models.Index(fields=["opened_at"], name="case_opened_at",
+                         include=["priority", "status", "first_responded_at", "first_response_due",
+                                  "first_response_breached_at"]),
             models.Index(fields=["team"], condition=~Q(status="resolved"), name="case_open_team"),
         ]
 

@@ -9,6 +9,7 @@ from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
+from django.middleware.csrf import get_token
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -22,7 +23,7 @@ from warroom.errors import Forbidden, InvalidInput, WarroomError
 from warroom.roles import PAGE_ROLES, role_required
 from warroom.views import render_page
 
-from . import selectors, services
+from . import rows, selectors, services
 from .models import Case, Priority, Team, TriageRule
 from .selectors import CaseNotFound, QueueFilters
 
@@ -72,8 +73,9 @@ def index(request: HttpRequest) -> HttpResponse:
 
 def _results_context(request: HttpRequest, filters: QueueFilters) -> dict:
     cases = selectors.case_queue(user=request.user, filters=filters)
-    return {"cases": cases, "filters": filters, "full": len(cases) == selectors.QUEUE_LIMIT,
-            **_abilities(request.user)}
+    abilities = _abilities(request.user)
+    rows.rows_attach(cases, viewer=abilities, csrf_token=get_token(request))
+    return {"cases": cases, "filters": filters, "full": len(cases) == selectors.QUEUE_LIMIT, **abilities}
 
 
 def _page(request: HttpRequest, filters: QueueFilters, *, case_id: int | None = None, detail: dict | None = None,

@@ -118,14 +118,16 @@ def test_keyboard_only_a_manager_works_three_cases_and_a_second_browser_follows_
     assert Post.objects.get().text == "Sorry about that, Sam! DM us your order number."
     expect(b.locator("#case-detail .stale-note")).to_be_visible(timeout=10000)  # B's snapshot is now out of date
 
-    # Answered, the case is next due at its resolution target: it moved below the third.
+    # With legal, the reply has not reached the customer yet: the first-response clock
+    # still runs (it stops when the reply is published), so the case keeps its place.
     for page in (a, b):
-        wait_for_order(page, [first, third, second])
+        wait_for_order(page, [first, second, third])
+    expect(row(b, second).locator("time.due")).to_have_attribute("data-due", second.first_response_due.isoformat())
 
-    # Esc leaves the case, k to the third, c then Enter closes it: it leaves B's queue.
+    # Esc leaves the case, j to the third, c then Enter closes it: it leaves B's queue.
     a.keyboard.press("Escape")
     expect(a.locator("#case-detail textarea")).to_have_count(0)
-    a.keyboard.press("k")
+    a.keyboard.press("j")
     expect(row(a, third)).to_have_class(SELECTED)
     a.keyboard.press("c")
     expect(row(a, third).locator(".close-confirm")).to_be_focused()

@@ -211,3 +211,26 @@ def test_kpis_give_median_p90_attainment_and_backlog(make_user):
     assert backlog["social"]["oldest_due"] == old.resolution_due  # answered 3 days ago, never resolved
     days = selectors.first_response_by_day(now=now)
     assert len(days) == 7 and sum(day["cases"] for day in days) == 6
+
+
+def test_round_robin_takes_turns_among_the_team_in_the_room(lead, make_user):
+    from wall import presence
+
+    maya, noah = make_user(roles.COMMUNITY_MANAGER, "maya"), make_user(roles.COMMUNITY_MANAGER, "noah")
+    make_user(roles.COMMUNITY_MANAGER, "olga")  # not in the room: never picked
+    in_room = [maya, noah, make_user(roles.LEGAL, "lee")]  # legal is in the room but not on the social team
+    for n, user in enumerate(in_room):
+        presence.presence_enter(channel=f"test-round-robin-{n}", user=user, page="/queue/")
+    try:
+        services.triage_rule_create(user=lead, name="Bags", query="bag*", assign="round_robin")
+        ingest(*(f"bag {n}" for n in range(4)))
+        owners = list(Case.objects.order_by("id").values_list("assignee__username", flat=True))
+        assert owners == ["maya", "noah", "maya", "noah"]
+        assert AuditEntry.objects.filter(action="case.assigned", details__round_robin=True).count() == 4
+    finally:
+        for n in range(len(in_room)):
+            presence.presence_leave(channel=f"test-round-robin-{n}")
+    ingest("bag while nobody is here")
+    case = Case.objects.latest("id")
+    assert case.assignee is None
+    assert case.events.get(kind="unassigned").text == "Nobody from Social is in the room: left in the queue."

@@ -63,7 +63,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='case',
-            index=models.Index(fields=['opened_at'], name='case_opened_at'),
+            index=models.Index(fields=['opened_at'], include=['priority', 'status', 'first_responded_at', 'first_response_due', 'first_response_breached_at'], name='case_opened_at'),
         ),
         migrations.AddIndex(
             model_name='case',
