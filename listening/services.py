@@ -239,8 +239,10 @@ def mention_ingest_batch(
         if new_rows:
             from triage import services as triage
 
+            joined = triage.mentions_join_threads(mentions=new_rows)  # a customer writing again joins their case
             _alerts_for(new_rows=new_rows, rules={c.rule.id: c.rule for c in rules}, now=now)
-            triage.mentions_route(mentions=new_rows)  # after the alerts' cases, which carry their priority
+            # After the alerts' cases, which carry their priority; the triage rules open the rest.
+            triage.mentions_route(mentions=[pair for pair in new_rows if pair[0] not in joined])
             _publish_mentions(source=source, new_rows=new_rows, rule_names={c.rule.id: c.rule.name for c in rules})
     return IngestResult(
         received=len(fetched), stored=len(inserted), mention_ids=[i for i, _ in inserted], notes=prepared.notes

@@ -72,7 +72,8 @@ def case_open_from_mention(*, mention_id: int, priority: str = Priority.P3, team
     caller's (a crisis alert's P1 is never demoted by a routine rule)."""
     from listening.models import Mention
 
-    existing = Case.objects.filter(mention_id=mention_id).first()
+    existing = (Case.objects.filter(mention_id=mention_id).first()
+                or Case.objects.filter(mentions=mention_id).exclude(status=Case.Status.RESOLVED).first())
     if existing:
         return existing
     mention = Mention.objects.get(id=mention_id)
@@ -136,6 +137,37 @@ def mention_facts(mention) -> dict:
 
 def triage_rule_for(facts: dict, rules: list[CompiledTriageRule]) -> TriageRule | None:
     return next((compiled.rule for compiled in rules if compiled.matches(facts)), None)
+
+
+def mentions_join_threads(*, mentions: list[tuple[int, dict]]) -> set[int]:
+    """A customer writing again in the thread of their open case: the mention joins that
+    case instead of opening another. The case's version moves (a reply drafted before it
+    is refused, with the change shown) and a case waiting on the customer restarts its
+    clock. Runs in the ingest transaction; returns the ids of the mentions that joined."""
+    wanted = {(row["author_handle"].lower(), row["conversation_id"]) for _, row in mentions
+              if row.get("conversation_id") and row.get("author_handle")}
+    if not wanted:
+        return set()
+    cases = (Case.objects.select_for_update(of=("self",)).select_related("mention")
+             .filter(mention__conversation_id__in={conversation for _, conversation in wanted})
+             .exclude(status=Case.Status.RESOLVED).order_by("id"))
+    by_thread = {}
+    for case in cases:
+        by_thread.setdefault((case.mention.author_handle.lower(), case.mention.conversation_id), case)
+    joined = set()
+    for mention_id, row in mentions:
+        case = by_thread.get((row.get("author_handle", "").lower(), row.get("conversation_id", "")))
+        if case is None or case.mention_id == mention_id:
+            continue
+        case.mentions.add(mention_id)
+        joined.add(mention_id)
+        if case.status == Case.Status.WAITING:
+            _clock_restart(case)
+            kind, summary = "customer_answered", f"The customer answered on case #{case.id}"
+        else:
+            kind, summary = "grouped", f"@{row['author_handle']} wrote again on case #{case.id}"
+        _changed(case, kind, None, summary, text=row["text"][:1000], audit_details={"mention": mention_id})
+    return joined
 
 
 def mentions_route(*, mentions: list[tuple[int, dict]]) -> list[int]:
@@ -400,12 +432,17 @@ def case_customer_answered(*, case_id: int) -> Case:
     case = Case.objects.select_for_update().get(id=case_id)
     if case.status != Case.Status.WAITING:
         return case
+    _clock_restart(case)
+    _changed(case, "customer_answered", None, f"The customer answered on case #{case.id}")
+    return case
+
+
+def _clock_restart(case: Case) -> None:
+    """Out of waiting: the targets move on by the time spent waiting."""
     waited = timezone.now() - case.waiting_since
     case.first_response_due = case.first_response_due + waited if case.first_response_due else None
     case.resolution_due = case.resolution_due + waited if case.resolution_due else None
     case.status, case.waiting_since = Case.Status.OPEN, None
-    _changed(case, "customer_answered", None, f"The customer answered on case #{case.id}")
-    return case
 
 
 @transaction.atomic

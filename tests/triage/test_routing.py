@@ -234,3 +234,27 @@ def test_round_robin_takes_turns_among_the_team_in_the_room(lead, make_user):
     case = Case.objects.latest("id")
     assert case.assignee is None
     assert case.events.get(kind="unassigned").text == "Nobody from Social is in the room: left in the queue."
+
+
+def test_a_customer_writing_again_in_the_thread_joins_their_case(make_user, account, lead):
+    from warroom.errors import Conflict
+
+    maya = make_user(roles.COMMUNITY_MANAGER, "maya")
+    services.triage_rule_create(user=lead, name="Everything about bags", query="bag* OR waiting")
+    with time_machine.travel(timezone.now(), tick=False) as traveller:
+        ingest("My bag was half empty", author_handle="sam", external_id="t1", conversation_id="t1")
+        case = Case.objects.get()
+        seen = case.version
+        services.case_wait(case_id=case.id, user=maya)
+        traveller.shift(timedelta(minutes=30))
+        ingest("Hello?? Still waiting about my bag", author_handle="Sam", external_id="t2", conversation_id="t1")
+        ingest("my bag too, waiting", author_handle="kim", external_id="t3", conversation_id="t1")
+    case.refresh_from_db()
+    assert case.status == Case.Status.OPEN and case.waiting_since is None
+    assert list(case.mentions.values_list("external_id", flat=True)) == ["t2"]
+    assert case.first_response_due == case.opened_at + timedelta(minutes=240 + 30)  # P3, plus the half hour waited
+    assert case.events.filter(kind="customer_answered").get().text == "Hello?? Still waiting about my bag"
+    assert Case.objects.get(mention__external_id="t3").id != case.id  # another author: a case of their own
+    with pytest.raises(Conflict, match="customer answered"):
+        services.case_reply(case_id=case.id, user=maya, account_id=account.id, text="Sorry!", seen_version=seen,
+                            checklist=TICKED)

@@ -446,3 +446,26 @@ def test_the_kpi_page_shows_attainment_and_backlog_to_the_lead_only(make_user):
     assert 'aria-label="2 open"' in page
     assert client_for(maya).get("/queue/kpis/").status_code == 403
     assert client_for(maya).get("/queue/routing/").status_code == 403
+
+
+def test_shared_rows_carry_each_viewers_own_abilities_and_csrf_token(make_user):
+    import re
+
+    maya, noah = make_user(roles.COMMUNITY_MANAGER, "maya"), make_user(roles.COMMUNITY_MANAGER, "noah")
+    (case,) = open_cases("my bag was empty")
+    services.case_take(case_id=case.id, user=maya)
+
+    def row_of(page: str) -> str:
+        return re.search(rf'<li id="case-{case.id}".*?</li>', page, re.S).group(0)
+
+    mine = row_of(client_for(maya).get(QUEUE).content.decode())
+    noah_client = client_for(noah, enforce_csrf_checks=True)
+    theirs = row_of(noah_client.get(QUEUE).content.decode())
+    assert "take-form" not in mine and " mine" in mine
+    assert "take-form" in theirs and " mine" not in theirs
+    tokens = set(re.findall(r'name="csrfmiddlewaretoken" value="([^"]+)"', theirs))
+    assert len(tokens) == 1 and not tokens.pop().startswith("csrf-")  # a real token, not the row's marker
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', theirs).group(1)
+    response = noah_client.post(QUEUE, {"action": "close", "case": case.id, "csrfmiddlewaretoken": token})
+    assert response.status_code == 302
+    assert Case.objects.get(id=case.id).status == Case.Status.RESOLVED
