@@ -163,6 +163,9 @@ LIVE_REPLAY_LIMIT = int(env("LIVE_REPLAY_LIMIT", "1000"))
 # X API credentials (listening and publishing use them; never stored in the repository).
 X_BEARER_TOKEN = env("X_BEARER_TOKEN", "")
 X_API_BASE_URL = env("X_API_BASE_URL", "")
+# Feeds on private or reserved addresses are refused (a feed URL must not reach internal
+# services); only a test or a lab with its own feed server on the LAN turns this on.
+RSS_ALLOW_INTERNAL_FEEDS = env_bool("RSS_ALLOW_INTERNAL_FEEDS", False)
 X_TIMEOUT_SECONDS = float(env("X_TIMEOUT_SECONDS", "10"))
 X_MAX_PAGES_PER_POLL = int(env("X_MAX_PAGES_PER_POLL", "10"))
 # Posting needs user context: OAuth 1.0a keys, or an OAuth 2.0 user access token.

@@ -21,7 +21,9 @@ import calendar
 import email.utils
 import hashlib
 import io
+import ipaddress
 import re
+import socket
 import time
 from datetime import datetime, timedelta, timezone
 from html.parser import HTMLParser
@@ -31,6 +33,9 @@ from urllib.parse import urlsplit
 import feedparser
 import requests
 import urllib3
+from django.conf import settings
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from listening.adapters import FetchedMention, FetchResult, PermanentError, RateLimited, TransientError
 
@@ -74,8 +79,14 @@ def fetch(source) -> FetchResult:
 
     with requests.Session() as session:
         session.max_redirects = MAX_REDIRECTS
+        if not settings.RSS_ALLOW_INTERNAL_FEEDS:
+            session.trust_env = False  # no proxy from the environment: the guard must see the feed's own address
+            session.mount("http://", _PublicOnlyAdapter())
+            session.mount("https://", _PublicOnlyAdapter())
         try:
             response = session.get(url, headers=headers, timeout=(CONNECT_TIMEOUT, READ_TIMEOUT), stream=True)
+        except NotPublic as error:
+            raise PermanentError(f"{error} The room only reads feeds on the public internet.") from error
         except requests.exceptions.Timeout as error:
             if isinstance(error, requests.exceptions.ConnectTimeout):
                 raise TransientError(
@@ -118,6 +129,63 @@ def fetch(source) -> FetchResult:
 
 
 # --- HTTP -------------------------------------------------------------------------------------
+#
+# A lead types the feed URL, and the worker fetching it sits inside our network: without a
+# guard, a "feed" at http://169.254.169.254/ or http://10.0.0.5:6379/ would make the worker
+# read internal services (server-side request forgery). Every connection, redirects
+# included, checks the addresses the host resolves to before connecting, and the address
+# it actually connected to after (so a DNS answer that changes in between is caught too).
+
+
+class NotPublic(Exception):
+    """The feed's host is (or resolved to) an address that is not on the public internet."""
+
+
+def _public(address: str) -> bool:
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+        ip = ip.ipv4_mapped
+    return ip.is_global and not ip.is_multicast
+
+
+def _check_host(host: str, port: int) -> None:
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror:
+        return  # urllib3 reports the name that does not resolve, as it does for any URL
+    for *_, address in infos:
+        if not _public(address[0]):
+            raise NotPublic(f"{host} is at {address[0]}, a private or reserved address.")
+
+
+class _GuardedConnection(HTTPConnection):
+    def _new_conn(self):
+        _check_host(self.host, self.port)
+        sock = super()._new_conn()
+        peer = sock.getpeername()[0]
+        if not _public(peer):
+            sock.close()
+            raise NotPublic(f"{self.host} connected to {peer}, a private or reserved address.")
+        return sock
+
+
+class _GuardedHTTPSConnection(_GuardedConnection, HTTPSConnection):
+    pass
+
+
+class _GuardedPool(HTTPConnectionPool):
+    ConnectionCls = _GuardedConnection
+
+
+class _GuardedHTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _GuardedHTTPSConnection
+
+
+class _PublicOnlyAdapter(requests.adapters.HTTPAdapter):
+    def init_poolmanager(self, *args, **kwargs):
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _GuardedPool, "https": _GuardedHTTPSPool}
+
 
 
 def _raise_for_status(response, host: str, source) -> None:

@@ -263,7 +263,8 @@ class FakeFeedServer:
 
 
 @pytest.fixture
-def rss_feed():
+def rss_feed(settings):
+    settings.RSS_ALLOW_INTERNAL_FEEDS = True  # the fake listens on loopback, which the room refuses otherwise
     fake = FakeFeedServer().start()
     try:
         yield fake

@@ -2,6 +2,7 @@
 
 import gzip
 import socket
+from types import SimpleNamespace
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
 
@@ -405,3 +406,23 @@ def test_a_compressed_feed_under_the_cap_is_read(rss_feed):
     plain = rss_feed.render_rss()
     rss_feed.serve_raw(gzip.compress(plain), "application/rss+xml", headers={"Content-Encoding": "gzip"})
     assert [m.text for m in poll(rss_feed.rss_url).mentions] == ["Zipped — fine"]
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:{port}/feed.xml", "http://169.254.169.254/latest/meta-data/",
+                                 "http://[::1]:{port}/feed.xml", "http://10.1.2.3:6379/", "http://localhost:{port}/feed.xml"])
+def test_feeds_on_private_or_reserved_addresses_are_refused(rss_feed, settings, url):
+    """A feed URL must not make the worker read internal services (SSRF): the address the
+    host resolves to is checked before connecting, and the connected peer after."""
+    settings.RSS_ALLOW_INTERNAL_FEEDS = False
+    source = SimpleNamespace(query=url.format(port=rss_feed.port), cursor={})
+    with pytest.raises(PermanentError, match="private or reserved address.*public internet"):
+        rss.fetch(source)
+    assert rss_feed.requests == []  # refused before a byte was sent
+
+
+def test_a_redirect_to_a_private_address_is_refused_too(settings):
+    from listening.adapters.rss import NotPublic, _GuardedConnection
+
+    settings.RSS_ALLOW_INTERNAL_FEEDS = False
+    with pytest.raises(NotPublic, match="127.0.0.1"):
+        _GuardedConnection("127.0.0.1", 9)._new_conn()  # the check runs on every connection a redirect opens
