@@ -278,6 +278,24 @@ def response_kpis(*, now: datetime | None = None) -> dict:
     return {"rows": table, "windows": [label for label in windows], "as_of": now}
 
 
+KPI_KEY = "triage:kpis"
+KPI_SECONDS = 150  # beat refreshes every minute; a missed beat still leaves a snapshot
+
+
+def kpi_snapshot(*, refresh: bool = False) -> dict:
+    """The KPI page's figures, computed at most once a minute for everyone (a beat task
+    keeps them fresh) rather than on every load: over a week of cases at a million
+    mentions the percentiles take most of a second, and a lead's view a minute old is as
+    useful. `as_of` on the snapshot says how old it is."""
+    snapshot = None if refresh else cache.get(KPI_KEY)
+    if snapshot is None:
+        now = timezone.now()
+        snapshot = {"kpis": response_kpis(now=now), "backlog": backlog_by_team(now=now),
+                    "by_day": first_response_by_day(now=now), "as_of": now}
+        cache.set(KPI_KEY, snapshot, KPI_SECONDS)
+    return snapshot
+
+
 def backlog_by_team(*, now: datetime | None = None) -> list[dict]:
     """Open cases per team: how many, how many breached, unassigned, and the oldest due."""
     now = now or timezone.now()

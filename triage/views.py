@@ -430,7 +430,7 @@ def routing(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET"])
 @role_required(*PAGE_ROLES["kpis"])
 def kpis(request: HttpRequest) -> HttpResponse:
+    fresh = request.GET.get("fresh") == "1"  # "Recompute now", for a lead who cannot wait a minute
     return render_page(request, "triage/kpis.html", lambda: {
-        "kpis": selectors.response_kpis(), "backlog": selectors.backlog_by_team(),
-        "by_day": selectors.first_response_by_day(), "policies": selectors.sla_policies(),
+        **selectors.kpi_snapshot(refresh=fresh), "policies": selectors.sla_policies(),
     })
