@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import urlparse
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = ROOT / ".venv" / "bin" / "python"
@@ -43,16 +44,30 @@ def services(action: str, *, tag: str, env: dict, name: str) -> None:
 
 
 def migrate(*, env: dict, name: str) -> None:
-    result = subprocess.run(
-        [str(PYTHON), "manage.py", "migrate", "--noinput"], cwd=ROOT, env={**os.environ, **env},
-        capture_output=True, text=True, timeout=300,
-    )
+    """Bring the bench database to the current schema. It holds nothing but bench data, so
+    when migrating fails (migrations rewritten since the last run) it is made anew."""
+    command = [str(PYTHON), "manage.py", "migrate", "--noinput"]
+    run_env = {**os.environ, **env}
+    result = subprocess.run(command, cwd=ROOT, env=run_env, capture_output=True, text=True, timeout=300)
+    if result.returncode != 0 and "bench" in urlparse(env["DATABASE_URL"]).path:
+        log(f"{name}: migrate failed on the bench database; creating it anew")
+        recreate_database(env["DATABASE_URL"])
+        result = subprocess.run(command, cwd=ROOT, env=run_env, capture_output=True, text=True, timeout=300)
     if result.returncode != 0:
         log(result.stdout, result.stderr)
         raise SystemExit(f"{name}: migrate failed")
 
 
-def bench_env(*, name: str, redis_db: int) -> dict:
+def recreate_database(database_url: str) -> None:
+    url = urlparse(database_url)
+    name, owner = url.path.lstrip("/"), url.username or "warroom"
+    admin = ["psql", "-h", url.hostname or "127.0.0.1", "-p", str(url.port or 5432), "-U", "postgres", "-d", "postgres",
+             "-v", "ON_ERROR_STOP=1", "-qc"]
+    subprocess.run([*admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'], check=True, timeout=60)
+    subprocess.run([*admin, f'CREATE DATABASE "{name}" OWNER "{owner}"'], check=True, timeout=60)
+
+
+def bench_env(*, name: str, redis_db: int, database: str = "", **extra: str) -> dict:
     """The environment a benchmark runs Django under: its own database, Redis database and
     channel prefix (BENCH_DATABASE_URL / BENCH_REDIS_URL override), DEBUG off (DEBUG keeps
     every query in memory), a throwaway secret key."""
@@ -61,7 +76,8 @@ def bench_env(*, name: str, redis_db: int) -> dict:
     redis_url = os.environ.get("BENCH_REDIS_URL", f"redis://127.0.0.1:6379/{redis_db}")
     return {
         "DJANGO_SETTINGS_MODULE": "warroom.settings",
-        "DATABASE_URL": os.environ.get("BENCH_DATABASE_URL", f"postgres://warroom@127.0.0.1:55432/warroom_bench_{name}"),
+        "DATABASE_URL": os.environ.get("BENCH_DATABASE_URL",
+                                       f"postgres://warroom@127.0.0.1:55432/{database or 'warroom_bench_' + name}"),
         "REDIS_URL": redis_url,
         "CELERY_BROKER_URL": redis_url,
         "CHANNEL_PREFIX": f"warroom-bench-{name}",
@@ -70,4 +86,5 @@ def bench_env(*, name: str, redis_db: int) -> dict:
         "ALLOWED_HOSTS": "127.0.0.1,testserver",
         "LOG_LEVEL": "WARNING",
         "PYTHONUNBUFFERED": "1",
+        **extra,
     }

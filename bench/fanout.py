@@ -23,11 +23,11 @@ The last line is the summary for 200 clients:
 """
 
 import asyncio
+import functools
 import fcntl
 import json
 import math
 import os
-import secrets
 import signal
 import socket
 import subprocess
@@ -36,17 +36,14 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from pathlib import Path
-from urllib.parse import urlparse
 
-ROOT = Path(__file__).resolve().parent.parent
+import common  # noqa: E402  (bench/common.py, beside this script)
+from common import ROOT, cpu_seconds, log, machine_busy_seconds  # noqa: E402
+
 sys.path.insert(0, str(ROOT))
-PYTHON = ROOT / ".venv" / "bin" / "python"
+PYTHON = common.PYTHON
 DAPHNE = ROOT / ".venv" / "bin" / "daphne"
 
-DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://warroom@127.0.0.1:55432/warroom_bench")
-REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/3")  # db 0: make run, db 1: make test
-CHANNEL_PREFIX = "warroom-bench"
 # 20 events a second to the whole room is a stress rate, several times a busy war room's
 # peak: mentions are published once per ingest batch (one event per source per poll),
 # alert updates at most every few seconds, and people assign, approve and pause at human
@@ -62,28 +59,12 @@ ROLE = "community manager"
 DRAIN_SECONDS = 15  # after the last publish: longer than two LIVE_SYNC_SECONDS (5 s) sweeps
 CONNECT_TIMEOUT = 60
 
-SECRET_KEY = secrets.token_urlsafe(50)  # the server and this process sign sessions alike
-ENV = {
-    "DJANGO_SETTINGS_MODULE": "warroom.settings",
-    "DATABASE_URL": DATABASE_URL,
-    "REDIS_URL": REDIS_URL,
-    "CELERY_BROKER_URL": REDIS_URL,
-    "CHANNEL_PREFIX": CHANNEL_PREFIX,
-    "DEBUG": "0",
-    "SECRET_KEY": SECRET_KEY,
-    "ALLOWED_HOSTS": "127.0.0.1",
-    "SECURE_SSL_REDIRECT": "0",
-    "SESSION_COOKIE_SECURE": "0",
-    "CSRF_COOKIE_SECURE": "0",
-    "LOG_LEVEL": "WARNING",
-    "PYTHONUNBUFFERED": "1",
-}
+# db 0: make run, 1: make test, 3: this bench; the server and this process sign sessions alike
+ENV = common.bench_env(name="fanout", database="warroom_bench", redis_db=3,
+                       SECURE_SSL_REDIRECT="0", SESSION_COOKIE_SECURE="0", CSRF_COOKIE_SECURE="0")
+DATABASE_URL, REDIS_URL, CHANNEL_PREFIX, SECRET_KEY = (ENV[k] for k in ("DATABASE_URL", "REDIS_URL", "CHANNEL_PREFIX",
+                                                                         "SECRET_KEY"))
 os.environ.update(ENV)  # before django.setup(): settings read them once
-
-
-def log(*args) -> None:
-    """Progress goes to stderr; stdout carries only the figures."""
-    print(*args, file=sys.stderr, flush=True)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -99,19 +80,6 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def cpu_seconds(pid: int | str = "self") -> float:
-    """User + system CPU time of a process (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def machine_busy_seconds() -> float:
-    """CPU seconds all processes on this machine have used (Linux /proc/stat)."""
-    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    idle = fields[3] + fields[4]  # idle + iowait
-    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
-
-
 async def settle(server: "Server", quiet: float = 0.15, limit: float = 30) -> None:
     """Wait until the server has worked off what the previous measurement left it."""
     deadline = time.monotonic() + limit
@@ -122,39 +90,8 @@ async def settle(server: "Server", quiet: float = 0.15, limit: float = 30) -> No
             return
 
 
-def services(action: str) -> None:
-    result = subprocess.run(
-        [str(ROOT / "scripts" / "services.sh"), action, "bench"],
-        cwd=ROOT, env={**os.environ, **ENV}, capture_output=True, text=True,
-    )
-    for line in (result.stdout + result.stderr).splitlines():
-        log(line)
-    if result.returncode != 0 and action == "up":
-        raise SystemExit("fanout: services.sh up failed")
-
-
-def migrate() -> None:
-    """Bring the bench database to the current schema. It holds nothing but bench data, so
-    when migrating fails (migrations rewritten since the last run) it is made anew."""
-    command = [str(PYTHON), "manage.py", "migrate", "--noinput"]
-    env = {**os.environ, **ENV}
-    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
-    if result.returncode != 0 and "bench" in urlparse(DATABASE_URL).path:
-        log("fanout: migrate failed on the bench database; creating it anew")
-        recreate_database()
-        result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
-    if result.returncode != 0:
-        log(result.stdout, result.stderr)
-        raise SystemExit("fanout: migrate failed")
-
-
-def recreate_database() -> None:
-    url = urlparse(DATABASE_URL)
-    name, owner = url.path.lstrip("/"), url.username or "warroom"
-    admin = ["psql", "-h", url.hostname or "127.0.0.1", "-p", str(url.port or 5432), "-U", "postgres", "-d", "postgres",
-             "-v", "ON_ERROR_STOP=1", "-qc"]
-    subprocess.run([*admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'], check=True, timeout=60)
-    subprocess.run([*admin, f'CREATE DATABASE "{name}" OWNER "{owner}"'], check=True, timeout=60)
+services = functools.partial(common.services, tag="bench", env=ENV, name="fanout")
+migrate = functools.partial(common.migrate, env=ENV, name="fanout")
 
 
 # --- set-up in the bench database ------------------------------------------------------

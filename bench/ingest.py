@@ -42,7 +42,6 @@ import io
 import json
 import os
 import random
-import secrets
 import signal
 import sys
 import time
@@ -56,9 +55,9 @@ sys.path.insert(0, str(ROOT))
 PYTHON = common.PYTHON
 CORPUS = ROOT / "listening" / "demo" / "superbowl.jsonl"
 
-DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://warroom@127.0.0.1:55432/warroom_bench_ingest")
-REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/9")  # db 0: make run, 1: make test, 3: fanout
-CHANNEL_PREFIX = "warroom-bench-ingest"
+# db 0: make run, 1: make test, 3: fanout, 9: ingest, 10: queue, 11: publish
+ENV = common.bench_env(name="ingest", redis_db=9)
+DATABASE_URL, REDIS_URL, CHANNEL_PREFIX = ENV["DATABASE_URL"], ENV["REDIS_URL"], ENV["CHANNEL_PREFIX"]
 SERVICES_TAG = "bench-ingest"  # services.sh stops only what was started under this tag
 ROUNDS = [
     tuple(int(n) for n in pair.split(":"))
@@ -83,18 +82,6 @@ RULES = (
      "alert_room": False},
 )
 
-ENV = {
-    "DJANGO_SETTINGS_MODULE": "warroom.settings",
-    "DATABASE_URL": DATABASE_URL,
-    "REDIS_URL": REDIS_URL,
-    "CELERY_BROKER_URL": REDIS_URL,
-    "CHANNEL_PREFIX": CHANNEL_PREFIX,
-    "DEBUG": "0",  # DEBUG would keep every query in connection.queries
-    "SECRET_KEY": secrets.token_urlsafe(50),
-    "ALLOWED_HOSTS": "127.0.0.1",
-    "LOG_LEVEL": "WARNING",
-    "PYTHONUNBUFFERED": "1",
-}
 os.environ.update(ENV)  # before django.setup(): settings read them once
 
 services = functools.partial(common.services, tag=SERVICES_TAG, env=ENV, name="ingest")

@@ -38,7 +38,6 @@ The last line is the summary:
 
 import functools
 import os
-import secrets
 import signal
 import subprocess
 import sys
@@ -46,18 +45,18 @@ import threading
 import time
 from collections import Counter
 from datetime import timedelta
-from pathlib import Path
 
 import common  # noqa: E402  (bench/common.py, beside this script)
 from common import ROOT, cpu_seconds, log, machine_busy_seconds  # noqa: E402
 
 sys.path.insert(0, str(ROOT))
+from tests.support import descendants  # noqa: E402
+
 PYTHON = common.PYTHON
 
-DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://warroom@127.0.0.1:55432/warroom_bench_publish")
-# db 0: make run, 1: make test, 3: fanout, 9: ingest, 11: this bench (and the publishing tests run by hand)
-REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/11")
-CHANNEL_PREFIX = "warroom-bench-publish"
+# db 0: make run, 1: make test, 3: fanout, 9: ingest, 10: queue, 11: publish
+ENV = common.bench_env(name="publish", redis_db=11, X_BEARER_TOKEN="bench")
+DATABASE_URL, REDIS_URL, CHANNEL_PREFIX = ENV["DATABASE_URL"], ENV["REDIS_URL"], ENV["CHANNEL_PREFIX"]
 SERVICES_TAG = "bench-publish"  # services.sh stops only what was started under this tag
 POSTS = int(os.environ.get("BENCH_POSTS", "1000"))
 WORKERS = 2
@@ -67,40 +66,10 @@ PAUSE_AFTER = 0.30  # share of phase 2 out before the lead pauses
 GOAL_PER_S = 100
 PUBLISH_TASK = "approvals.tasks.post_publish"
 
-ENV = {
-    "DJANGO_SETTINGS_MODULE": "warroom.settings",
-    "DATABASE_URL": DATABASE_URL,
-    "REDIS_URL": REDIS_URL,
-    "CELERY_BROKER_URL": REDIS_URL,
-    "CHANNEL_PREFIX": CHANNEL_PREFIX,
-    "DEBUG": "0",  # DEBUG would keep every query in connection.queries
-    "SECRET_KEY": secrets.token_urlsafe(50),
-    "ALLOWED_HOSTS": "127.0.0.1",
-    "LOG_LEVEL": "WARNING",
-    "PYTHONUNBUFFERED": "1",
-    "X_BEARER_TOKEN": "bench",
-}
 os.environ.update(ENV)  # before django.setup(): settings read them once
 
 services = functools.partial(common.services, tag=SERVICES_TAG, env=ENV, name="publish")
 migrate = functools.partial(common.migrate, env=ENV, name="publish")
-
-
-def descendants(pid: int) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                ppid = int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, ValueError, IndexError):
-                continue
-            children.setdefault(ppid, []).append(int(entry))
-    found, stack = [], [pid]
-    while stack:
-        for child in children.get(stack.pop(), []):
-            found.append(child)
-            stack.append(child)
-    return found
 
 
 def wait_until(condition, what: str, timeout: float = WAIT):

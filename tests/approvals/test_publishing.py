@@ -9,7 +9,6 @@ The fake accepts duplicates here (`reject_duplicates = False`): a post sent twic
 twice in `x.posts` instead of being refused, so "published once" is counted, not assumed.
 """
 
-import threading
 import time
 from collections import Counter
 from datetime import datetime, timedelta
@@ -18,7 +17,6 @@ from datetime import timezone as dt_timezone
 import pytest
 import redis
 from django.conf import settings as django_settings
-from django.db import connection
 from django.utils import timezone
 
 from approvals import services, tasks
@@ -26,6 +24,7 @@ from approvals.models import Account, ApprovalRequest, Post, PublishAttempt
 from tests.conftest import celery_worker, free_port
 from tests.fakes.x_api import x_api  # noqa: F401  (fixture)
 from tests.listening.test_polling import drop_unacked, kill_worker
+from tests.support import all_at_once, wait_until
 from warroom import roles
 from warroom.celery import app
 from warroom.errors import Conflict
@@ -52,16 +51,6 @@ def account(db):
 
 def worker_env(fake, **extra) -> dict:
     return {"X_API_BASE_URL": fake.url, "X_BEARER_TOKEN": "test", **extra}
-
-
-def wait_until(condition, what: str, timeout: float = WAIT):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.02)
-    pytest.fail(f"gave up after {timeout:g} s waiting until {what}")
 
 
 def due_posts(account: Account, author, texts: list[str], publish_at: datetime | None = None) -> list[Post]:
@@ -91,30 +80,6 @@ def accepted_texts(fake) -> Counter:
 
 def attempt_outcomes(post: Post) -> list[str]:
     return list(PublishAttempt.objects.filter(post=post).order_by("id").values_list("outcome", flat=True))
-
-
-def all_at_once(calls: list) -> list:
-    """Run each call in its own thread (its own database connection), released together.
-    Returns each call's result or the exception it raised, in order."""
-    barrier = threading.Barrier(len(calls))
-    results: list = [None] * len(calls)
-
-    def run(index, call):
-        try:
-            barrier.wait(10)
-            results[index] = call()
-        except BaseException as error:  # noqa: BLE001  (handed to the test thread)
-            results[index] = error
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i, call)) for i, call in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(WAIT)
-        assert not thread.is_alive(), "a thread did not finish"
-    return results
 
 
 def queued() -> int:
@@ -256,7 +221,7 @@ def test_two_approvals_at_once_give_one_approval_and_one_publish(x, account, mak
     # Two legal users press Yes at the same moment.
     post = submitted_post(account, author, "Two minutes left and our ad is next.")
     content = post.content_hash()
-    results = all_at_once([lambda: services.post_approve(post_id=post.id, user=legal_a, content_hash=content),
+    results = all_at_once(errors="return", calls=[lambda: services.post_approve(post_id=post.id, user=legal_a, content_hash=content),
                            lambda: services.post_approve(post_id=post.id, user=legal_b, content_hash=content)])
     approved = [r for r in results if isinstance(r, Post)]
     refused = [r for r in results if isinstance(r, Exception)]
@@ -272,14 +237,14 @@ def test_two_approvals_at_once_give_one_approval_and_one_publish(x, account, mak
     # A double-clicked Yes.
     clicked = submitted_post(account, author, "Overtime. Snacks stay crunchy.")
     content = clicked.content_hash()
-    results = all_at_once([lambda: services.post_approve(post_id=clicked.id, user=legal_a, content_hash=content)] * 2)
+    results = all_at_once(errors="return", calls=[lambda: services.post_approve(post_id=clicked.id, user=legal_a, content_hash=content)] * 2)
     assert sum(isinstance(r, Post) for r in results) == 1
     assert sum(isinstance(r, Conflict) and legal_a.get_full_name() in str(r) for r in results) == 1, results
     assert ApprovalRequest.objects.filter(post=clicked).count() == 1
 
     # The publish task delivered twice (and twice more), run at once.
     for target in (post, clicked):
-        outcomes = all_at_once([lambda target=target: services.post_publish(post_id=target.id)] * 4)
+        outcomes = all_at_once(errors="return", calls=[lambda target=target: services.post_publish(post_id=target.id)] * 4)
         assert sorted(outcomes).count("published") == 1, outcomes
         assert set(outcomes) <= {"published", "busy", "not due"}, outcomes
     assert accepted_texts(x) == {post.text: 1, clicked.text: 1}

@@ -6,7 +6,6 @@ backwards, and a worker killed mid-poll loses nothing and stores nothing twice."
 import json
 import os
 import signal
-import threading
 import time
 from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
@@ -24,6 +23,7 @@ from listening.models import Mention, ReadUsage, Source
 from tests.conftest import celery_worker
 from tests.fakes.x_api import x_api  # noqa: F401  (fixture)
 from tests.listening import factories as f
+from tests.support import alive, all_at_once, descendants, wait_until
 from warroom.celery import app
 
 SEARCH = "/2/tweets/search/recent"
@@ -61,43 +61,6 @@ def stored_ids() -> list[str]:
     return list(Mention.objects.values_list("external_id", flat=True))
 
 
-def wait_until(condition, what: str, timeout: float = WAIT):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    pytest.fail(f"gave up after {timeout:g} s waiting until {what}")
-
-
-def all_at_once(calls: list) -> list:
-    """Run each call in its own thread, released together; each thread closes its own
-    database connection. Returns the results in order, re-raising the first error."""
-    barrier = threading.Barrier(len(calls))
-    results: list = [None] * len(calls)
-    errors: list[BaseException] = []
-
-    def run(index, call):
-        try:
-            barrier.wait(10)
-            results[index] = call()
-        except BaseException as error:  # noqa: BLE001  (handed to the test thread)
-            errors.append(error)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i, call)) for i, call in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(WAIT)
-        assert not thread.is_alive(), "a polling thread did not finish"
-    if errors:
-        raise errors[0]
-    return results
-
-
 # --- Real worker processes -------------------------------------------------------------
 
 def worker_env(fake, **extra) -> dict:
@@ -116,33 +79,6 @@ def poll_tasks_finished(name: str) -> int | None:
         for host, reply in stats.items()
         if host.startswith(f"{name}@")
     )
-
-
-def descendants(pid: int) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as stat:
-                ppid = int(stat.read().rsplit(")", 1)[1].split()[1])
-        except (OSError, ValueError, IndexError):
-            continue
-        children.setdefault(ppid, []).append(int(entry))
-    found, stack = [], [pid]
-    while stack:
-        for child in children.get(stack.pop(), []):
-            found.append(child)
-            stack.append(child)
-    return found
-
-
-def alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 def kill_worker(process) -> None:
