@@ -8,6 +8,11 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# A script here runs with bench/ first on the import path, where bench/queue.py would
+# shadow the standard library's queue (which asgiref, redis and Celery import). Every
+# script imports this module first; from then on bench/ is off the path.
+sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != ROOT / "bench"]
 PYTHON = ROOT / ".venv" / "bin" / "python"
 
 

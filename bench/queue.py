@@ -35,11 +35,6 @@ from datetime import datetime, timedelta, timezone
 import common  # noqa: E402  (bench/common.py, beside this script)
 from common import ROOT, log  # noqa: E402
 
-# This file shares its name with the standard library's queue, which asgiref and the
-# Celery stack import: take bench/ off the path once common is imported.
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != HERE]
-sys.modules.pop("queue", None)
 sys.path.insert(0, str(ROOT))
 
 ENV = common.bench_env(name="queue", redis_db=10)
