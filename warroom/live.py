@@ -14,14 +14,17 @@ A kind may add its own template `live/<kind>.html` that swaps other parts of the
 import asyncio
 import os
 import threading
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import partial
 
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import connection, transaction
 from django.template.loader import render_to_string, select_template
+from django.utils import timezone
 
 from . import roles
 from .models import LiveEvent
@@ -64,10 +67,26 @@ def publish(kind: str, *, audience: Iterable[str] = (ROOM,), summary: str, actor
     return event
 
 
+_rendered: "OrderedDict[tuple, str]" = OrderedDict()
+_rendered_lock = threading.Lock()
+RENDERED_KEEP = 2000
+
+
 def render(event: LiveEvent) -> str:
-    """The htmx message for one event: an id marker the page reads, then out-of-band swaps."""
-    template = select_template([f"live/{event.kind}.html", "live/_default.html"])
-    return f"<!--live id={event.id}-->" + template.render({"event": event, "p": event.payload})
+    """The htmx message for one event: an id marker the page reads, then out-of-band swaps.
+    An event never changes, so its message is kept (the newest few thousand, per process):
+    a catch-up or a sweep on many sockets renders each event once."""
+    key = (event.id, event.created_at)  # an id alone could come back after a database reset
+    with _rendered_lock:
+        html = _rendered.get(key)
+    if html is None:
+        template = select_template([f"live/{event.kind}.html", "live/_default.html"])
+        html = f"<!--live id={event.id}-->" + template.render({"event": event, "p": event.payload})
+        with _rendered_lock:
+            _rendered[key] = html
+            while len(_rendered) > RENDERED_KEEP:
+                _rendered.popitem(last=False)
+    return html
 
 
 def render_row(event: LiveEvent) -> str:
@@ -119,20 +138,23 @@ class Replay:
     overflow: bool  # more than the replay limit were missed: the page should reload
 
 
-def replay(*, after: int, groups: list[str], skip: Iterable[int] = ()) -> Replay:
-    """What a socket missed after event `after`, rendered, oldest first."""
+def replay(*, after: int, groups: list[str], skip: Iterable[int] = (), settled: timedelta | None = None) -> Replay:
+    """What a socket missed after event `after`, rendered, oldest first. With `settled`,
+    only events at least that old count (and `up_to` stops before the first younger one):
+    the periodic sweep leaves the newest to the pushes still under way."""
     top = latest_id()
+    if settled is not None:
+        young = LiveEvent.objects.filter(id__gt=after, id__lte=top, created_at__gt=timezone.now() - settled)
+        first_young = young.order_by("id").values_list("id", flat=True).first()
+        if first_young is not None:
+            top = first_young - 1
     skip = set(skip)
     limit = settings.LIVE_REPLAY_LIMIT
-    events = list(
-        LiveEvent.objects.filter(id__gt=after, id__lte=top, audience__overlap=groups)
-        .exclude(kind__in=EPHEMERAL)
-        .order_by("id")[: limit + 1]
-    )
-    if len(events) > limit:
+    visible = (LiveEvent.objects.filter(id__gt=after, id__lte=top, audience__overlap=groups)
+               .exclude(kind__in=EPHEMERAL).order_by("id"))
+    ids = list(visible.values_list("id", flat=True)[: limit + 1])
+    if len(ids) > limit:
         return Replay(messages=[], up_to=top, overflow=True)
-    return Replay(
-        messages=[(event.id, render(event)) for event in events if event.id not in skip],
-        up_to=max(top, after),
-        overflow=False,
-    )
+    wanted = [event_id for event_id in ids if event_id not in skip]
+    events = LiveEvent.objects.filter(id__in=wanted).order_by("id") if wanted else []
+    return Replay(messages=[(event.id, render(event)) for event in events], up_to=max(top, after), overflow=False)
