@@ -229,10 +229,11 @@ def mention_ingest_batch(
             if rate_limited_until is not None:
                 source.rate_limited_until = rate_limited_until
                 source.next_poll_at = max(source.next_poll_at, rate_limited_until)
-        source.last_polled_at = now
         source.last_success_at = now
-        source.last_error = "; ".join((notes or []) + prepared.notes)[:500]
-        source.consecutive_failures = 0
+        if holds_lease:  # a poll whose lease ran out stores its mentions but leaves the health to the holder
+            source.last_polled_at = now
+            source.last_error = "; ".join((notes or []) + prepared.notes)[:500]
+            source.consecutive_failures = 0
         source.save()
         by_external = {row["external_id"]: row for row in prepared.rows}
         new_rows = [(mention_id, by_external[external_id]) for mention_id, external_id in inserted]

@@ -48,6 +48,7 @@ MAX_REDIRECTS = 5
 MAX_ENTRIES = 1000  # entries read from one response
 SEEN_LIMIT = 500  # external ids remembered in the cursor (at least every id in the last response)
 MAX_RETRY_AFTER = timedelta(hours=24)
+FIRST_POLL_WINDOW = timedelta(hours=24)  # what a new source reads of a feed's past
 DEFAULT_RATE_LIMIT_WAIT = timedelta(minutes=5)  # a 429 that does not say how long to wait
 USER_AGENT = "Warroom/0.1 (+rss)"
 ACCEPT = "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
@@ -333,6 +334,12 @@ def _parse(body: bytes, response_headers: dict, url: str, host: str, old_cursor:
         if mention.external_id not in seen_set:
             mentions.append(mention)
 
+    if "seen" not in old_cursor:  # a new source: start from the present, not the feed's archive
+        recent = [m for m in mentions if now - m.posted_at <= FIRST_POLL_WINDOW]
+        if len(recent) < len(mentions):
+            notes.append(f"First read of the feed at {host}: {len(mentions) - len(recent)} items older than "
+                         f"{FIRST_POLL_WINDOW.total_seconds() / 3600:g} hours were skipped.")
+        mentions = recent
     mentions.sort(key=lambda m: m.posted_at)
     current_set = set(current_ids)
     limit = max(SEEN_LIMIT, len(current_ids))

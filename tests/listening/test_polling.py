@@ -301,9 +301,11 @@ def test_a_poll_with_a_stale_lease_does_not_move_the_cursor_back(x):
     assert int(slow_result.cursor["since_id"]) == int(early[-1]) < int(fast_result.cursor["since_id"])
 
     positions = [since_id(source)]
+    Source.objects.filter(id=source.id).update(consecutive_failures=2, last_error="X answered 503")
     ingest(slow_result, slow_token, source)  # while the fast poll holds the lease
     source.refresh_from_db()
     assert source.lease_token == fast_token
+    assert (source.consecutive_failures, source.last_error) == (2, "X answered 503")  # the holder's to judge
     positions.append(since_id(source))
     ingest(fast_result, fast_token, source)
     positions.append(since_id(source))

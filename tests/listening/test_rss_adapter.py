@@ -14,8 +14,11 @@ from listening.models import Source
 from tests.fakes.rss import rss_feed  # noqa: F401  (fixture)
 
 
+ESTABLISHED = {"seen": []}  # a source that has read its feed before: it reads every item, whatever its date
+
+
 def source(url: str, cursor: dict | None = None) -> Source:
-    return Source(name="Feed", kind=Source.Kind.RSS, query=url, cursor=cursor if cursor is not None else {})
+    return Source(name="Feed", kind=Source.Kind.RSS, query=url, cursor=cursor if cursor is not None else dict(ESTABLISHED))
 
 
 def poll(url: str, cursor: dict | None = None) -> FetchResult:
@@ -426,3 +429,16 @@ def test_a_redirect_to_a_private_address_is_refused_too(settings):
     settings.RSS_ALLOW_INTERNAL_FEEDS = False
     with pytest.raises(NotPublic, match="127.0.0.1"):
         _GuardedConnection("127.0.0.1", 9)._new_conn()  # the check runs on every connection a redirect opens
+
+
+def test_a_new_source_starts_from_the_last_day_not_the_feeds_archive(rss_feed):
+    now = datetime.now(timezone.utc)
+    rss_feed.add_item("Old news", "from last year", guid="tag:x,1:old", published=now - timedelta(days=400))
+    rss_feed.add_item("Yesterday's", "two days ago", guid="tag:x,1:older", published=now - timedelta(hours=50))
+    rss_feed.add_item("This morning", "fresh", guid="tag:x,1:fresh", published=now - timedelta(hours=3))
+    first = poll(rss_feed.rss_url, cursor={})
+    assert [m.external_id for m in first.mentions] == ["tag:x,1:fresh"]
+    assert "2 items older than 24 hours were skipped" in first.notes[0]
+    rss_feed.add_item("Breaking", "now", guid="tag:x,1:breaking", published=now)
+    second = poll(rss_feed.rss_url, cursor=first.cursor)  # the skipped ones are remembered as seen
+    assert [m.external_id for m in second.mentions] == ["tag:x,1:breaking"]
