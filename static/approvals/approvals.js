@@ -10,19 +10,11 @@
   const body = document.body;
   const list = document.getElementById("requests");
   const TITLE = "Approvals · Warroom";
-  const REFUSALS = [400, 403, 404, 409];
   const freshness = {};  // post id -> as_of of the newest sync applied
   let countAsOf = Number(body.dataset.liveAfter || 0);
   let selected = null;
   let selectedId = "";
   let gPressedAt = 0;
-
-  body.addEventListener("htmx:beforeSwap", function (event) {
-    if (REFUSALS.indexOf(event.detail.xhr.status) >= 0 && event.detail.elt.closest("[data-swap-errors]")) {
-      event.detail.shouldSwap = true;
-      event.detail.isError = false;
-    }
-  });
 
   // --- Cards --------------------------------------------------------------------------
 

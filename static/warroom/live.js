@@ -142,5 +142,14 @@
     }
   });
 
+  // htmx 2 does not swap 4xx answers. A form marked data-swap-errors shows its refusal
+  // (the partial with the message a view returns with 400, 403, 404 or 409) in place.
+  body.addEventListener("htmx:beforeSwap", function (event) {
+    if ([400, 403, 404, 409].indexOf(event.detail.xhr.status) >= 0 && event.detail.elt.closest("[data-swap-errors]")) {
+      event.detail.shouldSwap = true;
+      event.detail.isError = false;
+    }
+  });
+
   if (!body.hasAttribute("ws-connect")) setDot("offline", "Not connected on this page");
 })();

@@ -97,6 +97,18 @@ def test_a_page_outside_the_role_shows_403_naming_who_may_open_it(
     page.wait_for_url(f"{shell_server.url}/")
 
 
+def test_a_refused_announcement_shows_its_reason_and_keeps_the_text(transactional_db, shell_server, new_page, make_user):
+    page = new_page(shell_server, make_user(roles.LEAD, "lena"))
+    page.goto(f"{shell_server.url}/")
+    form = page.locator("#announce-form")
+    form.locator("textarea").fill("   ")  # passes the browser's "required", not the room's check
+    form.get_by_role("button", name="Send to the room").click()
+    expect(page.locator("#announce-form [role=alert]")).to_contain_text("empty")
+    form.locator("textarea").fill("Blackout: hold every scheduled post")
+    form.get_by_role("button", name="Send to the room").click()
+    expect(page.locator("#announce-form [role=status]")).to_have_text("Sent to everyone in the room.")
+
+
 def test_hostile_announcement_text_renders_as_text_everywhere(
     transactional_db, shell_server, signed_in_page, make_user
 ):
