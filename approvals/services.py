@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from listening import selectors as listening_selectors
@@ -57,14 +57,17 @@ def _publish_event(kind: str, post: Post, summary: str, actor=None, **extra) -> 
 
 # --- The queue switch --------------------------------------------------------------------
 
+_LOCKS = {"": "", "share": " FOR SHARE", "update": " FOR UPDATE"}
+
+
 def _queue_row(*, lock: str = "") -> QueueState:
-    QueueState.objects.get_or_create(id=1)
-    if lock == "update":
-        return QueueState.objects.select_for_update().get(id=1)
-    if lock == "share":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1 FROM approvals_queuestate WHERE id = 1 FOR SHARE")
-    return QueueState.objects.get(id=1)
+    """The queue's one row, read (and locked) in one statement; made on first use."""
+    query = f"SELECT * FROM approvals_queuestate WHERE id = 1{_LOCKS[lock]}"
+    row = next(iter(QueueState.objects.raw(query)), None)
+    if row is None:
+        QueueState.objects.get_or_create(id=1)
+        row = next(iter(QueueState.objects.raw(query)))
+    return row
 
 
 def queue_state() -> QueueState:
@@ -404,8 +407,7 @@ def post_publish(*, post_id: int) -> str:
         post = Post.objects.select_for_update().get(id=post_id)
         if post.state != Post.State.PUBLISHING:
             return "swept"
-        attempt = PublishAttempt.objects.get(id=attempt.id)
-        finished = timezone.now()
+        finished = timezone.now()  # `attempt` is as the first transaction left it: a sweep would have moved the post
         if queue.paused:
             post.state, post.enqueued_at = Post.State.SCHEDULED, None
             post.save(update_fields=["state", "enqueued_at", "updated_at"])
@@ -448,7 +450,7 @@ def post_publish(*, post_id: int) -> str:
             _reply_outcome(post)
             return "failed"
         post.state, post.platform_id, post.published_at, post.last_error = Post.State.PUBLISHED, platform_id, timezone.now(), ""
-        post.save()
+        post.save(update_fields=["state", "platform_id", "published_at", "last_error", "updated_at"])
         _finish(attempt, PublishAttempt.Outcome.ACCEPTED, post.published_at, platform_id=platform_id)
         audit.record(actor=None, action="post.publish", obj=post, details={"platform_id": platform_id})
         _publish_event("post.published", post, f"Published: {post.text[:120]}", platform_id=platform_id)
@@ -466,7 +468,7 @@ def _reply_outcome(post: Post) -> None:
 
 def _finish(attempt: PublishAttempt, outcome: str, at: datetime, error: str = "", platform_id: str = "") -> None:
     attempt.outcome, attempt.finished_at, attempt.error, attempt.platform_id = outcome, at, error[:500], platform_id
-    attempt.save()
+    attempt.save(update_fields=["outcome", "finished_at", "error", "platform_id"])
 
 
 def publishing_sweep(*, now: datetime | None = None) -> list[int]:
