@@ -21,6 +21,7 @@ from warroom.errors import WarroomError
 from .models import Case, CaseEvent, Priority, Team
 
 QUEUE_LIMIT = 200
+THREAD_SHOWN = 20
 SEES_ALL = frozenset({roles.COMMUNITY_MANAGER, roles.LEAD, roles.ADMIN})
 ROLE_TEAMS = {roles.LEGAL: Team.LEGAL, roles.PRODUCER: Team.PR}
 
@@ -125,6 +126,9 @@ def case_get(*, case_id: int | None, user, events: bool = True) -> Case:
         raise CaseNotFound(f"Case #{case_id or '?'} is not in your queue.")
     case.is_breached = bool(case.first_response_breached_at or case.resolution_breached_at)
     if events:
+        # The thread: later mentions by the customer, or an incident's mentions, newest first.
+        case.thread = list(case.mentions.select_related("source").order_by("-posted_at", "-id")[:THREAD_SHOWN])
+        case.thread_count = case.mentions.count() if len(case.thread) == THREAD_SHOWN else len(case.thread)
         case.history = list(CaseEvent.objects.filter(case=case).select_related("actor", "post", "post__account").order_by("-at", "-id")[:100])
     return case
 

@@ -516,9 +516,11 @@ def case_reply(*, case_id: int, user, account_id: int, text: str, seen_version: 
                        f"at {last.at:%H:%M}): read it again before replying.")
     if case.mention is None:
         raise InvalidInput("This case has no single mention to reply to; reply from one of its mentions.")
+    # Answer the customer's latest word in the thread, so the reply sits under what they last said.
+    latest = case.mentions.filter(author_handle__iexact=case.mention.author_handle).order_by("-posted_at", "-id").first()
     straight, why = reply_route(case=case, user=user, text=text)
-    post = approvals.post_create(author=user, account_id=account_id, text=text, in_reply_to=case.mention.external_id,
-                                 publish_on_approval=True)
+    post = approvals.post_create(author=user, account_id=account_id, text=text,
+                                 in_reply_to=(latest or case.mention).external_id, publish_on_approval=True)
     post = approvals.post_submit(post_id=post.id, user=user, checklist=checklist, override_reason=override_reason,
                                  preapproved=why if straight else "")
     if case.status == Case.Status.NEW:

@@ -258,3 +258,8 @@ def test_a_customer_writing_again_in_the_thread_joins_their_case(make_user, acco
     with pytest.raises(Conflict, match="customer answered"):
         services.case_reply(case_id=case.id, user=maya, account_id=account.id, text="Sorry!", seen_version=seen,
                             checklist=TICKED)
+    shown = selectors.case_get(case_id=case.id, user=maya)
+    assert [m.external_id for m in shown.thread] == ["t2"] and shown.thread_count == 1
+    post = services.case_reply(case_id=case.id, user=maya, account_id=account.id, text="Sorry Sam, on it!",
+                               seen_version=shown.version, checklist=TICKED)
+    assert post.in_reply_to == "t2"  # under the customer's latest word
