@@ -1,12 +1,12 @@
 """The Feed, alerts, and the lead's sources and rules pages."""
 
-from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.views.decorators.http import require_GET, require_http_methods
 
 from warroom.errors import WarroomError
+from warroom.forms import optional_number
 from warroom.roles import PAGE_ROLES, role_required
 from warroom.views import render_page
 
@@ -139,7 +139,7 @@ def rules(request: HttpRequest) -> HttpResponse:
                     kind=request.POST.get("kind", AlertRule.Kind.KEYWORD),
                     query=query_text,
                     priority=request.POST.get("priority", "P3"),
-                    sentiment_at_most=_float(request.POST.get("sentiment_at_most"), "Sentiment at most"),
+                    sentiment_at_most=optional_number(request.POST.get("sentiment_at_most"), "Sentiment at most"),
                     min_followers=_int(request.POST.get("min_followers")),
                     open_case="open_case" in request.POST,
                     pause_queue="pause_queue" in request.POST,
@@ -171,12 +171,3 @@ def _switch(request: HttpRequest, action: str, model, set_enabled, name: str) ->
     if object_id is None or not model.objects.filter(id=object_id).exists():
         raise WarroomError(f"That {name} does not exist.")
     set_enabled(**{f"{name}_id": object_id}, user=request.user, enabled=action == "enable")
-
-
-def _float(value, label: str) -> float | None:
-    if value in (None, ""):
-        return None
-    try:
-        return float(value)
-    except ValueError:
-        raise WarroomError(f"{label} must be a number, e.g. -0.5.") from None

@@ -19,7 +19,8 @@ from django.views.decorators.http import require_http_methods
 from approvals import selectors as approvals_selectors
 from approvals.services import CHECKLIST
 from warroom import live, roles
-from warroom.errors import Forbidden, InvalidInput, WarroomError
+from warroom.errors import InvalidInput, WarroomError
+from warroom.forms import optional_number
 from warroom.roles import PAGE_ROLES, role_required
 from warroom.views import render_page
 
@@ -315,30 +316,12 @@ def _presence(request: HttpRequest, doing: str) -> HttpResponse:
 
 # --- The lead's pages: routing (triage rules, SLA targets) and response KPIs ---------------
 
-def _float(value, label: str) -> float | None:
-    if value in (None, ""):
-        return None
-    try:
-        return float(value)
-    except ValueError:
-        raise InvalidInput(f"{label} must be a number, e.g. -0.5.") from None
-
-
-def _whole(value, label: str) -> int | None:
-    if value in (None, ""):
-        return None
-    try:
-        return int(value)
-    except ValueError:
-        raise InvalidInput(f"{label} must be a whole number.") from None
-
-
 def _rule_form(post) -> dict:
     return {
         "name": post.get("name", ""), "query": post.get("query", ""),
         "alert_rule": _int(post.get("alert_rule")),
-        "sentiment_at_most": _float(post.get("sentiment_at_most"), "Sentiment at most"),
-        "min_followers": _whole(post.get("min_followers"), "Minimum followers"),
+        "sentiment_at_most": optional_number(post.get("sentiment_at_most"), "Sentiment at most"),
+        "min_followers": optional_number(post.get("min_followers"), "Minimum followers", whole=True),
         "languages": post.get("languages", "").replace(",", " ").split(),
         "priority": post.get("priority", ""), "team": post.get("team", ""),
         "tags": post.get("tags", "").split(","), "assign": post.get("assign", ""),
@@ -377,8 +360,8 @@ def _routing_action(request: HttpRequest) -> str:
     if action == "sla":
         changed = []
         for priority in Priority.values:
-            first = _whole(request.POST.get(f"{priority}_first"), f"{priority} first response")
-            resolution = _whole(request.POST.get(f"{priority}_resolution"), f"{priority} resolution")
+            first = optional_number(request.POST.get(f"{priority}_first"), f"{priority} first response", whole=True)
+            resolution = optional_number(request.POST.get(f"{priority}_resolution"), f"{priority} resolution", whole=True)
             if first is None or resolution is None:
                 raise InvalidInput(f"{priority}: give both targets in minutes.")
             changed.append(services.sla_policy_set(user=request.user, priority=priority,
