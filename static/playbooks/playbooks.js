@@ -13,7 +13,7 @@
   let refreshTimer = null;
 
   body.addEventListener("htmx:beforeSwap", function (event) {
-    if (REFUSALS.indexOf(event.detail.xhr.status) >= 0 && event.detail.elt.closest("[data-swap-errors]")) {
+    if (REFUSALS.indexOf(event.detail.xhr.status) >= 0 && event.detail.elt.closest("[data-swap-errors], #board")) {
       event.detail.shouldSwap = true;
       event.detail.isError = false;
     }
@@ -29,7 +29,7 @@
     }, 150);
   }
   body.addEventListener("htmx:wsAfterMessage", function (event) {
-    if (/class="event event-(scenario|post|drill|queue)-/.test(event.detail.message || "")) refreshBoard();
+    if (/class="event event-(scenario|post|drill|queue)/.test(event.detail.message || "")) refreshBoard();
   });
   body.addEventListener("htmx:afterSwap", function (event) {
     if (event.detail.target && event.detail.target.id === "board") select(null);
