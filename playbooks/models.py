@@ -103,6 +103,8 @@ class Drill(models.Model):
 
     event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="drills")
     sandbox_account = models.ForeignKey("approvals.Account", on_delete=models.PROTECT, related_name="+")
+    replay_source = models.ForeignKey("listening.Source", null=True, blank=True, on_delete=models.SET_NULL,
+                                      related_name="+", help_text="the demo replay this drill started, stopped with it")
     started_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     started_at = models.DateTimeField(default=timezone.now)
     ended_at = models.DateTimeField(null=True, blank=True)

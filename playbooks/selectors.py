@@ -34,7 +34,7 @@ def rules_for_triggers() -> list[AlertRule]:
 
 
 def running_drill(event: Event) -> Drill | None:
-    return event.drills.filter(ended_at__isnull=True).select_related("sandbox_account").first()
+    return event.drills.filter(ended_at__isnull=True).select_related("sandbox_account", "replay_source").first()
 
 
 @dataclass

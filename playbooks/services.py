@@ -478,7 +478,13 @@ def drill_publish(*, firing_id: int) -> str:
 # --- Drills -------------------------------------------------------------------------------
 
 @transaction.atomic
-def drill_start(*, user, event_id: int, sandbox_account_id: int) -> Drill:
+def drill_start(*, user, event_id: int, sandbox_account_id: int, replay_speed: float | None = None) -> Drill:
+    """Rehearse an event: until the drill ends, its triggers suggest as on the night and a
+    fire goes to the sandbox account. With `replay_speed`, a demo replay of a Super Bowl
+    night (listening's demo source) starts at that speed and stops with the drill."""
+    from listening import services as listening
+    from listening.adapters import demo
+
     if not roles.has_role(user, FIRERS):
         raise Forbidden("Only a producer, the lead or an admin can run a drill.")
     event = Event.objects.select_for_update().get(id=event_id)
@@ -490,8 +496,17 @@ def drill_start(*, user, event_id: int, sandbox_account_id: int) -> Drill:
     account = Account.objects.filter(id=sandbox_account_id, sandbox=True).first()
     if account is None:
         raise InvalidInput("Sandbox account: choose a sandbox account; drills never post to a real one.")
-    drill = Drill.objects.create(event=event, sandbox_account=account, started_by=user, started_at=now)
-    audit.record(actor=user, action="drill.start", obj=event, details={"drill": drill.id, "sandbox": account.id})
+    replay = None
+    if replay_speed is not None:
+        low, high = demo.SPEED_RANGE
+        if not isinstance(replay_speed, (int, float)) or not low <= replay_speed <= high:
+            raise InvalidInput(f"Replay speed: between {low:g} and {high:g} times real time.")
+        replay = listening.source_create(user=user, name=f"Drill replay: {event.name}"[:120], kind="demo",
+                                         query_text=f"speed={replay_speed:g} pause=86400", poll_interval=5)
+    drill = Drill.objects.create(event=event, sandbox_account=account, started_by=user, started_at=now,
+                                 replay_source=replay)
+    audit.record(actor=user, action="drill.start", obj=event,
+                 details={"drill": drill.id, "sandbox": account.id, "replay": replay.id if replay else None})
     live.publish("drill.started", audience=AUDIENCE, summary=f"Drill started: {event.name}", actor=_name(user),
                  event_id=event.id, drill_id=drill.id)
     return drill
@@ -506,6 +521,10 @@ def drill_stop(*, user, drill_id: int) -> Drill:
         raise Conflict("This drill has already ended.")
     drill.ended_at = timezone.now()
     drill.save()
+    if drill.replay_source_id:
+        from listening import services as listening
+
+        listening.source_set_enabled(source_id=drill.replay_source_id, user=user, enabled=False)
     drill.suggestions.filter(state=Suggestion.State.SUGGESTED).update(state=Suggestion.State.EXPIRED,
                                                                       decided_at=drill.ended_at)
     audit.record(actor=user, action="drill.stop", obj=drill.event, details={"drill": drill.id})

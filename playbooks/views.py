@@ -241,7 +241,14 @@ def _cockpit_action(request, event: Event) -> str:
         services.scenario_suggest_manually(user=user, scenario_id=scenario.id)
         return f"Called \u201c{scenario.name}\u201d for the room."
     if action == "drill_start":
-        services.drill_start(user=user, event_id=event.id, sandbox_account_id=_int(post.get("sandbox")) or 0)
+        speed = None
+        if post.get("replay"):
+            try:
+                speed = float(post.get("speed") or 10)
+            except ValueError:
+                raise InvalidInput("Replay speed: a number, e.g. 10.") from None
+        services.drill_start(user=user, event_id=event.id, sandbox_account_id=_int(post.get("sandbox")) or 0,
+                             replay_speed=speed)
         return "Drill started: firing goes to the sandbox account only."
     if action == "drill_stop":
         drill = selectors.running_drill(event)

@@ -240,3 +240,31 @@ def test_no_drill_while_the_event_is_live(people, account, sandbox):
     event = make_event(people, account)
     with pytest.raises(Conflict, match="live"):
         services.drill_start(user=people[roles.PRODUCER], event_id=event.id, sandbox_account_id=sandbox.id)
+
+
+def test_a_drill_against_the_demo_replay_suggests_from_the_replayed_night(people, account, sandbox, monkeypatch):
+    from listening.adapters import demo
+    from listening.models import Source
+
+    clock = {"t": 1_800_000_000.0}
+    monkeypatch.setattr(demo, "now", lambda: clock["t"])
+    event = make_event(people, account, starts_in=timedelta(days=7))
+    scenario = keyword_scenario(people, event, name="Blackout", keywords=["blackout"])
+    drill = services.drill_start(user=people[roles.PRODUCER], event_id=event.id, sandbox_account_id=sandbox.id,
+                                 replay_speed=100)
+    replay = Source.objects.get(id=drill.replay_source_id)
+    assert replay.kind == Source.Kind.DEMO and replay.enabled
+    assert listening.source_poll(source_id=replay.id) == "ok"  # starts the night's clock
+    clock["t"] += 3  # 300 s of the night: the first "Blackout giveaway" line is at 84 s
+    Source.objects.filter(id=replay.id).update(next_poll_at=timezone.now())
+    assert listening.source_poll(source_id=replay.id) == "ok"
+    suggestion = Suggestion.objects.get(scenario=scenario)
+    assert suggestion.drill == drill and "blackout" in suggestion.reason.casefold()
+    services.drill_stop(user=people[roles.PRODUCER], drill_id=drill.id)
+    replay.refresh_from_db()
+    assert not replay.enabled
+    suggestion.refresh_from_db()
+    assert suggestion.state == Suggestion.State.EXPIRED
+    with pytest.raises(InvalidInput, match="Replay speed"):
+        services.drill_start(user=people[roles.PRODUCER], event_id=event.id, sandbox_account_id=sandbox.id,
+                             replay_speed=0)
