@@ -268,3 +268,28 @@ def test_a_drill_against_the_demo_replay_suggests_from_the_replayed_night(people
     with pytest.raises(InvalidInput, match="Replay speed"):
         services.drill_start(user=people[roles.PRODUCER], event_id=event.id, sandbox_account_id=sandbox.id,
                              replay_speed=0)
+
+
+def test_two_producers_firing_at_once_fire_once(people, account, make_user):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connection
+
+    scenario = keyword_scenario(people, make_event(people, account))
+    variant = approved_variant(people, scenario.event, scenario, account, "Congrats, once.")
+    producers = [people[roles.PRODUCER], make_user(roles.PRODUCER, "second-producer")]
+
+    def fire(user):
+        try:
+            services.variant_fire(user=user, variant_id=variant.id)
+            return "fired"
+        except Conflict as error:
+            return str(error)
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(fire, producers))
+    assert sorted(r == "fired" for r in results) == [False, True], results
+    assert Firing.objects.count() == 1
+    assert AuditEntry.objects.filter(action="scenario.fire").count() == 1

@@ -175,3 +175,16 @@ def test_drill_report_page(people, event, account):
     page = client.get(reverse("playbook_drill", kwargs={"drill_id": drill.id})).content.decode()
     assert "Trigger to fire: median" in page and "Our show wins" in page
     assert Post.objects.get().state == Post.State.APPROVED  # the real variant stays ready
+
+
+def test_post_event_report_shows_what_fired_legal_times_and_the_chart(people, event):
+    source = f.source()
+    listening.mention_ingest_batch(source_id=source.id, fetched=[
+        f.fetched("best drama, so happy"), f.fetched("this is awful"), f.fetched("meh")])
+    services.variant_fire(user=people[roles.PRODUCER], variant_id=Variant.objects.get().id)
+    approvals.post_publish(post_id=Post.objects.get().id)  # no X configured: it fails, and the report says so
+    html = client_for(people[roles.LEGAL]).get(reverse("playbook_report", kwargs={"event_id": event.id})).content.decode()
+    assert "What fired, and when" in html and "@brand_us" in html and "Our show wins" in html
+    assert "Yes by" in html and "min" in html  # legal's answer and how long it took
+    assert "<svg" in html and html.count('class="bar"') >= 1 and 'class="sentiment"' in html
+    assert "@media print" not in html  # the print rules live in the stylesheet
