@@ -315,7 +315,7 @@ def scenarios_match_alert(*, alert, now: datetime) -> list[Suggestion]:
 
 
 def _suggest(*, scenario: Scenario, drill: Drill | None, reason: str, triggered_at: datetime, matches: int,
-             now: datetime, mention_id: int | None = None, alert_id: int | None = None) -> Suggestion:
+             now: datetime, mention_id: int | None = None, alert_id: int | None = None, actor=None) -> Suggestion:
     Scenario.objects.select_for_update().filter(id=scenario.id).first()  # one open suggestion per scenario
     open_one = Suggestion.objects.filter(scenario=scenario, drill=drill, state=Suggestion.State.SUGGESTED).first()
     if open_one is not None and open_one.expires_at > now:
@@ -327,10 +327,10 @@ def _suggest(*, scenario: Scenario, drill: Drill | None, reason: str, triggered_
         scenario=scenario, drill=drill, reason=reason[:500], mention_id=mention_id, alert_id=alert_id,
         triggered_at=triggered_at, suggested_at=timezone.now(), expires_at=now + timedelta(minutes=scenario.expires_minutes),
         matches=matches)
-    audit.record(actor=None, action="scenario.suggest", obj=scenario,
+    audit.record(actor=actor, action="scenario.suggest", obj=scenario,
                  details={"suggestion": suggestion.id, "drill": drill.id if drill else None, "reason": reason[:300]})
     _publish("scenario.suggested", scenario, f"{'Drill: ' if drill else ''}Scenario suggested: {scenario.name}",
-             suggestion_id=suggestion.id, reason=suggestion.reason, drill=bool(drill))
+             actor, suggestion_id=suggestion.id, reason=suggestion.reason, drill=bool(drill))
     return suggestion
 
 
@@ -368,7 +368,8 @@ def scenario_suggest_manually(*, user, scenario_id: int) -> Suggestion:
     scenario = Scenario.objects.select_related("event").get(id=scenario_id)
     drill = Drill.objects.filter(event_id=scenario.event_id, ended_at__isnull=True).first()
     now = timezone.now()
-    return _suggest(scenario=scenario, drill=drill, reason=f"Called by {_name(user)}", triggered_at=now, matches=1, now=now)
+    return _suggest(scenario=scenario, drill=drill, reason=f"Called by {_name(user)}", triggered_at=now, matches=1, now=now,
+                    actor=user)
 
 
 @transaction.atomic

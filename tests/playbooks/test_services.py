@@ -293,3 +293,11 @@ def test_two_producers_firing_at_once_fire_once(people, account, make_user):
     assert sorted(r == "fired" for r in results) == [False, True], results
     assert Firing.objects.count() == 1
     assert AuditEntry.objects.filter(action="scenario.fire").count() == 1
+
+
+def test_a_manual_call_is_audited_with_who_called_it(people, account):
+    scenario = keyword_scenario(people, make_event(people, account))
+    services.scenario_suggest_manually(user=people[roles.LEAD], scenario_id=scenario.id)
+    entry = AuditEntry.objects.get(action="scenario.suggest")
+    assert entry.actor == people[roles.LEAD]
+    assert LiveEvent.objects.get(kind="scenario.suggested").payload["actor"]
