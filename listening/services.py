@@ -238,12 +238,14 @@ def mention_ingest_batch(
         by_external = {row["external_id"]: row for row in prepared.rows}
         new_rows = [(mention_id, by_external[external_id]) for mention_id, external_id in inserted]
         if new_rows:
+            from playbooks import services as playbooks
             from triage import services as triage
 
             joined = triage.mentions_join_threads(mentions=new_rows)  # a customer writing again joins their case
             _alerts_for(new_rows=new_rows, rules={c.rule.id: c.rule for c in rules}, now=now)
             # After the alerts' cases, which carry their priority; the triage rules open the rest.
             triage.mentions_route(mentions=[pair for pair in new_rows if pair[0] not in joined])
+            playbooks.scenarios_match_mentions(new_rows=new_rows, now=now)  # the night's scenarios light up
             _publish_mentions(source=source, new_rows=new_rows, rule_names={c.rule.id: c.rule.name for c in rules})
     return IngestResult(
         received=len(fetched), stored=len(inserted), mention_ids=[i for i, _ in inserted], notes=prepared.notes
@@ -336,6 +338,10 @@ def _alert_actions(*, alert: Alert, rule: AlertRule, mention_ids: list[int], cre
             approvals.queue_pause(user=None, reason=f"Alert rule \u201c{rule.name}\u201d: {alert.title}")
         except Conflict:
             pass  # already paused: the earlier reason stands
+    if created and rule.kind == AlertRule.Kind.SPIKE:
+        from playbooks import services as playbooks
+
+        playbooks.scenarios_match_alert(alert=alert, now=alert.opened_at)
     if rule.open_case:
         from triage import services as triage
 

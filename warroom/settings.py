@@ -174,6 +174,8 @@ X_CONSUMER_SECRET = env("X_CONSUMER_SECRET", "")
 X_ACCESS_TOKEN = env("X_ACCESS_TOKEN", "")
 X_ACCESS_TOKEN_SECRET = env("X_ACCESS_TOKEN_SECRET", "")
 X_USER_ACCESS_TOKEN = env("X_USER_ACCESS_TOKEN", "")
+# Drills post only to the sandbox account, with its own token (never the brand's credentials).
+X_SANDBOX_USER_ACCESS_TOKEN = env("X_SANDBOX_USER_ACCESS_TOKEN", "")
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_AGE = int(env("SESSION_COOKIE_AGE", str(12 * 3600)))
@@ -219,3 +221,4 @@ CELERY_BEAT_SCHEDULE["publish-due-posts"] = {"task": "approvals.tasks.publish_du
 CELERY_BEAT_SCHEDULE["approvals-housekeeping"] = {"task": "approvals.tasks.housekeeping", "schedule": 15.0}
 CELERY_BEAT_SCHEDULE["sla-check"] = {"task": "triage.tasks.sla_check", "schedule": 15.0}
 CELERY_BEAT_SCHEDULE["kpis-refresh"] = {"task": "triage.tasks.kpis_refresh", "schedule": 60.0}
+CELERY_BEAT_SCHEDULE["suggestions-expire"] = {"task": "playbooks.tasks.suggestions_expire", "schedule": 15.0}

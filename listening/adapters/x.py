@@ -438,13 +438,22 @@ def _walk(page: Callable, *, cursor: dict, query: str, keep: dict) -> FetchResul
 
 # --- publishing ------------------------------------------------------------------------
 
-def _publishing_client() -> tuple[tweepy.Client, bool]:
+def _publishing_client(*, sandbox: bool = False) -> tuple[tweepy.Client, bool]:
     """A client with user-context credentials and whether tweepy should sign with OAuth 1.0a.
+
+    `sandbox` (drills) posts only with X_SANDBOX_USER_ACCESS_TOKEN, the sandbox account's
+    own token, and never falls back to the brand's credentials.
 
     X posts on behalf of a user: either OAuth 1.0a (X_CONSUMER_KEY, X_CONSUMER_SECRET,
     X_ACCESS_TOKEN, X_ACCESS_TOKEN_SECRET) or an OAuth 2.0 user access token
     (X_USER_ACCESS_TOKEN, sent as a bearer). Without either, the app's X_BEARER_TOKEN is
     sent: the loopback fake accepts it, real X answers 403 and the error says what to set."""
+    if sandbox:
+        token = getattr(settings, "X_SANDBOX_USER_ACCESS_TOKEN", "") or ""
+        if not token:
+            raise PermanentError("No sandbox account to post to: set X_SANDBOX_USER_ACCESS_TOKEN. Drills never "
+                                 "post with the brand's credentials.")
+        return _client(bearer_token=token), False
     names = ("X_CONSUMER_KEY", "X_CONSUMER_SECRET", "X_ACCESS_TOKEN", "X_ACCESS_TOKEN_SECRET")
     oauth1 = {name: getattr(settings, name, "") or "" for name in names}
     if all(oauth1.values()):
@@ -461,13 +470,13 @@ def _publishing_client() -> tuple[tweepy.Client, bool]:
     return _client(bearer_token=settings.X_BEARER_TOKEN), False
 
 
-def publish(text: str, *, in_reply_to: str | None = None) -> str:
+def publish(text: str, *, in_reply_to: str | None = None, sandbox: bool = False) -> str:
     """Create one post on X (a reply when `in_reply_to` is a post id) and return its id.
 
     Sends exactly one request and never retries. Raises RateLimited, PermanentError, or
     TransientError; PublishOutcomeUnknown (a TransientError) when X may have created the
     post anyway, so the caller must check before sending it again."""
-    client, user_auth = _publishing_client()
+    client, user_auth = _publishing_client(sandbox=sandbox)
     try:
         with _translated_errors(publishing=True):
             body = client.create_tweet(text=text, in_reply_to_tweet_id=in_reply_to, user_auth=user_auth)

@@ -1,6 +1,8 @@
 """The demo room, created idempotently: a user per role (passwords generated on first run
 and kept in .run/demo-logins.txt, ignored by git, never in the repository), the demo
-source replaying a Super Bowl night, and the alert rules a brand would set for it."""
+source replaying a Super Bowl night, the alert rules a brand would set for it, and a
+Super Bowl playbook (playbooks/demo/superbowl.yaml) a week away with its drafts sent to
+legal and a sandbox account to drill it on."""
 
 import secrets
 from pathlib import Path
@@ -78,5 +80,31 @@ class Command(BaseCommand):
         for rule in DEMO_RULES:
             if rule["name"] not in existing:
                 listening.rule_create(user=lead, **rule)
+        self._playbook(User.objects.get(username="producer"))
         for username, password, role in logins:
             self.stdout.write(f"  {role:<18} {username:<10} {password}")
+
+    def _playbook(self, producer) -> None:
+        from datetime import timedelta
+
+        from django.utils import timezone
+
+        from approvals.services import CHECKLIST
+        from playbooks import services as playbooks
+        from playbooks import yaml_io
+        from playbooks.models import Event, Variant
+
+        Account.objects.get_or_create(handle="Crunchwave_sandbox", defaults={
+            "name": "Crunchwave sandbox (drills)", "time_zone": "America/New_York", "sandbox": True})
+        if Event.objects.filter(name="Super Bowl LX (demo)").exists():
+            return
+        start = (timezone.now() + timedelta(days=7)).replace(minute=30, second=0, microsecond=0)
+        at = {"start": start, "kickoff": start + timedelta(minutes=5), "ad": start + timedelta(minutes=50),
+              "halftime": start + timedelta(hours=2), "end": start + timedelta(hours=4)}
+        text = (Path(settings.BASE_DIR) / "playbooks" / "demo" / "superbowl.yaml").read_text()
+        for key, moment in at.items():
+            text = text.replace("{" + key + "}", moment.isoformat())
+        event = yaml_io.playbook_import(user=producer, text=text)
+        ticked = {question: True for question in [*CHECKLIST, *event.guardrails.get("checklist", [])]}
+        for variant in Variant.objects.filter(scenario__event=event):
+            playbooks.variant_submit(user=producer, variant_id=variant.id, checklist=ticked)
