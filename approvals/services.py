@@ -172,7 +172,7 @@ def _not_past(publish_at: datetime | None) -> datetime | None:
 
 @transaction.atomic
 def post_create(*, author, account_id: int, text: str, media=None, in_reply_to: str = "",
-                publish_at: datetime | None = None, publish_on_approval: bool = False) -> Post:
+                publish_at: datetime | None = None, publish_on_approval: bool = False, fire_only: bool = False) -> Post:
     """A draft. `publish_on_approval` means "now": it goes out the moment the last Yes lands,
     so a slow answer never makes it miss a slot or trip the approval deadline."""
     if not roles.has_role(author, AUTHORS):
@@ -182,8 +182,8 @@ def post_create(*, author, account_id: int, text: str, media=None, in_reply_to: 
     if account is None:
         raise InvalidInput("Account: choose one of the brand's accounts.")
     post = Post.objects.create(account=account, author=author, text=_clean_text(text), media=_clean_media(media),
-                               in_reply_to=(in_reply_to or "")[:128], publish_at=publish_at,
-                               publish_on_approval=publish_on_approval)
+                               in_reply_to=(in_reply_to or "")[:128], publish_at=None if fire_only else publish_at,
+                               publish_on_approval=publish_on_approval and not fire_only, fire_only=fire_only)
     audit.record(actor=author, action="post.create", obj=post)
     return post
 
@@ -332,9 +332,12 @@ def post_edit(*, post_id: int, user, text: str, media=None) -> Post:
 
 
 @transaction.atomic
-def post_schedule(*, post_id: int, user, publish_at: datetime) -> Post:
-    """Move the time: the approval stays, because the content did not change."""
+def post_schedule(*, post_id: int, user, publish_at: datetime, firing: bool = False) -> Post:
+    """Move the time: the approval stays, because the content did not change. A playbook
+    variant gets a time only when a producer fires it (`firing`), never from a calendar."""
     post = Post.objects.select_for_update().get(id=post_id)
+    if post.fire_only and not firing:
+        raise Conflict("This is a playbook variant: it goes out when a producer fires it on the event's live page.")
     if user.id != post.author_id and not roles.has_role(user, {roles.LEAD, roles.PRODUCER, roles.ADMIN}):
         raise Forbidden("Only the author, a producer or the lead can move this post.")
     _not_past(publish_at)

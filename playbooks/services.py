@@ -201,7 +201,7 @@ def variant_create(*, user, scenario_id: int, account_id: int, text: str, media=
     scenario = Scenario.objects.select_for_update().select_related("event").get(id=scenario_id)
     if not scenario.event.accounts.filter(id=account_id).exists():
         raise InvalidInput("Account: choose one of this event's accounts.")
-    post = approvals.post_create(author=user, account_id=account_id, text=text, media=media)
+    post = approvals.post_create(author=user, account_id=account_id, text=text, media=media, fire_only=True)
     order = (scenario.variants.order_by("-order").values_list("order", flat=True).first() or 0) + 1
     variant = Variant.objects.create(scenario=scenario, post=post, label=_text(label, "Label", 120, required=False),
                                      order=order)
@@ -427,7 +427,7 @@ def variant_fire(*, user, variant_id: int, suggestion_id: int | None = None) -> 
         suggestion.state, suggestion.decided_by, suggestion.decided_at = Suggestion.State.FIRED, user, now
         suggestion.save()
     if drill is None:
-        approvals.post_schedule(post_id=post.id, user=user, publish_at=now)
+        approvals.post_schedule(post_id=post.id, user=user, publish_at=now, firing=True)
         post_publish_task.delay_on_commit(post.id)
     else:
         drill_publish_task.delay_on_commit(firing.id)

@@ -155,6 +155,14 @@ def test_fire_publishes_an_approved_variant_exactly_once(people, account, x):
     assert LiveEvent.objects.filter(kind="scenario.fired").count() == 1
 
 
+def test_an_approved_variant_cannot_be_scheduled_around_the_fire(people, account):
+    event = make_event(people, account)
+    variant = approved_variant(people, event, keyword_scenario(people, event), account, "Congrats, Best Drama!")
+    with pytest.raises(Conflict, match="playbook variant: it goes out when a producer fires it"):
+        approvals.post_schedule(post_id=variant.post_id, user=people[roles.LEAD], publish_at=timezone.now())
+    assert Post.objects.get(id=variant.post_id).state == Post.State.APPROVED  # still waiting for the fire
+
+
 def test_fire_is_refused_while_the_queue_is_paused_with_the_reason(people, account):
     event = make_event(people, account)
     scenario = keyword_scenario(people, event)
