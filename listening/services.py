@@ -15,6 +15,7 @@ from django.db.models import F, Q, Sum
 from django.utils import timezone
 
 from warroom import audit, live, roles
+from wall import rollups
 from warroom.errors import Conflict, InvalidInput
 
 from . import enrich, query, selectors
@@ -237,6 +238,7 @@ def mention_ingest_batch(
         by_external = {row["external_id"]: row for row in prepared.rows}
         new_rows = [(mention_id, by_external[external_id]) for mention_id, external_id in inserted]
         if new_rows:
+            rollups.mention_minutes_add(source_id=source.id, rows=[row for _, row in new_rows])
             _alerts_for(new_rows=new_rows, rules={c.rule.id: c.rule for c in rules}, now=now)
             _publish_mentions(source=source, new_rows=new_rows, rule_names={c.rule.id: c.rule.name for c in rules})
     return IngestResult(

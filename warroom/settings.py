@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "triage",
     "approvals",
     "playbooks",
+    "wall",
 ]
 
 MIDDLEWARE = [
@@ -215,3 +216,19 @@ PUBLISH_EVERY_SECONDS = float(env("PUBLISH_EVERY_SECONDS", "2"))
 CELERY_BEAT_SCHEDULE["publish-due-posts"] = {"task": "approvals.tasks.publish_due_posts", "schedule": PUBLISH_EVERY_SECONDS}
 CELERY_BEAT_SCHEDULE["approvals-housekeeping"] = {"task": "approvals.tasks.housekeeping", "schedule": 15.0}
 CELERY_BEAT_SCHEDULE["sla-check"] = {"task": "triage.tasks.sla_check", "schedule": 15.0}
+
+# The Wall: presence, notifications and story arcs.
+PRESENCE_SECONDS = float(env("PRESENCE_SECONDS", "30"))  # a socket that stops refreshing is gone after this
+EMAIL_BACKEND = env("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = env("EMAIL_HOST", "localhost")
+EMAIL_PORT = int(env("EMAIL_PORT", "25"))
+EMAIL_HOST_USER = env("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = float(env("EMAIL_TIMEOUT", "10"))
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "warroom@localhost")
+SLACK_WEBHOOK_URL = env("SLACK_WEBHOOK_URL", "")
+# The address notices link back to (e-mail has no request to build it from).
+PUBLIC_BASE_URL = env("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
+CELERY_BEAT_SCHEDULE["topics-refresh"] = {"task": "wall.tasks.topics_refresh", "schedule": 60.0}
