@@ -8,7 +8,7 @@ source's own ingests are already serialized by its row lock."""
 from collections import Counter
 from datetime import datetime
 
-from django.db import connection
+from django.db import connection, transaction
 
 LABELS = ("positive", "neutral", "negative")
 
@@ -45,6 +45,7 @@ def mention_minutes_add(*, source_id: int, rows: list[dict]) -> None:
         )
 
 
+@transaction.atomic
 def mention_minutes_rebuild() -> int:
     """Recount the whole rollup from the mention table (after a bulk load, or to repair it).
     Takes a lock on the rollup so ingests wait rather than add to a half-built table."""
