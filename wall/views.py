@@ -7,7 +7,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
 from warroom.errors import WarroomError
-from warroom.roles import PAGE_ROLES, role_required
+from warroom.roles import PAGE_ROLES, has_role, role_required
 from warroom.views import render_page
 
 from . import selectors, services
@@ -24,7 +24,8 @@ def _int(value: str | None, default: int) -> int:
 @require_GET
 @role_required(*PAGE_ROLES["wall"])
 def wall(request: HttpRequest) -> HttpResponse:
-    return render_page(request, "warroom/wall.html", lambda: {"status": selectors.wall_status()})
+    can_track = has_role(request.user, PAGE_ROLES["topics"])
+    return render_page(request, "warroom/wall.html", lambda: {"status": selectors.wall_status(), "can_track": can_track})
 
 
 @never_cache
