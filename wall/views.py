@@ -101,5 +101,6 @@ def notification_settings(request: HttpRequest) -> HttpResponse:
     preference = services.notification_preference_get(request.user)
     fields = [(name, getattr(preference, name), preference._meta.get_field(name).help_text or name.replace("_", " "))
               for name in services.PREFERENCE_FIELDS]
-    return render_page(request, "wall/notifications.html", {**context, "preference": preference, "fields": fields},
-                       status=status)
+    away = [pref.user.get_full_name() or pref.user.get_username() for pref in services.people_on_deck()]
+    return render_page(request, "wall/notifications.html",
+                       {**context, "preference": preference, "fields": fields, "away_on_deck": away}, status=status)

@@ -163,3 +163,25 @@ def test_readme_screenshot_of_the_wall_on_demo_night(transactional_db, room_serv
     expect(wall.locator("body")).to_have_attribute("data-theme", "light")
     wall.reload()
     expect(wall.locator("body")).to_have_attribute("data-theme", "light")
+
+
+def test_presence_appears_and_disappears_with_a_second_browser(transactional_db, room_server, signed_in_page, make_user):
+    first = signed_in_page(room_server, make_user(roles.LEAD, "leo", last_name="Lead"), "/")
+    first.evaluate("window.notReloaded = true")
+    people = first.locator("#room-presence .person")
+    expect(people).to_have_count(1)
+    expect(people.first).to_contain_text("Leo Lead")
+
+    second = signed_in_page(room_server, make_user(roles.LEGAL, "lena", last_name="Legal"), "/approvals/")
+    expect(people).to_have_count(2, timeout=LIVE)
+    expect(first.locator("#room-presence")).to_contain_text(re.compile(r"Lena Legal\s+legal\s+on Approvals"))
+    expect(first.locator("#room-presence .count")).to_have_text("2")
+
+    # She moves to the Wall: her page changes in the list.
+    second.goto(room_server.url + "/wall/")
+    expect(first.locator("#room-presence")).to_contain_text(re.compile(r"Lena Legal\s+legal\s+on Wall"), timeout=LIVE)
+
+    second.context.close()
+    expect(people).to_have_count(1, timeout=5000)
+    expect(first.locator("#room-presence")).not_to_contain_text("Lena")
+    assert first.evaluate("window.notReloaded") is True

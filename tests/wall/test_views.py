@@ -111,6 +111,7 @@ def test_each_person_sets_their_own_notifications(make_user):
     assert response.status_code == 200 and "Saved." in response.content.decode()
     pref = NotificationPreference.objects.get(user=ana)
     assert pref.on_deck and pref.pauses and not pref.breaches and not pref.escalations
+    assert "Ana" in page.get(reverse("notification_settings")).content.decode().split('id="on-deck"')[1]
     nomail = client_for(make_user(roles.LEGAL, "nomail"))
     response = nomail.post(reverse("notification_settings"), {"on_deck": "on", "email": "on"})
     assert response.status_code == 400 and "e-mail address" in response.content.decode()
