@@ -11,6 +11,7 @@ import time
 import redis
 from channels.db import database_sync_to_async
 from django.conf import settings
+from django.db import connection, transaction
 from django.urls import Resolver404, resolve
 
 from warroom import live, roles
@@ -66,9 +67,16 @@ def present_user_ids() -> set[int]:
     return {person["uid"] for person in presence_list()}
 
 
-def _publish(present: list[dict]) -> None:
-    names = ", ".join(p["name"] for p in present[:5]) + (f" and {len(present) - 5} more" if len(present) > 5 else "")
-    live.publish("room.presence", summary=f"In the room: {names or 'nobody'}", present=present)
+def _publish() -> None:
+    """Push the list as it is now. It is read under the live layer's allocation lock, so
+    a later event id always carries a later list (pages drop a push older than the list
+    they show: see static/wall/presence.js)."""
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [live.ALLOCATION_LOCK])
+        present = presence_list()
+        names = ", ".join(p["name"] for p in present[:5]) + (f" and {len(present) - 5} more" if len(present) > 5 else "")
+        live.publish("room.presence", summary=f"In the room: {names or 'nobody'}", present=present)
 
 
 def _prune(now: float) -> bool:
@@ -96,9 +104,8 @@ def presence_enter(*, channel: str, user, page: str) -> None:
     pipe.zadd(expiry, {channel: now + settings.PRESENCE_SECONDS})
     pipe.execute()
     _prune(now)
-    after = presence_list(now=now)
-    if after != before:
-        _publish(after)
+    if presence_list(now=now) != before:
+        _publish()
 
 
 def presence_refresh(*, channel: str) -> None:
@@ -107,7 +114,7 @@ def presence_refresh(*, channel: str) -> None:
     expiry, _ = _keys()
     _redis().zadd(expiry, {channel: now + settings.PRESENCE_SECONDS}, xx=True)
     if _prune(now):
-        _publish(presence_list(now=now))
+        _publish()
 
 
 def presence_leave(*, channel: str) -> None:
@@ -118,9 +125,8 @@ def presence_leave(*, channel: str) -> None:
     pipe.zrem(expiry, channel)
     pipe.hdel(who, channel)
     pipe.execute()
-    after = presence_list(now=now)
-    if after != before:
-        _publish(after)
+    if presence_list(now=now) != before:
+        _publish()
 
 
 # --- The socket's side: called by warroom.consumers.RoomConsumer --------------------------

@@ -12,7 +12,9 @@ from django.utils import timezone
 from approvals import selectors as approvals_selectors
 from approvals.models import ApprovalRequest, Post
 from listening.models import Alert, AlertRule
+from triage import selectors as triage_selectors
 from triage.models import Case
+from warroom import roles
 
 from .models import Topic, TopicDay
 
@@ -92,11 +94,17 @@ class WallStatus:
     median_response_minutes: float | None
 
 
-def wall_status(*, now: datetime | None = None) -> WallStatus:
-    """What the room must see at a glance: a handful of small queries."""
+def wall_status(*, user=None, now: datetime | None = None) -> WallStatus:
+    """What the room must see at a glance: a handful of small queries. With `user`, the
+    cases are those the Queue shows that user (legal sees legal's, producers PR's), and
+    alert titles are left out for roles that may not open the alerts page."""
     now = now or timezone.now()
     alerts = Alert.objects.filter(state=Alert.State.OPEN).filter(Q(ended_at__isnull=True) | ~Q(kind=AlertRule.Kind.SPIKE))
     open_cases = Case.objects.exclude(status=Case.Status.RESOLVED)
+    teams = triage_selectors.visible_teams(user) if user is not None else None
+    if teams is not None:
+        open_cases = open_cases.filter(team__in=teams)
+    sees_alerts = user is None or roles.has_role(user, roles.PAGE_ROLES["alerts"])
     breached = open_cases.filter(
         Q(first_response_breached_at__isnull=False) | Q(resolution_breached_at__isnull=False)
         | (Q(first_responded_at__isnull=True, first_response_due__lt=now) & ~Q(status=Case.Status.WAITING))
@@ -108,12 +116,12 @@ def wall_status(*, now: datetime | None = None) -> WallStatus:
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM first_responded_at - opened_at)) "
-            "FROM triage_case WHERE first_responded_at >= %s",
-            [now - timedelta(hours=24)],
+            "FROM triage_case WHERE first_responded_at >= %s" + (" AND team = ANY(%s)" if teams is not None else ""),
+            [now - timedelta(hours=24)] + ([teams] if teams is not None else []),
         )
         median = cursor.fetchone()[0]
     return WallStatus(
-        open_alerts=list(alerts.order_by("-opened_at")[:5]),
+        open_alerts=list(alerts.order_by("-opened_at")[:5]) if sees_alerts else [],
         open_alert_count=alerts.count(),
         breached_count=breached.count(),
         oldest_waiting=waiting.first(),

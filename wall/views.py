@@ -25,7 +25,7 @@ def _int(value: str | None, default: int) -> int:
 @role_required(*PAGE_ROLES["wall"])
 def wall(request: HttpRequest) -> HttpResponse:
     can_track = has_role(request.user, PAGE_ROLES["topics"])
-    return render_page(request, "warroom/wall.html", lambda: {"status": selectors.wall_status(), "can_track": can_track})
+    return render_page(request, "warroom/wall.html", lambda: {"status": selectors.wall_status(user=request.user), "can_track": can_track})
 
 
 @never_cache
@@ -33,7 +33,7 @@ def wall(request: HttpRequest) -> HttpResponse:
 @role_required(*PAGE_ROLES["wall_panels"])
 def wall_panels(request: HttpRequest) -> HttpResponse:
     """The status panels, fetched again by the Wall whenever a live event arrives."""
-    return TemplateResponse(request, "warroom/wall.html#panels", {"status": selectors.wall_status()})
+    return TemplateResponse(request, "warroom/wall.html#panels", {"status": selectors.wall_status(user=request.user)})
 
 
 @never_cache

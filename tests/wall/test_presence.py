@@ -95,3 +95,25 @@ def test_every_page_renders_who_is_in_the_room(make_user):
     client.force_login(maya)
     html = client.get("/").content.decode()
     assert 'id="room-presence"' in html and "Ana" in html and "on Approvals" in html
+
+
+def test_concurrent_comings_and_goings_end_with_a_push_of_the_final_list(make_user):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connection
+
+    people = [make_user(roles.COMMUNITY_MANAGER, f"cm{n}") for n in range(6)]
+
+    def come_and_go(n: int) -> None:
+        try:
+            presence.presence_enter(channel=f"specific.{n}", user=people[n], page="/queue/")
+            if n % 2:
+                presence.presence_leave(channel=f"specific.{n}")
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(6) as pool:
+        list(pool.map(come_and_go, range(6)))
+    final = presence.presence_list()
+    assert [p["name"] for p in final] == ["Cm0", "Cm2", "Cm4"]
+    assert LiveEvent.objects.filter(kind="room.presence").latest("id").payload["present"] == final
