@@ -253,6 +253,7 @@ def main() -> int:
             "wall_volume_60m": "/wall/volume.json",
             "wall_volume_24h": "/wall/volume.json?minutes=1440",
             "wall_sentiment": "/wall/sentiment.json",
+            "wall_responses_24h": "/wall/responses.json",
             "topic_arc_30d": f"/wall/arcs/data.json?topic={topic.id}",
             "topics_page": f"/wall/arcs/?topic={topic.id}",
         }

@@ -81,6 +81,29 @@ def sentiment_series(*, minutes: int = 60, bucket: int = 5, now: datetime | None
     return {"start": start.isoformat(), "step": bucket * 60, **series, "overall": overall, "shares": shares}
 
 
+def response_series(*, hours: int = 24, user=None, now: datetime | None = None) -> dict:
+    """Median minutes to a first response, per hour the response was given, over the last
+    `hours` hours (cases the user's role sees); None for an hour without responses."""
+    now = now or timezone.now()
+    end = now.replace(minute=0, second=0, microsecond=0)
+    start = end - timedelta(hours=hours - 1)
+    teams = triage_selectors.visible_teams(user) if user is not None else None
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT date_trunc('hour', first_responded_at), count(*), percentile_cont(0.5) WITHIN GROUP"
+            " (ORDER BY extract(epoch FROM first_responded_at - opened_at)) FROM triage_case"
+            " WHERE first_responded_at >= %s" + (" AND team = ANY(%s)" if teams is not None else "") + " GROUP BY 1",
+            [start] + ([teams] if teams is not None else []),
+        )
+        rows = {hour: (count, median) for hour, count, median in cursor.fetchall()}
+    medians, counts = [], []
+    for i in range(hours):
+        count, median = rows.get(start + timedelta(hours=i), (0, None))
+        counts.append(count)
+        medians.append(round(median / 60, 1) if median is not None else None)
+    return {"start": start.isoformat(), "step": 3600, "median_minutes": medians, "responses": counts}
+
+
 @dataclass
 class WallStatus:
     open_alerts: list

@@ -50,6 +50,13 @@ def wall_sentiment(request: HttpRequest) -> JsonResponse:
     return JsonResponse(selectors.sentiment_series(minutes=60, bucket=5))
 
 
+@never_cache
+@require_GET
+@role_required(*PAGE_ROLES["wall_responses"])
+def wall_responses(request: HttpRequest) -> JsonResponse:
+    return JsonResponse(selectors.response_series(hours=24, user=request.user))
+
+
 @require_http_methods(["GET", "POST"])
 @role_required(*PAGE_ROLES["topics"])
 def topics(request: HttpRequest) -> HttpResponse:

@@ -93,6 +93,7 @@ PAGE_ROLES = {
     "wall_panels": EVERYONE,
     "wall_volume": EVERYONE,
     "wall_sentiment": EVERYONE,
+    "wall_responses": EVERYONE,
     "topics": frozenset({LEAD, ADMIN}),
     "topic_arc": frozenset({LEAD, ADMIN}),
     "notification_settings": EVERYONE,

@@ -82,6 +82,27 @@
         ? s.positive + "% positive · " + s.neutral + "% neutral · " + s.negative + "% negative" : "no mentions";
   }
 
+  function drawResponses(data) {
+    const svg = document.getElementById("responses-chart");
+    const frame = document.createDocumentFragment();
+    const values = data.median_minutes;
+    const peak = Math.max(1, ...values.filter(function (v) { return v !== null; }));
+    const slot = (W - PAD) / values.length;
+    values.forEach(function (value, i) {
+      if (value === null) return;
+      const h = (H - PAD - 4) * value / peak;
+      el("rect", { class: "resp", x: PAD + i * slot + 1, y: H - PAD - h, width: Math.max(1, slot - 2), height: h, "data-value": value }, frame);
+    });
+    el("line", { class: "axis", x1: PAD, y1: H - PAD, x2: W, y2: H - PAD }, frame);
+    const top = el("text", { class: "label", x: 0, y: 12 }, frame);
+    top.textContent = peak + " min";
+    svg.replaceChildren(frame);
+    const total = data.responses.reduce(function (a, b) { return a + b; }, 0);
+    const last = values.filter(function (v) { return v !== null; }).pop();
+    document.getElementById("responses-summary").textContent =
+      total ? total + " answered" + (last !== undefined ? " · latest hour " + last + " min" : "") : "no first responses yet";
+  }
+
   function getJSON(url) {
     return fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } }).then(function (r) {
       if (!r.ok) throw new Error(url + ": " + r.status);
@@ -114,7 +135,8 @@
       });
     const volume = getJSON(root.dataset.volumeUrl).then(drawVolume);
     const sentiment = getJSON(root.dataset.sentimentUrl).then(drawSentiment);
-    Promise.allSettled([panels, volume, sentiment]).then(function (results) {
+    const responses = getJSON(root.dataset.responsesUrl).then(drawResponses);
+    Promise.allSettled([panels, volume, sentiment, responses]).then(function (results) {
       inFlight = false;
       body.dataset.wallRefreshed = String(Date.now());
       body.dataset.wallErrors = String(results.filter(function (r) { return r.status === "rejected"; }).length);

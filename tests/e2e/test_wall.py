@@ -18,6 +18,7 @@ from listening import services as listening
 from listening.adapters import FetchedMention
 from listening.models import Mention
 from tests.e2e.support import off_main_thread, signed_in_page  # noqa: F401  (a fixture)
+from warroom.services import announcement_post
 from tests.e2e.test_shell import screenshot_dir
 from tests.listening import factories as f
 from triage import services as triage
@@ -141,6 +142,11 @@ def test_readme_screenshot_of_the_wall_on_demo_night(transactional_db, room_serv
         post = approvals.post_create(author=maya, account_id=account.id, text="Lights out? Our chips still glow.")
         approvals.post_submit(post_id=post.id, user=maya, checklist=TICKED)
         approvals.queue_pause(user=lead, reason="Blackout in the stadium: hold every scheduled post")
+        from triage.models import Case
+
+        for n, case in enumerate(Case.objects.order_by("id")[:12]):  # answered in the last hour
+            Case.objects.filter(id=case.id).update(opened_at=now - timedelta(minutes=40 + n),
+                                                   first_responded_at=now - timedelta(minutes=30 - n * 2))
 
     off_main_thread(night)
     signed_in_page(room_server, maya, "/queue/")
@@ -149,6 +155,7 @@ def test_readme_screenshot_of_the_wall_on_demo_night(transactional_db, room_serv
     expect(wall.locator("#volume-chart rect.bar")).to_have_count(60, timeout=LIVE)
     expect(wall.locator("#volume-spikes")).to_contain_text("Spike now", timeout=LIVE)
     expect(wall.locator("#room-presence")).to_contain_text("Maya Ortiz", timeout=LIVE)
+    expect(wall.locator("#responses-chart rect.resp").first).to_be_visible(timeout=LIVE)
     wall.set_viewport_size({"width": 1600, "height": 1000})
     wall.emulate_media(color_scheme="light")
     wall.wait_for_timeout(300)
@@ -185,3 +192,27 @@ def test_presence_appears_and_disappears_with_a_second_browser(transactional_db,
     expect(people).to_have_count(1, timeout=5000)
     expect(first.locator("#room-presence")).not_to_contain_text("Lena")
     assert first.evaluate("window.notReloaded") is True
+
+
+def test_a_night_of_events_and_reconnects_does_not_grow_the_wall(transactional_db, room_server, signed_in_page, make_user):
+    lead = make_user(roles.LEAD, "leo")
+    wall = signed_in_page(room_server, lead, "/wall/")
+    wall.evaluate("window.notReloaded = true; window.opens = 0;"
+                  "document.body.addEventListener('htmx:wsOpen', () => window.opens++)")
+    ingest(["warming up"])
+    expect(wall.locator("#volume-now")).to_contain_text("1 in the hour", timeout=LIVE)
+    count_nodes = "document.getElementById('wall').getElementsByTagName('*').length"
+    before = wall.evaluate(count_nodes)
+    for round_ in range(5):
+        for n in range(4):
+            off_main_thread(lambda: announcement_post(author=lead, text=f"round {round_} note {n}"))
+        # Cut the socket (as a flaky venue network or a server restart does): the page reconnects by itself.
+        wall.evaluate("document.body['htmx-internal-data'].webSocket.socket.close()")
+        wall.wait_for_function("n => window.opens >= n", arg=round_ + 1, timeout=LIVE)
+        expect(wall.locator("#connection")).to_have_class(re.compile(r"\bdot-live\b"), timeout=LIVE)
+    ingest(["the last one"])
+    expect(wall.locator("#volume-now")).to_contain_text("2 in the hour", timeout=LIVE)
+    assert wall.evaluate(count_nodes) == before
+    assert wall.locator("#room-events li.event").count() <= 200
+    assert wall.evaluate("window.opens") == 5  # it did reconnect each time
+    assert wall.evaluate("window.notReloaded") is True

@@ -129,3 +129,18 @@ def test_legal_sees_legal_cases_and_no_alert_titles_on_the_wall(make_user):
     html = legal.get(reverse("wall_panels")).content.decode()
     assert f"#{case.id}" in html and "1 open case" in html
     assert "Refunds" in client_for(maya).get(reverse("wall_panels")).content.decode()
+
+
+def test_response_times_are_median_minutes_per_hour(make_user):
+    from triage.models import Case
+
+    now = timezone.now()
+    hour = now.replace(minute=0, second=0, microsecond=0)
+    for minutes, team in ((10, "social"), (20, "social"), (90, "social"), (5, "legal")):
+        Case.objects.create(title="c", team=team, opened_at=hour - timezone.timedelta(minutes=minutes),
+                            first_responded_at=hour + timezone.timedelta(seconds=1))
+    data = client_for(make_user(roles.LEAD)).get(reverse("wall_responses")).json()
+    assert len(data["median_minutes"]) == 24 and data["median_minutes"][-1] == 15.0 and data["responses"][-1] == 4
+    assert data["median_minutes"][0] is None
+    legal = client_for(make_user(roles.LEGAL)).get(reverse("wall_responses")).json()
+    assert legal["responses"][-1] == 1 and legal["median_minutes"][-1] == 5.0
