@@ -15,6 +15,7 @@ from django.db.models import F, Q, Sum
 from django.utils import timezone
 
 from warroom import audit, live, roles
+from wall import rollups
 from warroom.errors import Conflict, InvalidInput
 
 from . import enrich, query, selectors
@@ -241,6 +242,7 @@ def mention_ingest_batch(
             from playbooks import services as playbooks
             from triage import services as triage
 
+            rollups.mention_minutes_add(source_id=source.id, rows=[row for _, row in new_rows])
             joined = triage.mentions_join_threads(mentions=new_rows)  # a customer writing again joins their case
             _alerts_for(new_rows=new_rows, rules={c.rule.id: c.rule for c in rules}, now=now)
             # After the alerts' cases, which carry their priority; the triage rules open the rest.

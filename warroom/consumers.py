@@ -10,6 +10,8 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
+from wall import presence
+
 from . import live, roles
 
 CLOSE_UNAUTHENTICATED = 4401
@@ -110,6 +112,7 @@ class RoomConsumer(AsyncWebsocketConsumer):
     async def disconnect(self, code):
         if self.sync_task:
             self.sync_task.cancel()
+        await presence.socket_left(self)
         hub = Hub.of(self.channel_layer)
         for group in getattr(self, "live_groups", []):
             await hub.leave(group, self)
@@ -129,6 +132,8 @@ class RoomConsumer(AsyncWebsocketConsumer):
         if kind == "hello" and self.verified is None:
             await self.catch_up(after)
             self.sync_task = asyncio.create_task(self.keep_in_sync())
+            if isinstance(message.get("page"), str):  # pages say where they are; other clients are not people
+                await presence.socket_entered(self, message["page"])
 
     async def catch_up(self, after: int) -> None:
         """Send everything after `after` that this user may see, then the pushes that

@@ -12,6 +12,7 @@ A kind may add its own template `live/<kind>.html` that swaps other parts of the
 """
 
 import asyncio
+import logging
 import os
 import threading
 from collections import OrderedDict
@@ -31,9 +32,12 @@ from .models import LiveEvent
 
 # pg_advisory_xact_lock key that serializes event allocation ("WARR" in ASCII).
 ALLOCATION_LOCK = 0x57415252
+logger = logging.getLogger(__name__)
 ROOM = "room"
 # Pushed live but never replayed nor listed: "who is looking at this case" is stale once missed.
-EPHEMERAL = ("case.presence",)
+EPHEMERAL = ("case.presence", "room.presence")
+# Kinds that reach the people on deck who are not in the room (e-mail, Slack): see wall.services.
+NOTIFY = frozenset({"case.escalated", "case.breached", "queue.paused", "scenario.fired"})
 SUMMARY_LIMIT = 500
 
 
@@ -64,7 +68,19 @@ def publish(kind: str, *, audience: Iterable[str] = (ROOM,), summary: str, actor
             payload={"summary": summary[:SUMMARY_LIMIT], "actor": actor, **payload},
         )
         transaction.on_commit(partial(_send, event))
+        if kind in NOTIFY:
+            transaction.on_commit(partial(_notify, event.id))
     return event
+
+
+def _notify(event_id: int) -> None:
+    """People on deck hear about this kind of event (wall.services.event_notify decides who)."""
+    from wall.tasks import event_notify
+
+    try:
+        event_notify.delay(event_id)
+    except Exception:  # noqa: BLE001 - the decision is committed; a broker outage must not undo the caller
+        logger.exception("could not enqueue notices for live event %s", event_id)
 
 
 _rendered: "OrderedDict[tuple, str]" = OrderedDict()

@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "triage",
     "approvals",
     "playbooks",
+    "wall",
 ]
 
 MIDDLEWARE = [
@@ -222,3 +223,19 @@ CELERY_BEAT_SCHEDULE["approvals-housekeeping"] = {"task": "approvals.tasks.house
 CELERY_BEAT_SCHEDULE["sla-check"] = {"task": "triage.tasks.sla_check", "schedule": 15.0}
 CELERY_BEAT_SCHEDULE["kpis-refresh"] = {"task": "triage.tasks.kpis_refresh", "schedule": 60.0}
 CELERY_BEAT_SCHEDULE["suggestions-expire"] = {"task": "playbooks.tasks.suggestions_expire", "schedule": 15.0}
+
+# The Wall: presence, notifications and story arcs.
+PRESENCE_SECONDS = float(env("PRESENCE_SECONDS", "30"))  # a socket that stops refreshing is gone after this
+EMAIL_BACKEND = env("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = env("EMAIL_HOST", "localhost")
+EMAIL_PORT = int(env("EMAIL_PORT", "25"))
+EMAIL_HOST_USER = env("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = float(env("EMAIL_TIMEOUT", "10"))
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "warroom@localhost")
+SLACK_WEBHOOK_URL = env("SLACK_WEBHOOK_URL", "")
+# The address notices link back to (e-mail has no request to build it from).
+PUBLIC_BASE_URL = env("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
+CELERY_BEAT_SCHEDULE["topics-refresh"] = {"task": "wall.tasks.topics_refresh", "schedule": 60.0}

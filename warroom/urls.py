@@ -8,7 +8,7 @@ from . import views
 urlpatterns = [
     path("", views.room, name="room"),
     path("announce/", views.announce, name="announce"),
-    path("wall/", views.wall, name="wall"),
+    path("wall/", include("wall.urls")),
     path("audit/", views.audit_log, name="audit"),
     path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", views.logout, name="logout"),

@@ -1,4 +1,4 @@
-"""The room shell: the room page, the wall, the audit log, announcements, sign-in, health."""
+"""The room shell: the room page, the audit log, announcements, sign-in, health."""
 
 import logging
 from collections.abc import Callable
@@ -14,6 +14,8 @@ from django.template.response import TemplateResponse
 from django.utils.dateparse import parse_date
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
+
+from wall import presence
 
 from . import audit, live, roles, selectors, services
 from .celery import app as celery_app
@@ -35,7 +37,8 @@ def render_page(
         context = context()
     groups = live.groups_for(user_id=request.user.id, held_roles=roles.roles_of(request.user))
     rail = [(event, live.render_row(event)) for event in live.recent(groups=groups, up_to=after)]
-    return TemplateResponse(request, template, {"live_after": after, "rail": rail, **(context or {})}, status=status)
+    context = {"live_after": after, "rail": rail, "present": presence.presence_list(), **(context or {})}
+    return TemplateResponse(request, template, context, status=status)
 
 
 def room_context(request: HttpRequest) -> dict:
@@ -65,12 +68,6 @@ def announce(request: HttpRequest) -> HttpResponse:
     if request.htmx:
         return TemplateResponse(request, "warroom/room.html#announce-form", {"sent": True})
     return redirect("room")
-
-
-@require_GET
-@role_required(*PAGE_ROLES["wall"])
-def wall(request: HttpRequest) -> HttpResponse:
-    return render_page(request, "warroom/wall.html")
 
 
 @require_GET

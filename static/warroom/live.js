@@ -40,7 +40,7 @@
     ownRetries = 0;
     wasOpen = true;
     setDot("live", "Live: changes arrive as they happen");
-    event.detail.socketWrapper.send(JSON.stringify({ type: "hello", after: verified }));
+    event.detail.socketWrapper.send(JSON.stringify({ type: "hello", after: verified, page: window.location.pathname }));
   });
 
   body.addEventListener("htmx:wsClose", function (event) {
