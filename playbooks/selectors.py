@@ -213,3 +213,31 @@ def event_report(event: Event) -> EventReport:
               "p90_minutes": round(times[int(len(times) * 0.9)], 1) if times else None}
     return EventReport(event, firings, timings(event=event, drill=None), approvals, triage,
                        volume_chart(event.starts_at, event.ends_at))
+
+
+@dataclass
+class EventNow:
+    """The event the room is working now, as the Wall shows it."""
+
+    event: Event
+    drill: Drill | None
+    lit: list[Scenario]  # suggested and waiting for the producer, oldest first
+    scenario_count: int
+    fired_count: int
+
+
+def event_now(now: datetime | None = None, limit: int = 5) -> EventNow | None:
+    """A running drill's event, else the event whose listening window (an hour either
+    side) holds `now`; None on an ordinary day. A handful of small queries."""
+    from .services import LISTEN_MARGIN
+
+    now = now or timezone.now()
+    drill = Drill.objects.filter(ended_at__isnull=True).select_related("event").order_by("-started_at").first()
+    event = drill.event if drill else (Event.objects.filter(starts_at__lte=now + LISTEN_MARGIN,
+                                                            ends_at__gte=now - LISTEN_MARGIN).order_by("starts_at").first())
+    if event is None:
+        return None
+    lit = [s.scenario for s in Suggestion.objects.filter(scenario__event=event, drill=drill, state=Suggestion.State.SUGGESTED)
+           .select_related("scenario").order_by("suggested_at")[:limit]]
+    return EventNow(event=event, drill=drill, lit=lit, scenario_count=event.scenarios.count(),
+                    fired_count=Firing.objects.filter(variant__scenario__event=event, drill=drill).count())

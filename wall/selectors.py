@@ -12,6 +12,7 @@ from django.utils import timezone
 from approvals import selectors as approvals_selectors
 from approvals.models import ApprovalRequest, Post
 from listening.models import Alert, AlertRule
+from playbooks import selectors as playbooks_selectors
 from triage import selectors as triage_selectors
 from triage.models import Case
 from warroom import roles
@@ -115,6 +116,7 @@ class WallStatus:
     legal_oldest: ApprovalRequest | None
     banner: object
     median_response_minutes: float | None
+    event_now: object = None  # playbooks.selectors.EventNow: tonight's event and its lit scenarios
 
 
 def wall_status(*, user=None, now: datetime | None = None) -> WallStatus:
@@ -153,6 +155,7 @@ def wall_status(*, user=None, now: datetime | None = None) -> WallStatus:
         legal_oldest=legal.select_related("post").order_by("created_at", "id").first(),
         banner=approvals_selectors.queue_banner(),
         median_response_minutes=round(median / 60, 1) if median is not None else None,
+        event_now=playbooks_selectors.event_now(now=now),
     )
 
 

@@ -144,3 +144,23 @@ def test_response_times_are_median_minutes_per_hour(make_user):
     assert data["median_minutes"][0] is None
     legal = client_for(make_user(roles.LEGAL)).get(reverse("wall_responses")).json()
     assert legal["responses"][-1] == 1 and legal["median_minutes"][-1] == 5.0
+
+
+def test_the_wall_shows_tonights_event_and_its_lit_scenarios(make_user):
+    from datetime import timedelta
+
+    from playbooks import services as playbooks
+
+    producer = make_user(roles.PRODUCER)
+    wall = client_for(make_user(roles.COMMUNITY_MANAGER))
+    assert 'id="wall-event"' not in wall.get("/wall/panels/").content.decode()  # an ordinary day
+    now = timezone.now()
+    event = playbooks.event_create(user=producer, name="Emmys <live>", starts_at=now - timedelta(minutes=10),
+                                   ends_at=now + timedelta(hours=3))
+    wins = playbooks.scenario_create(user=producer, event_id=event.id, name="Our show wins Best Drama")
+    playbooks.scenario_create(user=producer, event_id=event.id, name="Power cut")
+    panels = wall.get("/wall/panels/").content.decode()
+    assert "Emmys &lt;live&gt;" in panels and "No scenario has triggered; 2 ready." in panels
+    playbooks.scenario_suggest_manually(user=producer, scenario_id=wins.id)
+    panels = wall.get("/wall/panels/").content.decode()
+    assert "1 lit" in panels and "Our show wins Best Drama" in panels
