@@ -52,6 +52,43 @@ def ingest(texts: list[str], *, minutes_ago: float = 0, source=None) -> None:
     off_main_thread(work)
 
 
+CHARTS_AGAINST_JSON = """async () => {
+  const charts = window.__wallCharts || {};
+  const get = (url) => fetch(url, {credentials: "same-origin"}).then((r) => r.json());
+  const wall = document.getElementById("wall").dataset;
+  const [volume, sentiment, responses] = await Promise.all([get(wall.volumeUrl), get(wall.sentimentUrl), get(wall.responsesUrl)]);
+  const canvas = (id) => document.querySelectorAll("#" + id + " canvas").length;
+  const v = charts.volume, s = charts.sentiment, r = charts.responses;
+  return {
+    canvases: [canvas("volume-chart"), canvas("sentiment-chart"), canvas("responses-chart")],
+    allCanvases: document.querySelectorAll("#wall canvas").length,
+    // per minute: the calm and the spiking series together are the JSON's totals
+    volume: v && JSON.stringify(v.data[1].map((calm, i) => calm ?? v.data[2][i])) === JSON.stringify(volume.total),
+    volumeSpiking: v ? v.data[2].filter((x) => x !== null).length : -1,
+    volumeWidth: v ? v.width : 0,
+    sentiment: s && s.data[0].length === sentiment.total.length && s.data.length === 4
+      && s.data[3].every((pos, i) => sentiment.total[i] ? Math.abs(pos - 100 * sentiment.positive[i] / sentiment.total[i]) < 1e-9 : pos === null),
+    responses: r && JSON.stringify(r.data[1]) === JSON.stringify(responses.median_minutes),
+    responsesAnswered: r ? r.data[1].filter((x) => x !== null).length : -1,
+  };
+}"""
+
+
+def charts_agree_with_json(page, timeout: float = LIVE / 1000) -> dict:
+    """The three uPlot charts (one canvas each) show exactly what the JSON endpoints say now
+    (retried: a minute may turn, or a refresh land, between the two reads)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        seen = page.evaluate(CHARTS_AGAINST_JSON)
+        if (seen["canvases"] == [1, 1, 1] and seen["allCanvases"] == 3 and seen["volume"] and seen["sentiment"]
+                and seen["responses"]) or time.monotonic() > deadline:
+            break
+        page.wait_for_timeout(300)
+    assert seen["canvases"] == [1, 1, 1] and seen["allCanvases"] == 3, seen
+    assert seen["volume"] and seen["sentiment"] and seen["responses"], seen
+    return seen
+
+
 def test_the_wall_follows_the_room_live_and_shows_who_is_in_it(
     transactional_db, room_server, signed_in_page, make_user, artifacts
 ):
@@ -74,6 +111,7 @@ def test_the_wall_follows_the_room_live_and_shows_who_is_in_it(
     ingest(["The lights went out!", "Blackout at the Super Bowl", "Best ad of the night"])
     expect(wall.locator("#volume-now")).to_contain_text("3 in the hour", timeout=LIVE)
     expect(wall.locator("#sentiment-shares")).to_contain_text("% positive", timeout=LIVE)
+    charts_agree_with_json(wall)
 
     # A P1 case opens: the SLA tile names it as the oldest waiting.
     def open_case():
@@ -153,11 +191,17 @@ def test_readme_screenshot_of_the_wall_on_demo_night(transactional_db, room_serv
     signed_in_page(room_server, maya, "/queue/")
     wall = signed_in_page(room_server, lead, "/wall/")
     expect(wall.locator("#wall-pause")).to_have_class(re.compile(r"\bpaused\b"))
-    expect(wall.locator("#volume-chart rect.bar")).to_have_count(60, timeout=LIVE)
     expect(wall.locator("#volume-spikes")).to_contain_text("Spike now", timeout=LIVE)
     expect(wall.locator("#room-presence")).to_contain_text("Maya Ortiz", timeout=LIVE)
-    expect(wall.locator("#responses-chart rect.resp").first).to_be_visible(timeout=LIVE)
+    seen = charts_agree_with_json(wall)
+    assert seen["volumeSpiking"] > 0  # the minutes of the open spike are drawn in the spike colour
+    assert seen["responsesAnswered"] > 0
+    expect(wall.locator("#responses-chart canvas")).to_be_visible()
+    wall.evaluate("window.volumeChart = window.__wallCharts.volume")
     wall.set_viewport_size({"width": 1600, "height": 1000})
+    # A bigger screen resizes the same chart to its box.
+    wall.wait_for_function("() => { const u = window.__wallCharts.volume, box = document.getElementById('volume-chart');"
+                           " return u === window.volumeChart && Math.abs(u.width - box.clientWidth) <= 1; }", timeout=LIVE)
     wall.emulate_media(color_scheme="light")
     wall.wait_for_timeout(300)
     wall.screenshot(path=str(artifacts / "wall-light.png"))
@@ -204,6 +248,8 @@ def test_a_night_of_events_and_reconnects_does_not_grow_the_wall(transactional_d
     expect(wall.locator("#volume-now")).to_contain_text("1 in the hour", timeout=LIVE)
     count_nodes = "document.getElementById('wall').getElementsByTagName('*').length"
     before = wall.evaluate(count_nodes)
+    charts_agree_with_json(wall)
+    wall.evaluate("window.firstCharts = Object.assign({}, window.__wallCharts)")
     for round_ in range(5):
         for n in range(4):
             off_main_thread(lambda: announcement_post(author=lead, text=f"round {round_} note {n}"))
@@ -222,6 +268,11 @@ def test_a_night_of_events_and_reconnects_does_not_grow_the_wall(transactional_d
         fresh.wait_for_timeout(500)
     assert wall.evaluate(count_nodes) == fresh.evaluate(count_nodes)
     assert abs(wall.evaluate(count_nodes) - before) < 20  # bounded: the same panels and charts, redrawn
+    # The charts are the ones made at first sight, given new data (not new charts on every redraw),
+    # and they show what a fresh Wall shows.
+    assert wall.evaluate("['volume', 'sentiment', 'responses'].every(k => window.__wallCharts[k] === window.firstCharts[k])")
+    charts_agree_with_json(wall)
+    charts_agree_with_json(fresh)
     assert wall.locator("#room-events li.event").count() <= 200
     assert wall.evaluate("window.opens") == 5  # it did reconnect each time
     assert wall.evaluate("window.notReloaded") is True

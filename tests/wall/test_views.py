@@ -1,5 +1,8 @@
 """The Wall's pages and data endpoints: what each shows, who may open them, bad input."""
 
+import re
+from pathlib import Path
+
 import pytest
 from django.test import Client
 from django.urls import reverse
@@ -46,6 +49,17 @@ def test_the_wall_shows_pause_alerts_breaches_and_legal_at_a_glance(make_user):
     assert "Angry" in html
     assert "Lights out? We still crunch." in html  # waiting for legal
     assert "Oldest waiting: <strong>P1</strong>" in html
+
+
+def test_the_wall_loads_its_vendored_chart_library_and_no_other_page_does(make_user):
+    page = client_for(make_user(roles.LEAD))
+    html = page.get(reverse("wall")).content.decode()
+    assert "/static/vendor/uplot-1.6.32.iife.min.js" in html and "/static/vendor/uplot-1.6.32.min.css" in html
+    assert not re.search(r'(src|href)="(https?:)?//', html)  # nothing from a CDN
+    assert "uplot" not in page.get(reverse("room")).content.decode()
+    vendor = Path(__file__).resolve().parents[2] / "static" / "vendor"
+    assert "(v1.6.32)" in (vendor / "uplot-1.6.32.iife.min.js").read_text()[:200]
+    assert "MIT License" in (vendor / "uplot-1.6.32.LICENSE").read_text()
 
 
 def test_chart_data_is_json_shaped_for_the_charts(make_user):
