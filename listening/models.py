@@ -93,6 +93,8 @@ class Mention(models.Model):
         indexes = [
             GinIndex(fields=["rule_ids"], name="mention_rule_ids"),
             models.Index(fields=["source", "-received_at"], name="mention_source_recent"),
+            # Threads: a reply finds the open case of its conversation (triage).
+            models.Index(fields=["conversation_id"], condition=~models.Q(conversation_id=""), name="mention_conversation"),
         ]
 
     def __str__(self) -> str:

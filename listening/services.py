@@ -350,8 +350,13 @@ def _alert_actions(*, alert: Alert, rule: AlertRule, mention_ids: list[int], cre
         if rule.kind in (AlertRule.Kind.SPIKE, AlertRule.Kind.CRISIS):
             triage.incident_open_or_join(alert_id=alert.id, mention_ids=mention_ids, priority=alert.priority)
         else:
-            for mention_id in mention_ids[:CASES_PER_BATCH]:
-                triage.case_open_from_mention(mention_id=mention_id, priority=alert.priority)
+            triage_rules = triage.triage_rules_compiled()  # once for the batch, not per case
+            wanted = mention_ids[:CASES_PER_BATCH]
+            have = triage.mentions_with_cases(wanted)
+            for mention_id in wanted:
+                if mention_id not in have:
+                    triage.case_open_from_mention(mention_id=mention_id, priority=alert.priority, rules=triage_rules,
+                                                  checked=True)
 
 
 @transaction.atomic

@@ -41,10 +41,13 @@ def case_audience(case: Case) -> list[str]:
     return sorted(groups)
 
 
-def _changed(case: Case, kind: str, actor, summary: str, text: str = "", post=None, audit_details=None) -> None:
-    """Record one change to a case: history, version, audit, live push."""
-    case.version += 1
-    case.save()
+def _changed(case: Case, kind: str, actor, summary: str, text: str = "", post=None, audit_details=None,
+             created: bool = False) -> None:
+    """Record one change to a case: history, version, audit, live push. A case just
+    created (at version 1) is not saved again."""
+    if not created:
+        case.version += 1
+        case.save()
     CaseEvent.objects.create(case=case, actor=actor, kind=kind, text=text, post=post)
     audit.record(actor=actor, action=f"case.{kind}", obj=case, details=audit_details or {})
     live.publish(f"case.{kind}", audience=case_audience(case), summary=summary, actor=_name(actor) if actor else "",
@@ -62,20 +65,33 @@ def _due(opened: datetime, priority: str) -> tuple[datetime, datetime]:
     return opened + timedelta(minutes=first), opened + timedelta(minutes=resolution)
 
 
-@transaction.atomic
+def mentions_with_cases(mention_ids: list[int]) -> set[int]:
+    """Which of these mentions already have a case (their own, or the thread's they joined): one query."""
+    own = Case.objects.filter(mention_id__in=mention_ids).values_list("mention_id", flat=True)
+    joined = (Case.mentions.through.objects.filter(mention_id__in=mention_ids)
+              .exclude(case__status=Case.Status.RESOLVED).values_list("mention_id", flat=True))
+    return set(own.union(joined))
+
+
+@transaction.atomic(savepoint=False)  # called per mention inside ingest's transaction
 def case_open_from_mention(*, mention_id: int, priority: str = Priority.P3, team: str = Team.SOCIAL,
-                           tags: list[str] | None = None, actor=None, rules: list["CompiledTriageRule"] | None = None) -> Case:
-    """One case per mention: opening it again returns the case that exists.
+                           tags: list[str] | None = None, actor=None, rules: list["CompiledTriageRule"] | None = None,
+                           checked: bool = False) -> Case:
+    """One case per mention: opening it again returns the case that exists. A batch
+    caller that asked `mentions_with_cases` first passes `checked` and saves the lookups.
 
     The first of the lead's triage rules the mention meets decides the team, adds its
     tags, may assign and escalate; the priority is the more urgent of the rule's and the
     caller's (a crisis alert's P1 is never demoted by a routine rule)."""
     from listening.models import Mention
 
-    existing = (Case.objects.filter(mention_id=mention_id).first()
-                or Case.objects.filter(mentions=mention_id).exclude(status=Case.Status.RESOLVED).first())
-    if existing:
-        return existing
+    if not checked:
+        existing = Case.objects.filter(mention_id=mention_id).first()
+        if existing is None:  # a reply that joined its thread's case
+            joined = Case.mentions.through.objects.filter(mention_id=mention_id).values_list("case_id", flat=True)[:5]
+            existing = Case.objects.filter(id__in=list(joined)).exclude(status=Case.Status.RESOLVED).first() if joined else None
+        if existing:
+            return existing
     mention = Mention.objects.get(id=mention_id)
     rule = triage_rule_for(mention_facts(mention), triage_rules_compiled() if rules is None else rules)
     if rule is not None:
@@ -85,12 +101,12 @@ def case_open_from_mention(*, mention_id: int, priority: str = Priority.P3, team
     first_due, resolution_due = _due(now, priority)
     case = Case.objects.create(
         title=f"@{mention.author_handle}: {mention.text[:200]}", mention=mention, priority=priority, team=team,
-        tags=list(tags or []), opened_at=now, first_response_due=first_due, resolution_due=resolution_due, version=0,
+        tags=list(tags or []), opened_at=now, first_response_due=first_due, resolution_due=resolution_due, version=1,
         rule=rule, replies_need_legal=bool(rule and rule.replies_need_legal),
     )
     routed = f" (rule \u201c{rule.name}\u201d)" if rule else ""
     _changed(case, "opened", actor, f"{priority} case opened{routed}: {case.title[:120]}",
-             audit_details={"rule": rule.id} if rule else None)
+             audit_details={"rule": rule.id} if rule else None, created=True)
     if rule is not None:
         _rule_actions(case, rule)
     return case
@@ -144,8 +160,10 @@ def mentions_join_threads(*, mentions: list[tuple[int, dict]]) -> set[int]:
     case instead of opening another. The case's version moves (a reply drafted before it
     is refused, with the change shown) and a case waiting on the customer restarts its
     clock. Runs in the ingest transaction; returns the ids of the mentions that joined."""
+    # Only a reply can continue a thread: a post that starts its own conversation cannot.
     wanted = {(row["author_handle"].lower(), row["conversation_id"]) for _, row in mentions
-              if row.get("conversation_id") and row.get("author_handle")}
+              if row.get("conversation_id") and row.get("author_handle") and row.get("in_reply_to")
+              and row["conversation_id"] != row.get("external_id")}
     if not wanted:
         return set()
     cases = (Case.objects.select_for_update(of=("self",)).select_related("mention")
@@ -176,11 +194,12 @@ def mentions_route(*, mentions: list[tuple[int, dict]]) -> list[int]:
     rules = triage_rules_compiled()
     if not rules:
         return []
-    opened = []
-    for mention_id, row in mentions:
-        if triage_rule_for(mention_facts(row), rules) is not None:
-            opened.append(case_open_from_mention(mention_id=mention_id, rules=rules).id)
-    return opened
+    matched = [mention_id for mention_id, row in mentions if triage_rule_for(mention_facts(row), rules) is not None]
+    if not matched:
+        return []
+    have = mentions_with_cases(matched)  # e.g. opened by an alert rule a moment ago
+    return [case_open_from_mention(mention_id=mention_id, rules=rules, checked=True).id
+            for mention_id in matched if mention_id not in have]
 
 
 def _rule_actions(case: Case, rule: TriageRule) -> None:
@@ -345,7 +364,7 @@ def sla_policy_set(*, user, priority: str, first_response_minutes: int, resoluti
     return policy
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)  # called per mention inside ingest's transaction
 def incident_open_or_join(*, alert_id: int, mention_ids: list[int], priority: str) -> Case:
     """A spike or crisis alert is one incident: one case, one owner, all its mentions."""
     from listening.models import Alert

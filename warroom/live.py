@@ -12,6 +12,7 @@ A kind may add its own template `live/<kind>.html` that swaps other parts of the
 """
 
 import asyncio
+import atexit
 import logging
 import os
 import threading
@@ -59,7 +60,9 @@ def publish(kind: str, *, audience: Iterable[str] = (ROOM,), summary: str, actor
     audience = sorted(set(audience))
     if not audience:
         raise ValueError("a live event needs at least one audience group")
-    with transaction.atomic():
+    # No savepoint: inside a caller's transaction this is part of it (an ingest batch
+    # publishing fifty events would otherwise pay a hundred savepoint round trips).
+    with transaction.atomic(savepoint=False):
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [ALLOCATION_LOCK])
         event = LiveEvent.objects.create(
@@ -109,31 +112,57 @@ def render_row(event: LiveEvent) -> str:
     return render_to_string("live/_row.html", {"event": event, "p": event.payload})
 
 
-_sender: tuple[int, asyncio.AbstractEventLoop] | None = None
+_sender: tuple[int, asyncio.AbstractEventLoop, asyncio.Queue] | None = None
 _sender_lock = threading.Lock()
+DRAIN_SECONDS = 10
 
 
-def _sender_loop() -> asyncio.AbstractEventLoop:
-    """One event loop per process, on its own thread, for every push this process sends.
-    channels-redis keeps its Redis connections per event loop: a fresh loop per event
-    (async_to_sync) would open new connections for every push. Made again after a fork."""
+def _sender_loop() -> tuple[asyncio.AbstractEventLoop, asyncio.Queue]:
+    """One event loop per process, on its own thread, for every push this process sends,
+    in commit order. channels-redis keeps its Redis connections per event loop: a fresh
+    loop per event (async_to_sync) would open new connections for every push. Made again
+    after a fork."""
     global _sender
     with _sender_lock:
         if _sender is None or _sender[0] != os.getpid():
             loop = asyncio.new_event_loop()
+            queue: asyncio.Queue = asyncio.Queue()
             threading.Thread(target=loop.run_forever, name="live-sender", daemon=True).start()
-            _sender = (os.getpid(), loop)
-        return _sender[1]
+            asyncio.run_coroutine_threadsafe(_sender_work(queue), loop)
+            _sender = (os.getpid(), loop, queue)
+        return _sender[1], _sender[2]
+
+
+async def _sender_work(queue: asyncio.Queue) -> None:
+    layer = get_channel_layer()
+    while True:
+        event = await queue.get()
+        try:
+            message = {"type": "live.event", "id": event.id, "html": render(event)}
+            await asyncio.gather(*(layer.group_send(group, message) for group in event.audience))
+        except Exception:  # noqa: BLE001 - the event is stored: pages get it from the periodic sweep
+            logger.exception("could not push live event %s", event.id)
+        finally:
+            queue.task_done()
 
 
 def _send(event: LiveEvent) -> None:
-    message = {"type": "live.event", "id": event.id, "html": render(event)}
-    layer = get_channel_layer()
+    """Hand the event to this process's sender and return: the transaction that made it
+    (an ingest batch opening fifty cases, say) does not wait for fifty Redis round trips."""
+    loop, queue = _sender_loop()
+    loop.call_soon_threadsafe(queue.put_nowait, event)
 
-    async def send_all() -> None:
-        await asyncio.gather(*(layer.group_send(group, message) for group in event.audience))
 
-    asyncio.run_coroutine_threadsafe(send_all(), _sender_loop()).result(timeout=30)
+@atexit.register
+def _drain() -> None:
+    """A process that exits (a management command, a worker shutting down) sends what it queued first."""
+    if _sender is None or _sender[0] != os.getpid():
+        return
+    loop, queue = _sender[1], _sender[2]
+    try:
+        asyncio.run_coroutine_threadsafe(queue.join(), loop).result(timeout=DRAIN_SECONDS)
+    except Exception:  # noqa: BLE001 - at exit, a push not sent is caught up by the pages' sweep
+        pass
 
 
 def latest_id() -> int:

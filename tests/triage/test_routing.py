@@ -247,8 +247,9 @@ def test_a_customer_writing_again_in_the_thread_joins_their_case(make_user, acco
         seen = case.version
         services.case_wait(case_id=case.id, user=maya)
         traveller.shift(timedelta(minutes=30))
-        ingest("Hello?? Still waiting about my bag", author_handle="Sam", external_id="t2", conversation_id="t1")
-        ingest("my bag too, waiting", author_handle="kim", external_id="t3", conversation_id="t1")
+        ingest("Hello?? Still waiting about my bag", author_handle="Sam", external_id="t2", conversation_id="t1",
+               in_reply_to="t1")
+        ingest("my bag too, waiting", author_handle="kim", external_id="t3", conversation_id="t1", in_reply_to="t1")
     case.refresh_from_db()
     assert case.status == Case.Status.OPEN and case.waiting_since is None
     assert list(case.mentions.values_list("external_id", flat=True)) == ["t2"]
