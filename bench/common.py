@@ -93,3 +93,14 @@ def bench_env(*, name: str, redis_db: int, database: str = "", **extra: str) -> 
         "PYTHONUNBUFFERED": "1",
         **extra,
     }
+
+
+def wait_until(condition, what: str, *, timeout: float, name: str, interval: float = 0.02):
+    """tests.support.wait_until for a benchmark: giving up ends the run with the reason."""
+    from tests.support import GaveUp
+    from tests.support import wait_until as poll
+
+    try:
+        return poll(condition, what, timeout=timeout, interval=interval)
+    except GaveUp as error:
+        raise SystemExit(f"{name}: {error}") from None

@@ -50,45 +50,21 @@ sys.path.insert(0, str(ROOT))
 PYTHON = common.PYTHON
 DAPHNE = ROOT / ".venv" / "bin" / "daphne"
 
-DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://warroom@127.0.0.1:55432/warroom_bench_fire")
-# db 0: make run, 1: make test, 3: fanout, 9: ingest, 11: publish, 12: this bench
-REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
-CHANNEL_PREFIX = os.environ.get("BENCH_CHANNEL_PREFIX", "warroom-bench-fire")
+ENV = common.bench_env(name="fire", redis_db=12,
+                       SECURE_SSL_REDIRECT="0", SESSION_COOKIE_SECURE="0", CSRF_COOKIE_SECURE="0", X_BEARER_TOKEN="bench")
+DATABASE_URL, REDIS_URL, CHANNEL_PREFIX = ENV["DATABASE_URL"], ENV["REDIS_URL"], ENV["CHANNEL_PREFIX"]
 SERVICES_TAG = "bench-fire"
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
 WAIT = float(os.environ.get("BENCH_WAIT_SECONDS", "60"))
 GOAL_SUGGEST_MS, GOAL_PUBLISH_MS = 1000, 2000
 
-ENV = {
-    "DJANGO_SETTINGS_MODULE": "warroom.settings",
-    "DATABASE_URL": DATABASE_URL,
-    "REDIS_URL": REDIS_URL,
-    "CELERY_BROKER_URL": REDIS_URL,
-    "CHANNEL_PREFIX": CHANNEL_PREFIX,
-    "DEBUG": "0",
-    "SECRET_KEY": secrets.token_urlsafe(50),  # the server and this process sign sessions alike
-    "ALLOWED_HOSTS": "127.0.0.1",
-    "SECURE_SSL_REDIRECT": "0",
-    "SESSION_COOKIE_SECURE": "0",
-    "CSRF_COOKIE_SECURE": "0",
-    "LOG_LEVEL": "WARNING",
-    "PYTHONUNBUFFERED": "1",
-    "X_BEARER_TOKEN": "bench",
-}
 os.environ.update(ENV)  # before django.setup(): settings read them once
 
 services = functools.partial(common.services, tag=SERVICES_TAG, env=ENV, name="fire")
 migrate = functools.partial(common.migrate, env=ENV, name="fire")
 
 
-def wait_until(condition, what: str, timeout: float = WAIT):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.005)
-    raise SystemExit(f"fire: gave up after {timeout:g} s waiting until {what}")
+wait_until = functools.partial(common.wait_until, timeout=WAIT, name="fire", interval=0.005)
 
 
 def free_port() -> int:

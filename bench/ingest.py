@@ -55,7 +55,7 @@ sys.path.insert(0, str(ROOT))
 PYTHON = common.PYTHON
 CORPUS = ROOT / "listening" / "demo" / "superbowl.jsonl"
 
-# db 0: make run, 1: make test, 3: fanout, 9: ingest, 10: queue, 11: publish
+# db 0: make run, 1: make test, 3: fanout, 9: ingest, 10: queue, 11: publish, 12: fire, 13: wall
 ENV = common.bench_env(name="ingest", redis_db=9)
 DATABASE_URL, REDIS_URL, CHANNEL_PREFIX = ENV["DATABASE_URL"], ENV["REDIS_URL"], ENV["CHANNEL_PREFIX"]
 SERVICES_TAG = "bench-ingest"  # services.sh stops only what was started under this tag

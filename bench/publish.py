@@ -54,7 +54,7 @@ from tests.support import descendants  # noqa: E402
 
 PYTHON = common.PYTHON
 
-# db 0: make run, 1: make test, 3: fanout, 9: ingest, 10: queue, 11: publish
+# db 0: make run, 1: make test, 3: fanout, 9: ingest, 10: queue, 11: publish, 12: fire, 13: wall
 ENV = common.bench_env(name="publish", redis_db=11, X_BEARER_TOKEN="bench")
 DATABASE_URL, REDIS_URL, CHANNEL_PREFIX = ENV["DATABASE_URL"], ENV["REDIS_URL"], ENV["CHANNEL_PREFIX"]
 SERVICES_TAG = "bench-publish"  # services.sh stops only what was started under this tag
@@ -72,14 +72,7 @@ services = functools.partial(common.services, tag=SERVICES_TAG, env=ENV, name="p
 migrate = functools.partial(common.migrate, env=ENV, name="publish")
 
 
-def wait_until(condition, what: str, timeout: float = WAIT):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise SystemExit(f"publish: gave up after {timeout:g} s waiting until {what}")
+wait_until = functools.partial(common.wait_until, timeout=WAIT, name="publish", interval=0.02)
 
 
 # --- set-up in the bench database ------------------------------------------------------

@@ -12,7 +12,7 @@ role checks included; no network): BENCH_REPEAT requests each (default 30), medi
 p95. A load is kept between runs when the database already holds the same number of
 mentions (BENCH_RELOAD=1 forces a new one).
 
-Own database (warroom_bench_wall), Redis database 11 and channel prefix; override with
+Own database (warroom_bench_wall), Redis database 13 and channel prefix; override with
 BENCH_DATABASE_URL, BENCH_REDIS_URL. BENCH_SKIP_SERVICES=1 skips scripts/services.sh when
 PostgreSQL and Redis are already running. The last line is the summary (the slowest
 endpoint's median):
@@ -24,7 +24,6 @@ import io
 import json
 import os
 import random
-import secrets
 import statistics
 import sys
 import time
@@ -36,9 +35,9 @@ from common import ROOT, log  # noqa: E402
 
 sys.path.insert(0, str(ROOT))
 CORPUS = ROOT / "listening" / "demo" / "superbowl.jsonl"
-DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://warroom@127.0.0.1:55432/warroom_bench_wall")
-REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/11")
-CHANNEL_PREFIX = "warroom-bench-wall"
+ENV = common.bench_env(name="wall", redis_db=13,
+                       SECURE_SSL_REDIRECT="0", SESSION_COOKIE_SECURE="0", CSRF_COOKIE_SECURE="0")
+DATABASE_URL, REDIS_URL, CHANNEL_PREFIX = ENV["DATABASE_URL"], ENV["REDIS_URL"], ENV["CHANNEL_PREFIX"]
 SERVICES_TAG = "bench-wall"
 MENTIONS = int(os.environ.get("BENCH_MENTIONS", "1000000"))
 REPEAT = int(os.environ.get("BENCH_REPEAT", "30"))
@@ -48,21 +47,6 @@ CASES = 5000
 GOAL_MS = 100
 SEED = 20261123
 
-ENV = {
-    "DJANGO_SETTINGS_MODULE": "warroom.settings",
-    "DATABASE_URL": DATABASE_URL,
-    "REDIS_URL": REDIS_URL,
-    "CELERY_BROKER_URL": REDIS_URL,
-    "CHANNEL_PREFIX": CHANNEL_PREFIX,
-    "DEBUG": "0",
-    "SECRET_KEY": secrets.token_urlsafe(50),
-    "ALLOWED_HOSTS": "127.0.0.1,testserver",
-    "SECURE_SSL_REDIRECT": "0",
-    "SESSION_COOKIE_SECURE": "0",
-    "CSRF_COOKIE_SECURE": "0",
-    "LOG_LEVEL": "WARNING",
-    "PYTHONUNBUFFERED": "1",
-}
 os.environ.update(ENV)
 
 services = functools.partial(common.services, tag=SERVICES_TAG, env=ENV, name="wall")
