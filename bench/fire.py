@@ -64,7 +64,8 @@ services = functools.partial(common.services, tag=SERVICES_TAG, env=ENV, name="f
 migrate = functools.partial(common.migrate, env=ENV, name="fire")
 
 
-wait_until = functools.partial(common.wait_until, timeout=WAIT, name="fire", interval=0.005)
+def wait_until(condition, what: str, timeout: float = WAIT):
+    return common.wait_until(condition, what, timeout=timeout, name="fire", interval=0.005)
 
 
 def free_port() -> int:
@@ -126,8 +127,13 @@ def start_room(fake_url: str) -> tuple[Process, Process, str]:
             raise SystemExit(f"fire: the worker exited; see {worker.log_path}")
         return any("benchfire" in host for reply in app.control.ping(timeout=0.5) for host in reply)
 
-    wait_until(web_answers, "daphne answers", 30)
-    wait_until(worker_answers, "the worker answers a ping", 40)
+    try:
+        wait_until(web_answers, "daphne answers", 30)
+        wait_until(worker_answers, "the worker answers a ping", 40)
+    except BaseException:  # not returned to main(), so stopped here: a stray worker would take the next run's tasks
+        web.stop()
+        worker.stop()
+        raise
     return web, worker, url
 
 
