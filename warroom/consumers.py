@@ -60,8 +60,11 @@ class Hub:
                 self.joined.pop(group, None)
                 future.cancel()  # sockets waiting on it fail to connect, and their pages retry
                 raise
-            self.readers[group] = asyncio.create_task(self._read(group, channel))
             future.set_result(channel)
+            if self.joined.get(group) is not future:  # every socket here left while this one subscribed
+                await self.layer.group_discard(group, channel)
+                return
+            self.readers[group] = asyncio.create_task(self._read(group, channel))
         await asyncio.shield(self.joined[group])  # later sockets wait until the subscription stands
 
     async def leave(self, group: str, consumer) -> None:

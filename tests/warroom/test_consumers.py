@@ -97,6 +97,31 @@ async def test_a_published_event_reaches_every_connected_role(make_user):
         await socket.disconnect()
 
 
+async def test_sockets_of_one_process_share_one_subscription_per_group(make_user):
+    """The hub reads each group once for all its sockets here, and lets go when the last leaves."""
+    import asyncio
+
+    from warroom.consumers import Hub
+
+    lead = await database_sync_to_async(make_user)(roles.LEAD)
+    cookies = [await database_sync_to_async(session_cookie)(await database_sync_to_async(make_user)(roles.LEGAL))
+               for _ in range(3)]
+    sockets = [await connect([ORIGIN, cookie], after=0) for cookie in cookies]
+    for socket in sockets:
+        assert await receive_events(socket) == []
+    hub = Hub._hubs[asyncio.get_running_loop()]
+    assert len(hub.members["room"]) == 3 and len(hub.members["role.legal"]) == 3
+    assert len(hub.readers) == len(hub.joined) == 5  # room, role.legal, and each user's own group
+
+    await announce(lead, "One read, three sockets")
+    for socket in sockets:
+        [(_, html)] = await receive_events(socket, until_verified=False)
+        assert "One read, three sockets" in html
+    for socket in sockets:
+        await socket.disconnect()
+    assert hub.members == {} and hub.readers == {} and hub.joined == {}
+
+
 async def test_reconnect_replays_what_was_missed_in_order_then_goes_live(make_user):
     lead = await database_sync_to_async(make_user)(roles.LEAD)
     legal = await database_sync_to_async(make_user)(roles.LEGAL)
