@@ -72,7 +72,8 @@ services = functools.partial(common.services, tag=SERVICES_TAG, env=ENV, name="p
 migrate = functools.partial(common.migrate, env=ENV, name="publish")
 
 
-wait_until = functools.partial(common.wait_until, timeout=WAIT, name="publish", interval=0.02)
+def wait_until(condition, what: str, timeout: float = WAIT):
+    return common.wait_until(condition, what, timeout=timeout, name="publish", interval=0.02)
 
 
 # --- set-up in the bench database ------------------------------------------------------
