@@ -14,6 +14,7 @@ import json
 from django.conf import settings
 from django.core.cache import cache
 from django.template.loader import get_template
+from django.utils.html import escape
 from django.utils.safestring import mark_safe
 
 ROW_TEMPLATE = "triage/partials/case_row.html"
@@ -47,6 +48,8 @@ def rows_attach(cases: list, *, viewer: dict, csrf_token: str) -> None:
         if html is None:
             html = template.render({"c": case, "csrf_token": marker, **viewer})
             fresh[keys[case.id]] = html
-        case.html = mark_safe(html.replace(marker, str(csrf_token)))  # our template's output, escaped there
+        # Safe: this is our row template's output (mention text and names were escaped when it
+        # rendered), with the marker replaced by the escaped token and nothing else.
+        case.html = mark_safe(html.replace(marker, escape(str(csrf_token))))
     if fresh:
         cache.set_many(fresh, ROW_SECONDS)
