@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export DEBUG=1
 export REDIS_URL=${TEST_REDIS_URL:-redis://127.0.0.1:6379/1}
-export CHANNEL_PREFIX=warroom-test
+export CHANNEL_PREFIX=${TEST_CHANNEL_PREFIX:-warroom-test}
 export DJANGO_ALLOW_ASYNC_UNSAFE=true  # Playwright's sync API runs an event loop in the test thread
 
 scripts/services.sh up test
