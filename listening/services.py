@@ -45,7 +45,11 @@ def clean(value, limit: int) -> str:
     return text[:limit]
 
 
-def _external_id(value: str) -> str:
+def _external_id(value: str) -> str | None:
+    """The id as stored, or None for an id with a NUL in it: dropping the NUL (as `clean`
+    does for text) would make "a\\0b" the same mention as "ab"."""
+    if isinstance(value, str) and "\x00" in value:
+        return None
     value = clean(value, 10_000)
     return value if len(value) <= 128 else "sha256:" + hashlib.sha256(value.encode()).hexdigest()
 
@@ -85,6 +89,7 @@ def rules_compiled() -> list[CompiledRule]:
 class Prepared:
     rows: list[dict]
     notes: list[str] = field(default_factory=list)
+    refused: int = 0  # mentions not stored because of their id (see _external_id)
 
 
 def mentions_prepare(*, source: Source, fetched: list[FetchedMention], rules: list[CompiledRule]) -> Prepared:
@@ -92,8 +97,12 @@ def mentions_prepare(*, source: Source, fetched: list[FetchedMention], rules: li
     now = timezone.now()
     seen: set[str] = set()
     prepared = Prepared(rows=[])
+    refused: list[str] = []
     for item in fetched:
         external_id = _external_id(item.external_id)
+        if external_id is None:
+            refused.append(item.external_id)
+            continue
         if not external_id or external_id in seen:
             continue
         seen.add(external_id)
@@ -125,6 +134,13 @@ def mentions_prepare(*, source: Source, fetched: list[FetchedMention], rules: li
         else:
             row["rule_ids"] = []
         prepared.rows.append(row)
+    prepared.refused = len(refused)
+    if refused:
+        example = clean(refused[0][:40].replace("\x00", "\\0"), 60)
+        prepared.notes.append(
+            f"{len(refused)} mention{'s were' if len(refused) > 1 else ' was'} refused: an id with a NUL character "
+            f"(\"{example}\") could be mistaken for another; ask the sender to fix its ids."
+        )
     return prepared
 
 
@@ -195,6 +211,7 @@ class IngestResult:
     stored: int
     mention_ids: list[int]
     notes: list[str]
+    refused: int = 0
 
 
 def mention_ingest_batch(
@@ -250,7 +267,8 @@ def mention_ingest_batch(
             playbooks.scenarios_match_mentions(new_rows=new_rows, now=now)  # the night's scenarios light up
             _publish_mentions(source=source, new_rows=new_rows, rule_names={c.rule.id: c.rule.name for c in rules})
     return IngestResult(
-        received=len(fetched), stored=len(inserted), mention_ids=[i for i, _ in inserted], notes=prepared.notes
+        received=len(fetched), stored=len(inserted), mention_ids=[i for i, _ in inserted], notes=prepared.notes,
+        refused=prepared.refused,
     )
 
 

@@ -75,7 +75,11 @@ def receive(request: HttpRequest, token: str) -> JsonResponse:
     except PayloadError as error:
         return _error(400, str(error))
     result = services.mention_ingest_batch(source_id=source.id, fetched=fetched)
-    return JsonResponse({"received": result.received, "stored": result.stored, "duplicates": result.received - result.stored})
+    answer = {"received": result.received, "stored": result.stored,
+              "duplicates": result.received - result.stored - result.refused}
+    if result.refused:  # the rest of the batch is stored; the source's health says the same
+        answer.update(refused=result.refused, errors=result.notes)
+    return JsonResponse(answer)
 
 
 def _check_depth(value, depth: int) -> None:

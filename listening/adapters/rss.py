@@ -383,7 +383,10 @@ def _external_id(entry, link: str, feed_url: str, title: str, published: str) ->
 
     Mentions are unique per platform ("rss") across every feed, so an id that is not a URI
     (a bare "42", common in small CMSs) is qualified with the feed URL, and one too long for
-    the column is hashed rather than cut (cutting could merge two items)."""
+    the column is hashed rather than cut (cutting could merge two items). An id with a NUL
+    is refused: cleaning it would merge "a\\0b" with "ab"."""
+    if "\x00" in _str_or_empty(entry.get("id")):
+        raise ValueError("its id contains a NUL character, so it could be mistaken for another item")
     raw = _clean(_str_or_empty(entry.get("id"))) or link
     if not raw:
         digest = hashlib.sha256(f"{feed_url}\n{title}\n{published}".encode("utf-8", "replace")).hexdigest()

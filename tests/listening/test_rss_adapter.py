@@ -475,3 +475,13 @@ def test_with_internal_feeds_allowed_any_port_is_read(rss_feed):
     rss_feed.add_item("On a high port", "fine")  # the fake listens on a random port: RSS_ALLOW_INTERNAL_FEEDS is on
     assert rss_feed.port not in (80, 443)
     assert [m.text for m in poll(rss_feed.rss_url).mentions] == ["On a high port — fine"]
+
+
+def test_an_item_whose_id_has_a_nul_is_skipped_with_a_note_not_merged(rss_feed):
+    body = (b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>'
+            b'<item><title>plain</title><guid>tag:x,1:ab</guid></item>'
+            b'<item><title>nul</title><guid>tag:x,1:a&#0;b</guid></item></channel></rss>')
+    rss_feed.serve_raw(body)
+    result = poll(rss_feed.rss_url)
+    assert [(m.external_id, m.text) for m in result.mentions] == [("tag:x,1:ab", "plain")]
+    assert any("NUL character" in note for note in result.notes)

@@ -377,6 +377,18 @@ def test_a_nul_escape_is_stored_without_the_nul(source):
     assert mention.text == "nullbyte" and mention.author_name == "AB"
 
 
+def test_an_id_with_a_nul_is_refused_and_said_while_the_rest_of_the_batch_is_stored(source):
+    body = b'{"mentions": [{"id": "ab", "text": "plain"}, {"id": "a\\u0000b", "text": "with a NUL"}]}'
+    response = post(source, body)
+    assert response.status_code == 200
+    answer = response.json()
+    assert (answer["received"], answer["stored"], answer["duplicates"], answer["refused"]) == (2, 1, 0, 1)
+    assert "id with a NUL character" in answer["errors"][0]
+    assert list(Mention.objects.values_list("external_id", "text")) == [("ab", "plain")]
+    source.refresh_from_db()
+    assert "id with a NUL character" in source.last_error
+
+
 def test_a_lone_surrogate_escape_is_stored_with_a_replacement(source):
     body = b'{"id": "surrogate", "text": "lone \\ud800 surrogate", "author": {"handle": "\\udfff"}}'
     response = post(source, body)
