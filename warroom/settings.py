@@ -161,6 +161,10 @@ LIVE_RETENTION_DAYS = int(env("LIVE_RETENTION_DAYS", "7"))
 LIVE_SYNC_SECONDS = float(env("LIVE_SYNC_SECONDS", "5"))
 LIVE_REPLAY_LIMIT = int(env("LIVE_REPLAY_LIMIT", "1000"))
 
+# /healthz tells anyone only "ok" or "down"; which part is down (and the error's class) is
+# for a signed-in lead or admin, or a monitor sending "Authorization: Bearer <this token>".
+HEALTHZ_TOKEN = env("HEALTHZ_TOKEN", "")
+
 # X API credentials (listening and publishing use them; never stored in the repository).
 X_BEARER_TOKEN = env("X_BEARER_TOKEN", "")
 X_API_BASE_URL = env("X_API_BASE_URL", "")
