@@ -16,11 +16,11 @@ from django.utils import timezone
 
 from warroom import audit, live, roles
 from wall import rollups
-from warroom.errors import Conflict, InvalidInput
+from warroom.errors import Conflict, Forbidden, InvalidInput
 
 from . import enrich, query, selectors
 from .adapters import FetchedMention, PermanentError, RateLimited, TransientError
-from .models import Alert, AlertRule, Mention, ReadUsage, Source
+from .models import Alert, AlertRule, Mention, ReadUsage, Source, new_token
 
 FEED_AUDIENCE = [live.role_group(role) for role in (roles.COMMUNITY_MANAGER, roles.PRODUCER, roles.LEAD, roles.ADMIN)]
 LIVE_ROWS_PER_BATCH = 50
@@ -607,6 +607,31 @@ def source_create(*, user, name: str, kind: str, query_text: str, poll_interval:
     )
     audit.record(actor=user, action="source.create", obj=source, details={"kind": kind, "query": source.query})
     return source
+
+
+@transaction.atomic
+def source_webhook_secret_rotate(*, source_id: int, user) -> tuple[Source, str]:
+    """A new webhook secret, returned once for the lead to copy (the page masks it after).
+    The old one stops working at once, and so does the legacy body-only signature: the
+    sender sets the new secret and signs "<timestamp>.<body>"."""
+    if not roles.has_role(user, {roles.LEAD, roles.ADMIN}):
+        raise Forbidden("Only the lead or an admin rotates a webhook secret.")
+    source = Source.objects.select_for_update().filter(id=source_id, kind=Source.Kind.WEBHOOK).first()
+    if source is None:
+        raise InvalidInput("That webhook source does not exist.")
+    source.webhook_secret = new_token()
+    was_legacy, source.webhook_legacy = source.webhook_legacy, False
+    source.save(update_fields=["webhook_secret", "webhook_legacy"])
+    audit.record(actor=user, action="source.rotate_secret", obj=source, details={"was_legacy": was_legacy})
+    live.publish(
+        "source.secret_rotated",
+        audience=[live.role_group(roles.LEAD), live.role_group(roles.ADMIN)],
+        summary=f"{user.get_full_name() or user.get_username()} rotated the webhook secret of {source.name}: "
+                "the old one no longer signs",
+        actor=user.get_full_name() or user.get_username(),
+        source_id=source.id,
+    )
+    return source, source.webhook_secret
 
 
 @transaction.atomic
