@@ -17,6 +17,7 @@ from django.utils import timezone
 from warroom import audit, live, roles
 from wall import rollups
 from warroom.errors import Conflict, Forbidden, InvalidInput
+from warroom.text import without_bidi_controls
 
 from . import enrich, query, selectors
 from .adapters import FetchedMention, PermanentError, RateLimited, TransientError
@@ -106,7 +107,7 @@ def mentions_prepare(*, source: Source, fetched: list[FetchedMention], rules: li
         if not external_id or external_id in seen:
             continue
         seen.add(external_id)
-        raw_text = clean(item.text, 10**7)
+        raw_text = without_bidi_controls(clean(item.text, 10**7))  # shown text: no bidi controls (ids keep theirs)
         text = raw_text[: Mention.MAX_TEXT]
         score, label = enrich.sentiment(text)
         followers = item.author_followers if isinstance(item.author_followers, int) else 0
@@ -114,9 +115,9 @@ def mentions_prepare(*, source: Source, fetched: list[FetchedMention], rules: li
             "source_id": source.id,
             "platform": source.platform,
             "external_id": external_id,
-            "url": clean(item.url, 1000) if (item.url or "").startswith(("http://", "https://")) else "",
-            "author_handle": clean(item.author_handle, 100),
-            "author_name": clean(item.author_name, 200),
+            "url": without_bidi_controls(clean(item.url, 1000)) if (item.url or "").startswith(("http://", "https://")) else "",
+            "author_handle": without_bidi_controls(clean(item.author_handle, 100)),
+            "author_name": without_bidi_controls(clean(item.author_name, 200)),
             "author_followers": max(0, min(followers, 10**12)),
             "text": text,
             "truncated": len(raw_text) > Mention.MAX_TEXT,
@@ -588,7 +589,7 @@ def _usage_add(*, source: Source, reads: int, day) -> None:
 
 @transaction.atomic
 def source_create(*, user, name: str, kind: str, query_text: str, poll_interval: int) -> Source:
-    name = clean(name, 120).strip()
+    name = without_bidi_controls(clean(name, 120)).strip()
     query_text = clean(query_text, 512).strip()
     if not name:
         raise InvalidInput("Name is empty: call the source something the room will recognise.")

@@ -96,6 +96,7 @@ TEMPLATES = [
                 "warroom.roles.context",
                 "approvals.context.queue_switch",
             ],
+            "builtins": ["warroom.templatetags.untrusted"],  # |bdi and |no_bidi_controls for outside text
         },
     },
 ]
