@@ -5,6 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DEBUG=${DEBUG:-1}
+export PATH="$PWD/.venv/bin:$PATH"  # the Procfile's commands are the virtualenv's
 export WARROOM_HOST=${WARROOM_HOST:-127.0.0.1}
 export WARROOM_PORT=${WARROOM_PORT:-8000}
 

@@ -24,12 +24,18 @@ def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in env(name, default).split(",") if item.strip()]
 
 
-DEBUG = env_bool("DEBUG", True)
+# Off unless asked for: `make run`, `make test` and the test fixtures set DEBUG=1; anything
+# that forgets to configure the app gets the production settings and, without a
+# SECRET_KEY, refuses to start.
+DEBUG = env_bool("DEBUG", False)
 
 SECRET_KEY = env("SECRET_KEY")
 if not SECRET_KEY:
     if not DEBUG:
-        raise ImproperlyConfigured("SECRET_KEY must be set in the environment when DEBUG is off.")
+        raise ImproperlyConfigured(
+            "SECRET_KEY must be set in the environment (DEBUG is off). Production: a long random string, "
+            "e.g. python -c \"import secrets; print(secrets.token_urlsafe(64))\". A local room: DEBUG=1."
+        )
     SECRET_KEY = "local-development-only-not-a-secret-set-SECRET_KEY-in-production"
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost")
