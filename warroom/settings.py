@@ -41,8 +41,12 @@ if not SECRET_KEY:
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "") or []
 
+# The room connects as DATABASE_URL's role. In production that is an app role that does not
+# own the tables; `manage.py migrate` then connects as their owner, MIGRATE_DATABASE_URL (set
+# for the migrate step only), and grants the app role what it may do (see that command).
 DATABASE_URL = env("DATABASE_URL", "postgres://warroom@127.0.0.1:55432/warroom")
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
+MIGRATE_DATABASE_URL = env("MIGRATE_DATABASE_URL", "")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env("REDIS_URL", "redis://127.0.0.1:6379/0")
