@@ -53,7 +53,7 @@ REDIS_URL = env("REDIS_URL", "redis://127.0.0.1:6379/0")
 
 INSTALLED_APPS = [
     "daphne",
-    "django.contrib.admin",
+    "warroom.admin_config.AdminConfig",  # Django's admin, its sign-in audited (warroom/admin.py)
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -128,7 +128,8 @@ CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", 
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    # ASVS 2.1.1: at least 12 characters.
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
 
@@ -136,7 +137,20 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "room"
 LOGOUT_REDIRECT_URL = "login"
 
-# Failed logins: five wrong passwords for one username from one address lock it for 15 minutes.
+# Behind the TLS proxy (on by default in production): the scheme comes from its
+# X-Forwarded-Proto, and the client's address from its X-Forwarded-For when the request
+# comes from one of TRUSTED_PROXIES, PROXY_COUNT proxies deep (see warroom/proxy.py).
+BEHIND_TLS_PROXY = env_bool("BEHIND_TLS_PROXY", not DEBUG)
+PROXY_COUNT = int(env("PROXY_COUNT", "1"))
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", "127.0.0.0/8,::1,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7")
+if PROXY_COUNT < 1:
+    raise ImproperlyConfigured("PROXY_COUNT is the number of proxies in front of the room: 1 or more.")
+if BEHIND_TLS_PROXY:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# Failed logins: five wrong passwords for one username from one client address lock that
+# username out from that address for 15 minutes; the lead signs in from anywhere else.
+AXES_CLIENT_IP_CALLABLE = "warroom.proxy.client_address"
 AXES_FAILURE_LIMIT = int(env("AXES_FAILURE_LIMIT", "5"))
 AXES_COOLOFF_TIME = timedelta(minutes=int(env("AXES_COOLOFF_MINUTES", "15")))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
@@ -201,8 +215,6 @@ if not DEBUG:
     SECURE_HSTS_SECONDS = int(env("SECURE_HSTS_SECONDS", "31536000"))
     SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
     SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
-    if env_bool("BEHIND_TLS_PROXY", True):
-        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     # Health checks from the orchestrator come over plain HTTP on the private network.
     SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 
