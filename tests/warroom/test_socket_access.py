@@ -55,6 +55,13 @@ def run(function, *args, **kwargs):
     return database_sync_to_async(function)(*args, **kwargs)
 
 
+async def legal_on_the_room(make_user) -> tuple[User, tuple[bytes, bytes], WebsocketCommunicator]:
+    """A legal user signed in, with the room open: (user, session cookie, socket)."""
+    user = await run(make_user, roles.LEGAL)
+    _, cookie = await run(signed_in, user)
+    return user, cookie, await open_socket(cookie)
+
+
 async def test_signing_out_closes_that_sessions_sockets_as_signed_out_and_the_others_reconnect(make_user):
     lena = await run(make_user, roles.LEGAL, "lena")
     laptop, laptop_cookie = await run(signed_in, lena)
@@ -84,24 +91,19 @@ async def test_no_push_reaches_a_signed_out_socket(make_user):
     assert await socket.receive_nothing(timeout=1)
 
 
-async def test_deactivation_closes_the_users_sockets_and_the_reconnect_is_refused(make_user):
-    lena = await run(make_user, roles.LEGAL)
-    _, cookie = await run(signed_in, lena)
-    socket = await open_socket(cookie)
-
-    lena.is_active = False
-    await run(lena.save)
-
-    assert await closed_with(socket) == ACCESS_CHANGED
-    assert await refused_with([ORIGIN, HOST, cookie]) == UNAUTHENTICATED
+def deactivate(user) -> None:
+    user.is_active = False
 
 
-async def test_a_new_password_closes_the_users_sockets(make_user):
-    lena = await run(make_user, roles.LEGAL)
-    _, cookie = await run(signed_in, lena)
-    socket = await open_socket(cookie)
+def new_password(user) -> None:
+    user.set_password("another long passphrase entirely")
 
-    lena.set_password("another long passphrase entirely")
+
+@pytest.mark.parametrize("change", [deactivate, new_password])
+async def test_deactivation_or_a_new_password_closes_the_users_sockets_and_the_reconnect_is_refused(make_user, change):
+    lena, cookie, socket = await legal_on_the_room(make_user)
+
+    change(lena)
     await run(lena.save)
 
     assert await closed_with(socket) == ACCESS_CHANGED
@@ -109,9 +111,7 @@ async def test_a_new_password_closes_the_users_sockets(make_user):
 
 
 async def test_a_save_that_changes_no_access_keeps_the_socket(make_user):
-    lena = await run(make_user, roles.LEGAL)
-    _, cookie = await run(signed_in, lena)
-    socket = await open_socket(cookie)
+    lena, cookie, socket = await legal_on_the_room(make_user)
     lena.first_name = "Lena M."
     await run(lena.save)
     assert await socket.receive_nothing(timeout=1)
@@ -119,9 +119,7 @@ async def test_a_save_that_changes_no_access_keeps_the_socket(make_user):
 
 
 async def test_removing_the_users_role_closes_the_socket_and_the_reconnect_is_forbidden(make_user):
-    lena = await run(make_user, roles.LEGAL)
-    _, cookie = await run(signed_in, lena)
-    socket = await open_socket(cookie)
+    lena, cookie, socket = await legal_on_the_room(make_user)
 
     legal = await run(Group.objects.get, name=roles.LEGAL)
     await run(lena.groups.remove, legal)
@@ -132,9 +130,7 @@ async def test_removing_the_users_role_closes_the_socket_and_the_reconnect_is_fo
 
 async def test_a_role_given_from_the_groups_side_reconnects_with_its_pushes(make_user):
     lead = await run(make_user, roles.LEAD)
-    lena = await run(make_user, roles.LEGAL)
-    _, cookie = await run(signed_in, lena)
-    socket = await open_socket(cookie)
+    lena, cookie, socket = await legal_on_the_room(make_user)
 
     producers = await run(Group.objects.get, name=roles.PRODUCER)
     await run(producers.user_set.add, lena)
@@ -166,9 +162,7 @@ def admin_change_groups(admin: User, user: User, groups: list[Group]) -> int:
 
 async def test_a_role_removed_in_the_django_admin_closes_the_socket(make_user):
     admin = await run(make_user, roles.ADMIN, is_staff=True, is_superuser=True)
-    lena = await run(make_user, roles.LEGAL)
-    _, cookie = await run(signed_in, lena)
-    socket = await open_socket(cookie)
+    lena, cookie, socket = await legal_on_the_room(make_user)
     producers = await run(Group.objects.get, name=roles.PRODUCER)
 
     assert await run(admin_change_groups, admin, lena, [producers]) == 302
@@ -178,9 +172,7 @@ async def test_a_role_removed_in_the_django_admin_closes_the_socket(make_user):
 
 
 async def test_deleting_a_role_group_closes_its_members_sockets(make_user):
-    lena = await run(make_user, roles.LEGAL)
-    _, cookie = await run(signed_in, lena)
-    socket = await open_socket(cookie)
+    lena, cookie, socket = await legal_on_the_room(make_user)
     await run(lambda: Group.objects.get(name=roles.LEGAL).delete())
     assert await closed_with(socket) == ACCESS_CHANGED
 
