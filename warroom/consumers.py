@@ -25,6 +25,7 @@ CLOSE_HELLO_TIMEOUT = 4408  # the page did not say hello in time: it reconnects
 CLOSE_ACCESS_CHANGED = 4409  # password, activation, groups or session changed: the page reconnects and its connect decides
 CLOSE_SIGNED_OUT = 4410  # this socket's session signed out: the page shows "signed out"
 CLOSE_TOO_MANY = 4429  # the user holds LIVE_SOCKETS_PER_USER sockets already
+CLOSE_TRY_AGAIN = 1013  # the sync could not re-check the session: the page retries with its backoff
 MAX_CLIENT_MESSAGE = 1000
 logger = logging.getLogger(__name__)
 # The periodic sweep looks only at events at least this old: younger ones are still on
@@ -266,7 +267,13 @@ class RoomConsumer(AsyncWebsocketConsumer):
             await asyncio.sleep(settings.LIVE_SYNC_SECONDS)
             if self.verified is None:  # still catching up
                 continue
-            if not await self.still_allowed():
+            try:
+                allowed = await self.still_allowed()
+            except Exception:  # noqa: BLE001 - unable to tell whether the user may still read: stop, the page retries
+                logger.warning("could not re-check a room socket's session; closing it", exc_info=True)
+                self.end(CLOSE_TRY_AGAIN)
+                return
+            if not allowed:
                 self.end(CLOSE_ACCESS_CHANGED)
                 return
             await database_sync_to_async(sessions.socket_refresh, thread_sensitive=False)(

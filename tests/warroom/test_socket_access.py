@@ -197,6 +197,15 @@ async def test_a_change_whose_close_message_never_came_is_caught_by_the_sync(mak
     assert await closed_with(socket, timeout=5) == ACCESS_CHANGED
 
 
+async def test_a_sync_that_cannot_check_the_session_closes_the_socket_for_a_retry(make_user, settings):
+    """Failing to tell whether the user may still read ends the socket rather than
+    streaming on unchecked; the page retries with its usual backoff."""
+    settings.LIVE_SYNC_SECONDS = 0.3
+    _, _, socket = await legal_on_the_room(make_user)
+    settings.SESSION_ENGINE = "warroom.no_such_session_engine"  # as if the session store were down
+    assert await closed_with(socket, timeout=5) == 1013
+
+
 async def test_a_socket_that_never_says_hello_is_closed(make_user, settings):
     settings.LIVE_HELLO_SECONDS = 0.3
     _, cookie = await run(signed_in, await run(make_user, roles.LEGAL))
