@@ -136,21 +136,32 @@ def _sender_loop() -> tuple[asyncio.AbstractEventLoop, asyncio.Queue]:
 async def _sender_work(queue: asyncio.Queue) -> None:
     layer = get_channel_layer()
     while True:
-        event = await queue.get()
+        item = await queue.get()
         try:
-            message = {"type": "live.event", "id": event.id, "html": render(event)}
-            await asyncio.gather(*(layer.group_send(group, message) for group in event.audience))
-        except Exception:  # noqa: BLE001 - the event is stored: pages get it from the periodic sweep
-            logger.exception("could not push live event %s", event.id)
+            if isinstance(item, LiveEvent):
+                groups, message = item.audience, {"type": "live.event", "id": item.id, "html": render(item)}
+            else:
+                groups, message = item
+            await asyncio.gather(*(layer.group_send(group, message) for group in groups))
+        except Exception:  # noqa: BLE001 - events are stored and sockets re-check access: the periodic sweep covers it
+            logger.exception("could not push %s", item)
         finally:
             queue.task_done()
 
 
-def _send(event: LiveEvent) -> None:
+def _send(item: LiveEvent | tuple[list[str], dict]) -> None:
     """Hand the event to this process's sender and return: the transaction that made it
     (an ingest batch opening fifty cases, say) does not wait for fifty Redis round trips."""
     loop, queue = _sender_loop()
-    loop.call_soon_threadsafe(queue.put_nowait, event)
+    loop.call_soon_threadsafe(queue.put_nowait, item)
+
+
+def control(*, groups: Iterable[str], message: dict) -> None:
+    """Tell the sockets in `groups` something that is not an event (a socket must close,
+    say): never stored nor replayed, sent after the surrounding transaction commits, in
+    order with the events. Pub/sub may drop it; what it says must also be found by the
+    sockets' own periodic checks."""
+    transaction.on_commit(partial(_send, (sorted(set(groups)), message)))
 
 
 @atexit.register

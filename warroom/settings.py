@@ -73,6 +73,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "warroom.csp.ContentSecurityPolicyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -184,6 +185,12 @@ CELERY_BEAT_SCHEDULE = {
 LIVE_RETENTION_DAYS = int(env("LIVE_RETENTION_DAYS", "7"))
 LIVE_SYNC_SECONDS = float(env("LIVE_SYNC_SECONDS", "5"))
 LIVE_REPLAY_LIMIT = int(env("LIVE_REPLAY_LIMIT", "1000"))
+# A room socket must say hello within this many seconds; until it does it keeps at most
+# LIVE_EARLY_LIMIT pushes (the sweep sends what it let go). One user holds at most
+# LIVE_SOCKETS_PER_USER open sockets, counted across every web process.
+LIVE_HELLO_SECONDS = float(env("LIVE_HELLO_SECONDS", "5"))
+LIVE_EARLY_LIMIT = int(env("LIVE_EARLY_LIMIT", "200"))
+LIVE_SOCKETS_PER_USER = int(env("LIVE_SOCKETS_PER_USER", "20"))
 
 # X API credentials (listening and publishing use them; never stored in the repository).
 X_BEARER_TOKEN = env("X_BEARER_TOKEN", "")
