@@ -20,7 +20,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from listening import selectors as listening_selectors
-from listening.adapters import PermanentError, RateLimited, TransientError
+from networks import x
+from networks.errors import PermanentError, PublishOutcomeUnknown, RateLimited, TransientError
 from warroom import audit, live, roles
 from warroom.errors import Conflict, Forbidden, InvalidInput
 
@@ -379,15 +380,11 @@ def posts_due_claim(*, now: datetime | None = None, limit: int = 500) -> list[in
 
 
 def _publisher(post: Post) -> Callable[[], str]:
-    from listening.adapters import x
-
     return lambda: x.publish(post.text, in_reply_to=post.in_reply_to or None)
 
 
 def post_publish(*, post_id: int) -> str:
     """Publish one due post, at most once. Safe to run twice and from many workers."""
-    from listening.adapters.x import PublishOutcomeUnknown
-
     now = timezone.now()
     with transaction.atomic():
         post = Post.objects.select_for_update(skip_locked=True).filter(id=post_id).first()

@@ -15,6 +15,8 @@ from django.utils import timezone
 from approvals import services as approvals
 from approvals.models import Account, Post
 from listening.models import AlertRule
+from networks import x
+from networks.errors import AdapterError
 from warroom import audit, live, roles
 from warroom.errors import Conflict, Forbidden, InvalidInput
 
@@ -450,9 +452,6 @@ def _open_suggestion(scenario: Scenario, drill: Drill | None, suggestion_id: int
 
 def drill_publish(*, firing_id: int) -> str:
     """Send a drill firing to the sandbox account, at most once (the task may run twice)."""
-    from listening.adapters import AdapterError
-    from listening.adapters import x
-
     with transaction.atomic():
         firing = (Firing.objects.select_for_update(of=("self",)).select_related("variant__post", "sandbox_account")
                   .filter(id=firing_id).first())
