@@ -15,7 +15,7 @@ from django.db.models import Count, F, Func, IntegerField, OuterRef, Q, QuerySet
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from warroom import roles
+from warroom import presence, roles
 from warroom.errors import WarroomError
 
 from .models import Case, CaseEvent, Priority, Team
@@ -198,8 +198,6 @@ def _current(present: dict | None, now: datetime) -> list[dict]:
 def team_members_in_room(team: str) -> list:
     """The people of a team (by the role that works its cases) who have the room open now,
     in a stable order (by id) so round-robin takes turns fairly."""
-    from wall import presence
-
     from .services import TEAM_ROLE
 
     present = presence.present_user_ids()

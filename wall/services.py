@@ -12,11 +12,10 @@ from django.utils import timezone
 
 from listening import query as query_language
 from listening.models import Mention
-from warroom import audit, live, roles
+from warroom import audit, live, presence, roles
 from warroom.errors import Forbidden, InvalidInput
 from warroom.models import LiveEvent
 
-from . import presence
 from .models import Notification, NotificationPreference, Topic, TopicDay
 
 logger = logging.getLogger(__name__)

@@ -17,10 +17,10 @@ from listening.models import Mention
 from tests.conftest import celery_worker, free_port
 from tests.listening import factories as f
 from triage import services as triage
-from wall import presence, services
+from wall import services
 from wall.models import Notification
 from wall.tasks import event_notify as event_notify_task
-from warroom import roles
+from warroom import presence, roles
 from warroom.models import LiveEvent
 
 pytestmark = pytest.mark.django_db(transaction=True)
