@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "approvals",
     "playbooks",
     "wall",
+    "room",
 ]
 
 MIDDLEWARE = [
