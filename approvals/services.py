@@ -44,13 +44,6 @@ STUCK_AFTER = timedelta(minutes=2)
 MAX_BACKOFF = timedelta(minutes=10)
 APPROVERS_AUDIENCE = [live.role_group(roles.LEGAL), live.role_group(roles.LEAD)]
 
-# What a post's text touches that the room should not (text, extra_terms) -> hits, in words:
-# listening.selectors.crisis_terms_in.
-text_touches = Hook("approvals.text_touches")
-# A post's fate is final (post): rejected, failed or published, inside that transaction:
-# room.flows.publishing.post_outcome.
-post_outcome = Hook("approvals.post_outcome")
-
 
 def _name(user) -> str:
     return (user.get_full_name() or user.get_username()) if user is not None else "system"
@@ -199,6 +192,11 @@ def post_create(*, author, account_id: int, text: str, media=None, in_reply_to: 
                                publish_on_approval=publish_on_approval and not fire_only, fire_only=fire_only)
     audit.record(actor=author, action="post.create", obj=post)
     return post
+
+
+# What a post's text touches that the room should not (text, extra_terms) -> hits, in words:
+# listening.selectors.crisis_terms_in.
+text_touches = Hook("approvals.text_touches")
 
 
 def guardrail_hits(text: str) -> list[str]:
@@ -468,6 +466,11 @@ def post_publish(*, post_id: int) -> str:
         _publish_event("post.published", post, f"Published: {post.text[:120]}", platform_id=platform_id)
         post_outcome(post=post)
         return "published"
+
+
+# A post's fate is final (post): rejected, failed or published, inside that transaction:
+# room.flows.publishing.post_outcome (a reply's case learns it).
+post_outcome = Hook("approvals.post_outcome")
 
 
 def _finish(attempt: PublishAttempt, outcome: str, at: datetime, error: str = "", platform_id: str = "") -> None:
