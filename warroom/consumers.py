@@ -12,9 +12,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from wall import presence
-
-from . import live, roles, sessions
+from . import live, presence, roles, sessions
 
 # Close codes the page reads (static/warroom/live.js). A refusal is sent after accepting:
 # a socket closed before its handshake completes reaches the browser as a bare 1006.

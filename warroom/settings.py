@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "approvals",
     "playbooks",
     "wall",
+    "room",
 ]
 
 MIDDLEWARE = [

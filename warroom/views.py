@@ -15,9 +15,7 @@ from django.utils.dateparse import parse_date
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from wall import presence
-
-from . import audit, live, proxy, roles, selectors, services
+from . import audit, live, presence, proxy, roles, selectors, services
 from .celery import app as celery_app
 from .errors import WarroomError
 from .models import Announcement

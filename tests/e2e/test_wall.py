@@ -23,8 +23,7 @@ from warroom.services import announcement_post
 from tests.e2e.test_shell import screenshot_dir
 from tests.listening import factories as f
 from triage import services as triage
-from wall import presence
-from warroom import roles
+from warroom import presence, roles
 
 LIVE = 10000  # ms a live change may take to arrive
 POLLED = 20000  # changes whose events the kiosk's roles do not receive arrive with its 15 s refresh

@@ -11,8 +11,7 @@ from channels.testing import WebsocketCommunicator
 from django.test import Client
 
 from tests.warroom.test_consumers import HOST, ORIGIN, session_cookie
-from wall import presence
-from warroom import live, roles
+from warroom import live, presence, roles
 from warroom.asgi import application
 from warroom.models import LiveEvent
 
