@@ -23,16 +23,17 @@ from urllib.parse import unquote
 KB = 1024
 FORM_LIMIT = 256 * KB
 MULTIPART_ROOM = 64 * KB
+# The limits the apps' own readers enforce again on what they parse (listening/webhooks.py,
+# playbooks/yaml_io.py): declared here, in the core, so both sides read one number.
+WEBHOOK_LIMIT = 1024 * KB
+PLAYBOOK_IMPORT_LIMIT = 512 * KB
 
 
 @cache
 def _routes() -> tuple[tuple[re.Pattern, int], ...]:
-    from listening.webhooks import MAX_BODY as WEBHOOK_LIMIT
-    from playbooks.yaml_io import MAX_BYTES as PLAYBOOK_LIMIT
-
     return (
         (re.compile(r"^/hooks/"), WEBHOOK_LIMIT),
-        (re.compile(r"^/playbooks/$"), PLAYBOOK_LIMIT + MULTIPART_ROOM),  # the import posts here
+        (re.compile(r"^/playbooks/$"), PLAYBOOK_IMPORT_LIMIT + MULTIPART_ROOM),  # the import posts here
     )
 
 
