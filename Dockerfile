@@ -21,10 +21,13 @@ RUN pip install .
 COPY . .
 
 # Static files are collected at build time into STATIC_ROOT (.run/staticfiles) and served
-# by WhiteNoise. collectstatic needs neither the database nor Redis. The app user owns only
-# .run (beat's schedule file goes there); the code and static files stay read-only to it.
-RUN python manage.py collectstatic --noinput \
-    && chown warroom:warroom /app/.run
+# by WhiteNoise. collectstatic needs neither the database nor Redis, and runs with the
+# production settings: DEBUG is off by default, so it gets a throwaway key that lives only
+# in this one step (the running container must be given its own SECRET_KEY).
+RUN SECRET_KEY="$(python -c 'import secrets; print(secrets.token_urlsafe(64))')" python manage.py collectstatic --noinput
+# The app user owns only .run (beat's schedule file goes there); the code and static files
+# stay read-only to it.
+RUN chown warroom:warroom /app/.run
 
 ENV DEBUG=0
 USER warroom

@@ -9,6 +9,11 @@ flight and every publish that starts after it commits sees it. No post leaves af
 pause commits. A worker killed inside the second transaction leaves the post PUBLISHING
 with an unfinished attempt: X may have accepted it, so the sweep moves it to NEEDS_CHECK
 for the lead, never back into the queue.
+
+Two answers come from above approvals, through hooks the orchestration layer connects
+(room/apps.py): what a post's text touches that the room should not (`text_touches`,
+listening's crisis topics), and what a post's final outcome means elsewhere
+(`post_outcome`, a reply's case in triage, room/flows/publishing.py).
 """
 
 from collections.abc import Callable
@@ -20,10 +25,11 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
-from listening import selectors as listening_selectors
-from listening.adapters import PermanentError, RateLimited, TransientError
+from networks import x
+from networks.errors import PermanentError, PublishOutcomeUnknown, RateLimited, TransientError
 from warroom import audit, live, roles
 from warroom.errors import Conflict, Forbidden, InvalidInput
+from warroom.hooks import Hook
 
 from .models import Account, ApprovalRequest, Post, PublishAttempt, QueueState
 
@@ -189,9 +195,14 @@ def post_create(*, author, account_id: int, text: str, media=None, in_reply_to: 
     return post
 
 
+# What a post's text touches that the room should not (text, extra_terms) -> hits, in words:
+# listening.selectors.crisis_terms_in.
+text_touches = Hook("approvals.text_touches")
+
+
 def guardrail_hits(text: str) -> list[str]:
     """Blocked terms and the crisis topics spiking right now that the text touches."""
-    return listening_selectors.crisis_terms_in(text, extra_terms=settings.GUARDRAIL_BLOCKED_TERMS)
+    return text_touches(text=text, extra_terms=settings.GUARDRAIL_BLOCKED_TERMS)
 
 
 @transaction.atomic
@@ -344,7 +355,7 @@ def post_reject(*, post_id: int, user, reason: str, content_hash: str) -> Post:
     post.save()
     audit.record(actor=user, action="post.reject", obj=post, details={"step": request.step, "reason": reason[:1000]})
     _publish_event("post.rejected", post, f"Rejected: {post.text[:100]} — {reason[:200]}", user, reason=reason[:500])
-    _reply_outcome(post)
+    post_outcome(post=post)
     return post
 
 
@@ -422,15 +433,11 @@ def posts_due_claim(*, now: datetime | None = None, limit: int = 500) -> list[in
 
 
 def _publisher(post: Post) -> Callable[[], str]:
-    from listening.adapters import x
-
     return lambda: x.publish(post.text, in_reply_to=post.in_reply_to or None)
 
 
 def post_publish(*, post_id: int) -> str:
     """Publish one due post, at most once. Safe to run twice and from many workers."""
-    from listening.adapters.x import PublishOutcomeUnknown
-
     now = timezone.now()
     with transaction.atomic():
         post = Post.objects.select_for_update(skip_locked=True).filter(id=post_id).first()
@@ -493,23 +500,20 @@ def post_publish(*, post_id: int) -> str:
             _finish(attempt, PublishAttempt.Outcome.FAILED, timezone.now(), str(error))
             audit.record(actor=None, action="post.fail", obj=post, details={"error": str(error)[:500]})
             _publish_event("post.failed", post, f"Failed: {post.text[:100]} — {error}")
-            _reply_outcome(post)
+            post_outcome(post=post)
             return "failed"
         post.state, post.platform_id, post.published_at, post.last_error = Post.State.PUBLISHED, platform_id, timezone.now(), ""
         post.save(update_fields=["state", "platform_id", "published_at", "last_error", "updated_at"])
         _finish(attempt, PublishAttempt.Outcome.ACCEPTED, post.published_at, platform_id=platform_id)
         audit.record(actor=None, action="post.publish", obj=post, details={"platform_id": platform_id})
         _publish_event("post.published", post, f"Published: {post.text[:120]}", platform_id=platform_id)
-        _reply_outcome(post)
+        post_outcome(post=post)
         return "published"
 
 
-def _reply_outcome(post: Post) -> None:
-    """A reply to a customer: its case learns the outcome in the same transaction."""
-    if post.in_reply_to:
-        from triage import services as triage
-
-        triage.case_reply_outcome(post=post)
+# A post's fate is final (post): rejected, failed or published, inside that transaction:
+# room.flows.publishing.post_outcome (a reply's case learns it).
+post_outcome = Hook("approvals.post_outcome")
 
 
 def _finish(attempt: PublishAttempt, outcome: str, at: datetime, error: str = "", platform_id: str = "") -> None:
@@ -553,7 +557,7 @@ def post_resolve_check(*, post_id: int, user, published: bool, platform_id: str 
     audit.record(actor=user, action="post.resolve_check", obj=post, details={"published": published, "platform_id": platform_id})
     _publish_event("post.checked", post, f"Checked by the lead: {'published' if published else 'not published'}", user)
     if published:
-        _reply_outcome(post)
+        post_outcome(post=post)
     return post
 
 

@@ -69,7 +69,7 @@ GOAL_RATIO = 0.5
 GOAL_ENRICHED = 2000
 SEED = 20260208
 
-# The demo room's rules (warroom/management/commands/seed_demo.py), as a brand would set them.
+# The demo room's rules (room/management/commands/seed_demo.py), as a brand would set them.
 RULES = (
     {"name": "Blackout spike", "kind": "spike", "query": 'blackout OR "lights out" OR "power outage" OR outage',
      "priority": "P2", "spike_window_minutes": 2, "spike_baseline_minutes": 20, "spike_factor": 3, "spike_min_count": 15},

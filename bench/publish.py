@@ -292,14 +292,14 @@ def phase_throughput(fake, workers: Workers, account, author, *, phase: int, via
 
 def split(fake, account, author) -> None:
     """One process, one post at a time: what a publish costs and where (no worker, no broker).
-    full = services.post_publish; x = listening.adapters.x.publish alone (a new tweepy
+    full = services.post_publish; x = networks.x.publish alone (a new tweepy
     client per call, as post_publish makes); live = the live event it publishes (insert under
     the allocation lock, then the group_send to the post's 5 audience groups after commit);
     rest = full - x - live: the two transactions and their ~15 statements."""
     from django.db import transaction
 
     from approvals import services
-    from listening.adapters import x
+    from networks import x
     from warroom import live
 
     count = 200

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 
+from . import query
 from .models import Alert, AlertRule, Mention, ReadUsage, Source
 
 PAGE_SIZE = 50
@@ -162,8 +163,6 @@ def budget_pace(*, now: datetime | None = None) -> float:
 def crisis_terms_in(text: str, *, extra_terms: list[str] = ()) -> list[str]:
     """What a post's text touches that the room should not: blocked terms, and the topics
     of crisis or spike alerts open right now (approvals' guardrail lint asks this)."""
-    from . import query
-
     doc = query.tokenize(text)
     hits = []
     for term in extra_terms:

@@ -1,6 +1,10 @@
 """Listening's writes: storing what sources bring (once, enriched, rule-matched, with the
 cursor moved in the same transaction), polling with a lease, alerts and spikes, the X
-read budget, and the lead's management of sources and rules."""
+read budget, and the lead's management of sources and rules.
+
+What a stored batch and an alert mean for the rest of the room (cases, scenarios, the
+pause, rollups) is decided above listening, in room/flows/ingest.py: this module calls it
+through the hooks `batch_stored` and `alert_matched`, inside its own transactions."""
 
 import hashlib
 import io
@@ -15,12 +19,12 @@ from django.db.models import F, Q, Sum
 from django.utils import timezone
 
 from warroom import audit, live, roles
-from wall import rollups
 from warroom.errors import Conflict, Forbidden, InvalidInput
+from warroom.hooks import Hook
 from warroom.text import without_bidi_controls
 
 from . import enrich, query, selectors
-from .adapters import FetchedMention, PermanentError, RateLimited, TransientError
+from .adapters import FetchedMention, PermanentError, RateLimited, TransientError, registry
 from .models import Alert, AlertRule, Mention, ReadUsage, Source, new_token
 
 FEED_AUDIENCE = [live.role_group(role) for role in (roles.COMMUNITY_MANAGER, roles.PRODUCER, roles.LEAD, roles.ADMIN)]
@@ -34,6 +38,13 @@ COLUMNS = (
     "truncated", "lang", "sentiment", "sentiment_label", "rule_ids", "in_reply_to", "conversation_id",
     "posted_at", "received_at",
 )
+
+# New mentions were stored (source, new_rows, rules, now), inside ingest's transaction:
+# room.flows.ingest.batch_stored takes them up.
+batch_stored = Hook("listening.batch_stored")
+# An alert was raised, or mentions joined an open one (alert, rule, mention_ids, created):
+# room.flows.ingest.alert_actions runs its rule's actions.
+alert_matched = Hook("listening.alert_matched")
 
 
 # --- Bounding untrusted text ---------------------------------------------------------
@@ -257,23 +268,15 @@ def mention_ingest_batch(
         by_external = {row["external_id"]: row for row in prepared.rows}
         new_rows = [(mention_id, by_external[external_id]) for mention_id, external_id in inserted]
         if new_rows:
-            from playbooks import services as playbooks
-            from triage import services as triage
-
-            rollups.mention_minutes_add(source_id=source.id, rows=[row for _, row in new_rows])
-            joined = triage.mentions_join_threads(mentions=new_rows)  # a customer writing again joins their case
-            _alerts_for(new_rows=new_rows, rules={c.rule.id: c.rule for c in rules}, now=now)
-            # After the alerts' cases, which carry their priority; the triage rules open the rest.
-            triage.mentions_route(mentions=[pair for pair in new_rows if pair[0] not in joined])
-            playbooks.scenarios_match_mentions(new_rows=new_rows, now=now)  # the night's scenarios light up
-            _publish_mentions(source=source, new_rows=new_rows, rule_names={c.rule.id: c.rule.name for c in rules})
+            batch_stored(source=source, new_rows=new_rows, rules=rules, now=now)
     return IngestResult(
         received=len(fetched), stored=len(inserted), mention_ids=[i for i, _ in inserted], notes=prepared.notes,
         refused=prepared.refused,
     )
 
 
-def _publish_mentions(*, source: Source, new_rows: list[tuple[int, dict]], rule_names: dict[int, str]) -> None:
+def mentions_publish(*, source: Source, new_rows: list[tuple[int, dict]], rule_names: dict[int, str]) -> None:
+    """The feed's push for a stored batch: its newest rows, rendered once."""
     newest = sorted(new_rows, key=lambda pair: pair[0])[-LIVE_ROWS_PER_BATCH:]
     live.publish(
         "mentions.received",
@@ -290,7 +293,8 @@ def _publish_mentions(*, source: Source, new_rows: list[tuple[int, dict]], rule_
 
 # --- Alerts --------------------------------------------------------------------------
 
-def _alerts_for(*, new_rows: list[tuple[int, dict]], rules: dict[int, AlertRule], now: datetime) -> None:
+def alerts_for(*, new_rows: list[tuple[int, dict]], rules: dict[int, AlertRule], now: datetime) -> None:
+    """Raise or join the alerts of the rules a stored batch matched (inside ingest's transaction)."""
     matched: dict[int, list[int]] = {}
     for mention_id, row in new_rows:
         for rule_id in row["rule_ids"]:
@@ -325,7 +329,7 @@ def alert_raise_or_join(*, rule: AlertRule, mention_ids: list[int], now: datetim
     alert.refresh_from_db(fields=["mention_count", "last_match_at"])
     if created:
         audit.record(actor=None, action="alert.raise", obj=alert, details={"rule": rule.id, "mentions": len(mention_ids)})
-    _alert_actions(alert=alert, rule=rule, mention_ids=mention_ids, created=created)
+    alert_matched(alert=alert, rule=rule, mention_ids=mention_ids, created=created)
     # A busy alert would push an update every batch; the room needs one every few seconds.
     if rule.alert_room and (created or now - previous_match >= ALERT_UPDATE_EVERY):
         live.publish(
@@ -343,39 +347,6 @@ def alert_raise_or_join(*, rule: AlertRule, mention_ids: list[int], now: datetim
 
 def _priority(rule: AlertRule) -> str:
     return AlertRule.Priority.P1 if rule.kind == AlertRule.Kind.CRISIS or rule.pause_queue else rule.priority
-
-
-CASES_PER_BATCH = 50
-
-
-def _alert_actions(*, alert: Alert, rule: AlertRule, mention_ids: list[int], created: bool) -> None:
-    """A rule's actions, in the ingest transaction, through the other apps' services:
-    pause the outgoing queue (approvals), open cases (triage) — one incident case for a
-    spike or crisis, else a case per mention."""
-    if rule.pause_queue and created:
-        from approvals import services as approvals
-
-        try:
-            approvals.queue_pause(user=None, reason=f"Alert rule \u201c{rule.name}\u201d: {alert.title}")
-        except Conflict:
-            pass  # already paused: the earlier reason stands
-    if created and rule.kind == AlertRule.Kind.SPIKE:
-        from playbooks import services as playbooks
-
-        playbooks.scenarios_match_alert(alert=alert, now=alert.opened_at)
-    if rule.open_case:
-        from triage import services as triage
-
-        if rule.kind in (AlertRule.Kind.SPIKE, AlertRule.Kind.CRISIS):
-            triage.incident_open_or_join(alert_id=alert.id, mention_ids=mention_ids, priority=alert.priority)
-        else:
-            triage_rules = triage.triage_rules_compiled()  # once for the batch, not per case
-            wanted = mention_ids[:CASES_PER_BATCH]
-            have = triage.mentions_with_cases(wanted)
-            for mention_id in wanted:
-                if mention_id not in have:
-                    triage.case_open_from_mention(mention_id=mention_id, priority=alert.priority, rules=triage_rules,
-                                                  checked=True)
 
 
 @transaction.atomic
@@ -439,10 +410,8 @@ def spikes_check(*, now: datetime | None = None) -> list[Alert]:
                     known = set(open_alert.mentions.filter(id__in=ids).values_list("id", flat=True))
                     new_ids = [i for i in ids if i not in known]
                     open_alert.mentions.add(*new_ids)
-                    if new_ids and rule.open_case:
-                        from triage import services as triage
-
-                        triage.incident_open_or_join(alert_id=open_alert.id, mention_ids=new_ids, priority=open_alert.priority)
+                    if new_ids:
+                        alert_matched(alert=open_alert, rule=rule, mention_ids=new_ids, created=False)
                     open_alert.peak = max(open_alert.peak, current)
                     open_alert.mention_count = open_alert.mentions.count()
                     open_alert.last_match_at = now
@@ -493,8 +462,6 @@ def source_claim(*, source_id: int) -> tuple[Source, str] | None:
 def source_poll(*, source_id: int) -> str:
     """Poll one source if it is due and free: fetch outside any transaction (the lease
     keeps other workers off), then ingest. Safe to run twice."""
-    from .adapters import registry
-
     claimed = source_claim(source_id=source_id)
     if claimed is None:
         return "skipped"

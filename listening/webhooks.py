@@ -26,11 +26,13 @@ from django.utils.dateparse import parse_datetime
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from warroom import bodylimit
+
 from . import services
 from .adapters import FetchedMention
 from .models import Source
 
-MAX_BODY = 1024 * 1024
+MAX_BODY = bodylimit.WEBHOOK_LIMIT
 MAX_MENTIONS = 1000
 MAX_DEPTH = 8
 MAX_SKEW_SECONDS = 300

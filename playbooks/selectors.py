@@ -3,7 +3,7 @@
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.db.models import Avg, Count, Min, Prefetch, Q
+from django.db.models import Avg, Count, Prefetch
 from django.db.models.functions import TruncMinute
 from django.utils import timezone
 
@@ -11,6 +11,7 @@ from approvals.models import Account, ApprovalRequest, Post
 from listening.models import AlertRule, Mention
 
 from .models import Drill, Event, Firing, Moment, Scenario, Suggestion, Variant
+from .services import LISTEN_MARGIN
 
 
 def event_list() -> list[Event]:
@@ -183,10 +184,10 @@ class EventReport:
     chart: Chart
 
 
-def event_report(event: Event) -> EventReport:
-    """What fired and when, how long legal took, triage's response times, and the chart."""
-    from triage.models import Case
-
+def event_report(event: Event, *, triage: dict) -> EventReport:
+    """What fired and when, how long legal took, triage's response times, and the chart.
+    Triage's figures for the event's window come from the caller (room/views.py), since
+    playbooks does not read triage."""
     firings = list(Firing.objects.filter(variant__scenario__event=event, drill__isnull=True)
                    .select_related("variant__scenario", "variant__post__account", "fired_by", "suggestion"))
     approvals = []
@@ -202,15 +203,6 @@ def event_report(event: Event) -> EventReport:
             "answers": [{"state": r.get_state_display(), "by": r.answered_by, "at": r.answered_at,
                          "minutes": round((r.answered_at - r.created_at).total_seconds() / 60, 1)} for r in requests],
         })
-    cases = Case.objects.filter(opened_at__gte=event.starts_at, opened_at__lte=event.ends_at)
-    first_response = cases.aggregate(n=Count("id"), answered=Count("id", filter=Q(first_responded_at__isnull=False)),
-                                     first=Min("opened_at"))
-    times = [(c.first_responded_at - c.opened_at).total_seconds() / 60
-             for c in cases.filter(first_responded_at__isnull=False).only("opened_at", "first_responded_at")[:5000]]
-    times.sort()
-    triage = {"cases": first_response["n"], "answered": first_response["answered"],
-              "median_minutes": round(times[len(times) // 2], 1) if times else None,
-              "p90_minutes": round(times[int(len(times) * 0.9)], 1) if times else None}
     return EventReport(event, firings, timings(event=event, drill=None), approvals, triage,
                        volume_chart(event.starts_at, event.ends_at))
 
@@ -229,8 +221,6 @@ class EventNow:
 def event_now(now: datetime | None = None, limit: int = 5) -> EventNow | None:
     """A running drill's event, else the event whose listening window (an hour either
     side) holds `now`; None on an ordinary day. A handful of small queries."""
-    from .services import LISTEN_MARGIN
-
     now = now or timezone.now()
     drill = Drill.objects.filter(ended_at__isnull=True).select_related("event").order_by("-started_at").first()
     event = drill.event if drill else (Event.objects.filter(starts_at__lte=now + LISTEN_MARGIN,

@@ -14,10 +14,16 @@ from django.utils import timezone
 
 from approvals import services as approvals
 from approvals.models import Account, Post
+from approvals.tasks import post_publish as post_publish_task
+from listening import services as listening
+from listening.adapters import demo
 from listening.models import AlertRule
+from networks import x
+from networks.errors import AdapterError
 from warroom import audit, live, roles
 from warroom.errors import Conflict, Forbidden, InvalidInput
 
+from . import tasks
 from .models import Contact, Drill, Event, Firing, Moment, Scenario, Suggestion, Variant
 
 BUILDERS = frozenset({roles.PRODUCER, roles.LEAD, roles.ADMIN})
@@ -402,9 +408,6 @@ def _pause_refusal() -> None:
 def variant_fire(*, user, variant_id: int, suggestion_id: int | None = None) -> Firing:
     """Fire a variant: at once, exactly once, unless the queue is paused. In a running drill
     it goes to the drill's sandbox account instead, never to the brand's."""
-    from .tasks import drill_publish as drill_publish_task
-    from approvals.tasks import post_publish as post_publish_task
-
     if not roles.has_role(user, FIRERS):
         raise Forbidden("Only a producer, the lead or an admin can fire a scenario.")
     variant = Variant.objects.select_related("scenario__event", "post").get(id=variant_id)
@@ -430,7 +433,7 @@ def variant_fire(*, user, variant_id: int, suggestion_id: int | None = None) -> 
         approvals.post_schedule(post_id=post.id, user=user, publish_at=now, firing=True)
         post_publish_task.delay_on_commit(post.id)
     else:
-        drill_publish_task.delay_on_commit(firing.id)
+        tasks.drill_publish.delay_on_commit(firing.id)
     audit.record(actor=user, action="scenario.fire", obj=scenario,
                  details={"variant": variant.id, "post": post.id, "drill": drill.id if drill else None,
                           "suggestion": suggestion.id if suggestion else None})
@@ -450,9 +453,6 @@ def _open_suggestion(scenario: Scenario, drill: Drill | None, suggestion_id: int
 
 def drill_publish(*, firing_id: int) -> str:
     """Send a drill firing to the sandbox account, at most once (the task may run twice)."""
-    from listening.adapters import AdapterError
-    from listening.adapters import x
-
     with transaction.atomic():
         firing = (Firing.objects.select_for_update(of=("self",)).select_related("variant__post", "sandbox_account")
                   .filter(id=firing_id).first())
@@ -483,9 +483,6 @@ def drill_start(*, user, event_id: int, sandbox_account_id: int, replay_speed: f
     """Rehearse an event: until the drill ends, its triggers suggest as on the night and a
     fire goes to the sandbox account. With `replay_speed`, a demo replay of a Super Bowl
     night (listening's demo source) starts at that speed and stops with the drill."""
-    from listening import services as listening
-    from listening.adapters import demo
-
     if not roles.has_role(user, FIRERS):
         raise Forbidden("Only a producer, the lead or an admin can run a drill.")
     event = Event.objects.select_for_update().get(id=event_id)
@@ -523,8 +520,6 @@ def drill_stop(*, user, drill_id: int) -> Drill:
     drill.ended_at = timezone.now()
     drill.save()
     if drill.replay_source_id:
-        from listening import services as listening
-
         listening.source_set_enabled(source_id=drill.replay_source_id, user=user, enabled=False)
     drill.suggestions.filter(state=Suggestion.State.SUGGESTED).update(state=Suggestion.State.EXPIRED,
                                                                       decided_at=drill.ended_at)

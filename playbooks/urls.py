@@ -7,6 +7,5 @@ urlpatterns = [
     path("<int:event_id>/", views.event_page, name="playbook_event"),
     path("<int:event_id>/live/", views.live_page, name="playbook_live"),
     path("<int:event_id>/export/", views.export, name="playbook_export"),
-    path("<int:event_id>/report/", views.report, name="playbook_report"),
     path("drills/<int:drill_id>/", views.drill_report, name="playbook_drill"),
 ]

@@ -1,5 +1,5 @@
 """Playbooks pages: the index (create, import), the event editor, the live cockpit, the
-export, the post-event report and drill reports.
+export and drill reports (the post-event report, which reads triage too, is room/views.py's).
 
 One URL per page; a POST carries an `action`. Refusals are WarroomErrors: htmx requests
 get the partial with the error and its status (the page swaps it, see playbooks.js);
@@ -280,15 +280,6 @@ def live_page(request: HttpRequest, event_id: int) -> HttpResponse:
 
 
 # --- Reports -----------------------------------------------------------------------------------
-
-@require_http_methods(["GET"])
-@role_required(*PAGE_ROLES["playbook_report"])
-def report(request: HttpRequest, event_id: int) -> HttpResponse:
-    event = _event(event_id)
-    return render_page(request, "playbooks/report.html",
-                       lambda: {"event": event, "report": selectors.event_report(event), "tz": event.time_zone,
-                                "drills": selectors.drill_list(event)})
-
 
 @require_http_methods(["GET"])
 @role_required(*PAGE_ROLES["playbook_drill"])

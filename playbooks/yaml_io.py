@@ -15,13 +15,14 @@ from django.db import transaction
 
 from approvals.models import Account
 from listening.models import AlertRule
+from warroom import bodylimit
 from warroom.errors import InvalidInput
 
 from . import services
 from .models import Event, Scenario
 
 SCHEMA_VERSION = 1
-MAX_BYTES = 512 * 1024
+MAX_BYTES = bodylimit.PLAYBOOK_IMPORT_LIMIT
 MAX_ERRORS = 20
 
 

@@ -5,8 +5,19 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DEBUG=${DEBUG:-1}
+export PATH="$PWD/.venv/bin:$PATH"  # the Procfile's commands are the virtualenv's
 export WARROOM_HOST=${WARROOM_HOST:-127.0.0.1}
 export WARROOM_PORT=${WARROOM_PORT:-8000}
+
+# Two database roles, as in production: migrations run as the owner of the tables
+# (MIGRATE_DATABASE_URL), the room as an app role that owns nothing and may only add and
+# read audit entries (DATABASE_URL). Given only DATABASE_URL, that is the owner and the
+# app role is <owner>_app on the same database.
+if [ -z "${MIGRATE_DATABASE_URL:-}" ]; then
+  export MIGRATE_DATABASE_URL=${DATABASE_URL:-postgres://warroom@127.0.0.1:55432/warroom}
+  DATABASE_URL=$(scripts/services.sh app-url "$MIGRATE_DATABASE_URL")
+  export DATABASE_URL
+fi
 
 scripts/services.sh up run
 fake_x_pid=""
@@ -21,6 +32,7 @@ if [ -z "${X_BEARER_TOKEN:-}" ]; then
 fi
 
 .venv/bin/python manage.py migrate --noinput
+unset MIGRATE_DATABASE_URL  # the owner's URL is for migrations only, not for the room's processes
 .venv/bin/python manage.py collectstatic --noinput -v 0
 logins=$(.venv/bin/python manage.py seed_demo)
 

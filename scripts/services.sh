@@ -4,6 +4,10 @@
 # first use) and a redis-server (installed with apt-get when missing). Each service this
 # script starts is written to .run/started-<tag>, so `services.sh stop <tag>` stops only
 # what that caller started (make run and make test keep separate records).
+# The database and its owner are MIGRATE_DATABASE_URL's (DATABASE_URL's when it is unset);
+# when DATABASE_URL names another role, that app role is made too (it owns nothing; the
+# owner's `manage.py migrate` grants it its privileges). `services.sh app-url URL` prints
+# the app role's URL that `make run` uses beside an owner's URL.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -37,7 +41,8 @@ apt_install() {
 }
 
 pg_up() {
-  read -r host port user db < <(read_url "$DATABASE_URL")
+  OWNER_URL=${MIGRATE_DATABASE_URL:-$DATABASE_URL}
+  read -r host port user db < <(read_url "$OWNER_URL")
   if "$PG_BIN/pg_isready" -q -h "$host" -p "$port"; then
     echo "services: PostgreSQL answers on $host:$port"
   else
@@ -56,16 +61,36 @@ pg_up() {
       -o "-h 127.0.0.1 -p $port -k /tmp -c fsync=off -c max_connections=300" start >/dev/null
     echo "pg $data" >> "$STARTED"
   fi
-  # The role and database the URL names, created once (needs superuser access on a local cluster).
-  if ! psql "$DATABASE_URL" -Atqc "select 1" >/dev/null 2>&1; then
-    psql -h "$host" -p "$port" -U postgres -d postgres -v ON_ERROR_STOP=1 -q <<SQL
-DO \$\$ BEGIN
-  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$user') THEN CREATE ROLE "$user" LOGIN CREATEDB; END IF;
-END \$\$;
-SQL
+  # The owner role and the database, created once (needs superuser access on a local cluster).
+  if ! psql "$OWNER_URL" -Atqc "select 1" >/dev/null 2>&1; then
+    role_make "$host" "$port" "$user" "LOGIN CREATEDB"
     psql -h "$host" -p "$port" -U postgres -d postgres -Atqc "select 1 from pg_database where datname='$db'" | grep -q 1 \
       || psql -h "$host" -p "$port" -U postgres -d postgres -qc "create database \"$db\" owner \"$user\""
   fi
+  # The app role, when DATABASE_URL names one other than the owner.
+  read -r _ _ app _ < <(read_url "$DATABASE_URL")
+  if [ "$app" != "$user" ] && ! psql "$DATABASE_URL" -Atqc "select 1" >/dev/null 2>&1; then
+    role_make "$host" "$port" "$app" "LOGIN"
+  fi
+}
+
+role_make() {  # host port role attributes: the role, unless it exists (two callers may race)
+  psql -h "$1" -p "$2" -U postgres -d postgres -v ON_ERROR_STOP=1 -q <<SQL
+DO \$\$ BEGIN
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$3') THEN CREATE ROLE "$3" $4; END IF;
+EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
+END \$\$;
+SQL
+}
+
+app_url() {  # the URL of the app role beside an owner's URL: the same with user <owner>_app
+  python3 - "$1" <<'PY'
+import sys
+from urllib.parse import urlparse
+u = urlparse(sys.argv[1])
+user = (u.username or "warroom") + "_app"
+print(u._replace(netloc=f"{user}@{u.hostname or '127.0.0.1'}:{u.port or 5432}").geturl())
+PY
 }
 
 redis_up() {
@@ -97,5 +122,6 @@ stop() {
 case "${1:-up}" in
   up) pg_up; redis_up ;;
   stop) stop ;;
-  *) echo "usage: $0 up|stop [tag]" >&2; exit 2 ;;
+  app-url) app_url "$2" ;;
+  *) echo "usage: $0 up|stop [tag] | app-url URL" >&2; exit 2 ;;
 esac

@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 export DEBUG=1
 export REDIS_URL=${TEST_REDIS_URL:-redis://127.0.0.1:6379/1}
 export CHANNEL_PREFIX=${TEST_CHANNEL_PREFIX:-warroom-test}
+unset MIGRATE_DATABASE_URL  # the suite runs as one role (DATABASE_URL's); tests that need two make their own
 export DJANGO_ALLOW_ASYNC_UNSAFE=true  # Playwright's sync API runs an event loop in the test thread
 
 scripts/services.sh up test

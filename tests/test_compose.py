@@ -22,6 +22,8 @@ from tests.conftest import Server, celery_worker, child_env, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 APP_SERVICES = ("web", "worker", "beat")
+# The owner's URL: the migrate service's alone, never in the processes of the room.
+MIGRATE_ONLY = {"MIGRATE_DATABASE_URL"}
 ENV_READERS = {"env", "env_bool", "env_list"}
 SECRET_NAME = re.compile(r"SECRET|TOKEN|PASSWORD|CREDENTIAL|API_KEY|PRIVATE", re.I)
 REFERENCE = re.compile(r"^\$\{(?P<name>\w+)(?:(?P<op>:?[-?])(?P<arg>[^}]*))?\}$")
@@ -147,17 +149,72 @@ def test_the_services_of_the_production_shape_exist():
 
 def test_every_variable_the_settings_read_is_set_for_web_worker_and_beat():
     wanted = settings_variables((ROOT / "warroom" / "settings.py").read_text())
+    assert MIGRATE_ONLY <= wanted
     services = compose()["services"]
-    for name in (*APP_SERVICES, "migrate"):
-        missing = sorted(wanted - set(environment(services[name])))
+    for name in APP_SERVICES:
+        missing = sorted(wanted - MIGRATE_ONLY - set(environment(services[name])))
         assert not missing, f"{name} lacks {missing}: add them to x-app-environment in docker-compose.yml"
+        held = sorted(MIGRATE_ONLY & set(environment(services[name])))
+        assert not held, f"{name} must not hold {held}: the owner's credentials are for the migrate service only"
+    missing = sorted(wanted - set(environment(services["migrate"])))
+    assert not missing, f"migrate lacks {missing}"
 
 
 def test_web_worker_and_beat_share_one_environment_with_debug_off():
     services = compose()["services"]
-    environments = [environment(services[name]) for name in (*APP_SERVICES, "migrate")]
+    environments = [environment(services[name]) for name in APP_SERVICES]
     assert all(env == environments[0] for env in environments)
+    migrate = environment(services["migrate"])
+    assert {key: value for key, value in migrate.items() if key not in MIGRATE_ONLY} == environments[0]
     assert environments[0]["DEBUG"] == "0"
+
+
+def user_of(url: str) -> str:
+    return url.split("://", 1)[1].rpartition("@")[0].split(":", 1)[0]
+
+
+def test_the_room_runs_as_the_app_role_never_as_the_owner_or_the_superuser():
+    services = compose()["services"]
+    postgres = environment(services["postgres"])
+    superuser = postgres.get("POSTGRES_USER") or "postgres"
+    app, owner = postgres["POSTGRES_APP_USER"], postgres["POSTGRES_OWNER_USER"]
+    assert len({superuser, app, owner}) == 3
+    for name in APP_SERVICES:
+        assert user_of(environment(services[name])["DATABASE_URL"]) == app, name
+    assert user_of(environment(services["migrate"])["MIGRATE_DATABASE_URL"]) == owner
+    database = postgres["WARROOM_DATABASE"]
+    for url in (environment(services["web"])["DATABASE_URL"], environment(services["migrate"])["MIGRATE_DATABASE_URL"]):
+        assert url.endswith(f"@postgres:5432/{database}")
+    # The init script that makes the roles is the one deploy/ holds, mounted where the image runs it.
+    mount = next(volume for volume in services["postgres"]["volumes"] if "docker-entrypoint-initdb.d" in volume)
+    source = ROOT / mount.split(":", 1)[0]
+    assert (source / "10-warroom-roles.sh").is_file()
+    assert mount.split(":")[1] == "/docker-entrypoint-initdb.d"
+
+
+def test_the_init_script_makes_a_database_the_owner_owns_and_an_app_role_that_owns_nothing(django_db_setup):
+    """Run for real against the suite's cluster, as the postgres image would run it."""
+    from tests import databases
+
+    with databases.compose_database() as (database, owner, app):
+        connection = databases.connect(databases.superuser_url())
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT rolname, rolsuper, rolcreaterole, rolcreatedb, rolcanlogin FROM pg_roles WHERE rolname IN (%s, %s)",
+                [owner, app],
+            )
+            rows = {name: flags for name, *flags in cursor.fetchall()}
+            cursor.execute("SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = %s", [database])
+            assert cursor.fetchone()[0] == owner
+        connection.close()
+        assert rows == {owner: [False, False, False, True], app: [False, False, False, True]}
+        app_connection = databases.connect(databases.url(user=app, database=database))
+        with app_connection.cursor() as cursor:
+            cursor.execute("SELECT current_user")
+            assert cursor.fetchone()[0] == app
+            with pytest.raises(Exception, match="permission denied for schema public"):
+                cursor.execute("CREATE TABLE x (id int)")
+        app_connection.close()
 
 
 def test_secrets_are_references_to_the_host_environment_never_literals():
@@ -181,13 +238,17 @@ def test_secrets_are_references_to_the_host_environment_never_literals():
     assert REFERENCE.match(environment(services["postgres"])["POSTGRES_PASSWORD"])["op"] in {":?", "?"}
 
 
+HOST_SECRETS = ("SECRET_KEY", "ALLOWED_HOSTS", "POSTGRES_PASSWORD", "POSTGRES_OWNER_PASSWORD", "POSTGRES_APP_PASSWORD")
+
+
 def test_compose_refuses_to_start_without_the_secrets():
-    env = environment(compose()["services"]["web"])
-    host = {"SECRET_KEY": "k" * 60, "ALLOWED_HOSTS": "warroom.example.com", "POSTGRES_PASSWORD": "pw"}
+    services = compose()["services"]
+    host = {name: secrets.token_urlsafe(16) for name in HOST_SECRETS}
     for required in host:
         partial = {key: value for key, value in host.items() if key != required}
         with pytest.raises(LookupError, match=required):
-            {key: interpolate(value, partial) for key, value in env.items()}
+            for service in services.values():
+                {key: interpolate(value, partial) for key, value in environment(service).items()}
 
 
 def test_the_commands_are_the_ones_make_run_starts():
@@ -246,14 +307,13 @@ def test_the_image_is_built_as_a_non_root_python_311_with_collected_static_files
 def test_the_environment_compose_gives_web_passes_the_deploy_check():
     """Resolve web's environment as compose would on a host that sets only the required
     secrets, and run Django's deployment checks under exactly that environment."""
-    host = {
-        "SECRET_KEY": secrets.token_urlsafe(64),
-        "ALLOWED_HOSTS": "warroom.example.com",
-        "POSTGRES_PASSWORD": secrets.token_urlsafe(24),
-    }
+    host = {name: secrets.token_urlsafe(24) for name in HOST_SECRETS}
+    host.update(SECRET_KEY=secrets.token_urlsafe(64), ALLOWED_HOSTS="warroom.example.com")
     resolved = {key: interpolate(value, host) for key, value in environment(compose()["services"]["web"]).items()}
     assert resolved["DEBUG"] == "0" and resolved["SECRET_KEY"] == host["SECRET_KEY"]
-    assert host["POSTGRES_PASSWORD"] in resolved["DATABASE_URL"]
+    assert host["POSTGRES_APP_PASSWORD"] in resolved["DATABASE_URL"]
+    for held_elsewhere in ("POSTGRES_PASSWORD", "POSTGRES_OWNER_PASSWORD"):
+        assert not any(host[held_elsewhere] in value for value in resolved.values()), f"web can read {held_elsewhere}"
     read = settings_variables((ROOT / "warroom" / "settings.py").read_text())
     child = {
         key: value

@@ -8,6 +8,8 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
+from warroom import roles
+
 
 class Priority(models.TextChoices):
     P1 = "P1", "P1"
@@ -21,6 +23,13 @@ class Team(models.TextChoices):
     SUPPORT = "support", "Support"
     PR = "pr", "PR"
     LEGAL = "legal", "Legal"
+
+
+# The role whose people work each team's cases (round-robin picks among them).
+TEAM_ROLE = {Team.SOCIAL: roles.COMMUNITY_MANAGER, Team.SUPPORT: roles.COMMUNITY_MANAGER,
+             Team.PR: roles.PRODUCER, Team.LEGAL: roles.LEGAL}
+# Minutes to a first response and to resolution where the lead set no SlaPolicy.
+DEFAULT_SLA = {"P1": (15, 240), "P2": (60, 480), "P3": (240, 1440), "P4": (1440, 4320)}
 
 
 class SlaPolicy(models.Model):

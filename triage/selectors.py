@@ -10,15 +10,15 @@ from datetime import datetime, timedelta
 
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
-from django.db import models
-from django.db.models import Count, F, Func, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
+from django.db import connection, models
+from django.db.models import Count, F, Func, IntegerField, Min, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from warroom import roles
+from warroom import presence, roles
 from warroom.errors import WarroomError
 
-from .models import Case, CaseEvent, Priority, Team
+from .models import DEFAULT_SLA, TEAM_ROLE, Case, CaseEvent, Priority, SlaPolicy, Team, TriageRule
 
 QUEUE_LIMIT = 200
 THREAD_SHOWN = 20
@@ -198,10 +198,6 @@ def _current(present: dict | None, now: datetime) -> list[dict]:
 def team_members_in_room(team: str) -> list:
     """The people of a team (by the role that works its cases) who have the room open now,
     in a stable order (by id) so round-robin takes turns fairly."""
-    from wall import presence
-
-    from .services import TEAM_ROLE
-
     present = presence.present_user_ids()
     if not present:
         return []
@@ -245,8 +241,6 @@ def response_kpis(*, now: datetime | None = None) -> dict:
     A case counts as met when its first response was published by its target (which moved
     on while it waited on the customer), as missed when it breached or was answered late;
     an unanswered case still inside its target is not judged yet."""
-    from django.db import connection
-
     now = now or timezone.now()
     windows = {label: now - timedelta(hours=hours) for label, hours in KPI_WINDOWS}
     met = "(first_responded_at IS NOT NULL AND first_responded_at <= first_response_due)"
@@ -319,8 +313,6 @@ def backlog_by_team(*, now: datetime | None = None) -> list[dict]:
 
 def first_response_by_day(*, days: int = 7, now: datetime | None = None) -> list[dict]:
     """Median first-response minutes and cases per day, oldest first, for the chart."""
-    from django.db import connection
-
     now = now or timezone.now()
     start = (now - timedelta(days=days - 1)).replace(hour=0, minute=0, second=0, microsecond=0)
     with connection.cursor() as cursor:
@@ -343,19 +335,28 @@ def first_response_by_day(*, days: int = 7, now: datetime | None = None) -> list
     return series
 
 
+def first_responses_between(*, start: datetime, end: datetime) -> dict:
+    """Cases opened between `start` and `end`: how many, how many answered, and the median
+    and 90th percentile minutes to their first response (the post-event report's figures)."""
+    cases = Case.objects.filter(opened_at__gte=start, opened_at__lte=end)
+    first_response = cases.aggregate(n=Count("id"), answered=Count("id", filter=Q(first_responded_at__isnull=False)),
+                                     first=Min("opened_at"))
+    times = [(c.first_responded_at - c.opened_at).total_seconds() / 60
+             for c in cases.filter(first_responded_at__isnull=False).only("opened_at", "first_responded_at")[:5000]]
+    times.sort()
+    return {"cases": first_response["n"], "answered": first_response["answered"],
+            "median_minutes": round(times[len(times) // 2], 1) if times else None,
+            "p90_minutes": round(times[int(len(times) * 0.9)], 1) if times else None}
+
+
 def triage_rule_list() -> list:
     """The rules in the order they are tried, with how many cases each routed."""
-    from .models import TriageRule
-
     return list(TriageRule.objects.select_related("alert_rule", "last_assignee")
                 .annotate(case_count=Count("cases")).order_by("position", "id"))
 
 
 def sla_policies() -> list:
     """One row per priority, the defaults where the lead set nothing."""
-    from .models import SlaPolicy
-    from .services import DEFAULT_SLA
-
     stored = {policy.priority: policy for policy in SlaPolicy.objects.all()}
     return [stored.get(p) or SlaPolicy(priority=p, first_response_minutes=DEFAULT_SLA[p][0],
                                        resolution_minutes=DEFAULT_SLA[p][1]) for p in Priority.values]

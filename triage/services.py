@@ -10,17 +10,16 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
+from approvals import services as approvals
 from listening import query
+from listening.models import Alert, AlertRule, Mention
 from warroom import audit, live, roles
 from warroom.errors import Conflict, Forbidden, InvalidInput
 
 from . import selectors
-from .models import Case, CaseEvent, Priority, SlaPolicy, Team, TriageRule
+from .models import DEFAULT_SLA, TEAM_ROLE, Case, CaseEvent, Priority, SlaPolicy, Team, TriageRule
 
-DEFAULT_SLA = {"P1": (15, 240), "P2": (60, 480), "P3": (240, 1440), "P4": (1440, 4320)}
 AGENTS = frozenset({roles.COMMUNITY_MANAGER, roles.LEAD, roles.ADMIN})
-TEAM_ROLE = {Team.SOCIAL: roles.COMMUNITY_MANAGER, Team.SUPPORT: roles.COMMUNITY_MANAGER,
-             Team.PR: roles.PRODUCER, Team.LEGAL: roles.LEGAL}
 
 
 def _name(user) -> str:
@@ -83,8 +82,6 @@ def case_open_from_mention(*, mention_id: int, priority: str = Priority.P3, team
     The first of the lead's triage rules the mention meets decides the team, adds its
     tags, may assign and escalate; the priority is the more urgent of the rule's and the
     caller's (a crisis alert's P1 is never demoted by a routine rule)."""
-    from listening.models import Mention
-
     if not checked:
         existing = Case.objects.filter(mention_id=mention_id).first()
         if existing is None:  # a reply that joined its thread's case
@@ -233,8 +230,6 @@ def _round_robin(rule: TriageRule, team: str):
 
 def _rule_fields(fields: dict) -> dict:
     """Check a triage rule form; every refusal names the field."""
-    from listening.models import AlertRule
-
     name = " ".join(str(fields.get("name", "")).split())[:120]
     if not name:
         raise InvalidInput("Name is empty: say what this rule routes.")
@@ -367,8 +362,6 @@ def sla_policy_set(*, user, priority: str, first_response_minutes: int, resoluti
 @transaction.atomic(savepoint=False)  # called per mention inside ingest's transaction
 def incident_open_or_join(*, alert_id: int, mention_ids: list[int], priority: str) -> Case:
     """A spike or crisis alert is one incident: one case, one owner, all its mentions."""
-    from listening.models import Alert
-
     alert = Alert.objects.get(id=alert_id)
     case = Case.objects.select_for_update().filter(alert=alert).first()
     if case is None:
@@ -525,8 +518,6 @@ def case_reply(*, case_id: int, user, account_id: int, text: str, seen_version: 
     case allow it (`reply_route`), else to legal's Yes/No. Refused if the case changed since
     the agent loaded it, so no customer gets two answers. The first response is stamped
     when the reply is published (`case_reply_outcome`), not when it is written."""
-    from approvals import services as approvals
-
     _require(user)
     case = Case.objects.select_for_update(of=("self",)).select_related("mention", "rule").get(id=case_id)
     if case.version != seen_version:

@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from . import services
+from . import selectors, services
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
@@ -13,6 +13,4 @@ def sla_check() -> int:
 @shared_task(ignore_result=True, expires=55)
 def kpis_refresh() -> None:
     """The KPI figures, computed once a minute for every lead who opens the page."""
-    from . import selectors
-
     selectors.kpi_snapshot(refresh=True)

@@ -18,6 +18,7 @@ from django.views.decorators.http import require_http_methods
 
 from approvals import selectors as approvals_selectors
 from approvals.services import CHECKLIST
+from listening import selectors as listening_selectors
 from warroom import live, roles
 from warroom.errors import InvalidInput, WarroomError
 from warroom.forms import optional_number
@@ -389,8 +390,6 @@ def routing(request: HttpRequest) -> HttpResponse:
                 return redirect(f"{reverse('triage_routing')}?done={request.POST.get('action', '')}")
 
     def context() -> dict:
-        from listening import selectors as listening_selectors
-
         rules = selectors.triage_rule_list()
         for rule in rules:
             rule.shown = _rule_shown(rule)

@@ -12,11 +12,11 @@ from django.utils import timezone
 
 from listening import query as query_language
 from listening.models import Mention
-from warroom import audit, live, roles
+from warroom import audit, live, presence, roles
 from warroom.errors import Forbidden, InvalidInput
 from warroom.models import LiveEvent
 
-from . import presence
+from . import tasks
 from .models import Notification, NotificationPreference, Topic, TopicDay
 
 logger = logging.getLogger(__name__)
@@ -166,9 +166,7 @@ def topic_create(*, user, name: str, query: str, days_back: int = 28) -> Topic:
     topic = Topic.objects.create(name=name, query=query, created_by=user,
                                  since=timezone.now().date() - timedelta(days=days_back - 1))
     audit.record(actor=user, action="topic.create", obj=topic, details={"query": query, "days_back": days_back})
-    from .tasks import topic_refresh as topic_refresh_task
-
-    topic_refresh_task.delay_on_commit(topic.id)
+    tasks.topic_refresh.delay_on_commit(topic.id)
     return topic
 
 

@@ -1,13 +1,27 @@
 """Thin tasks: ids in, one service call, safe to run twice."""
 
+import logging
+
 from celery import shared_task
 
 from . import services
+from .models import Topic
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)
 def event_notify(event_id: int) -> int:
     return services.event_notify(event_id=event_id)
+
+
+def event_notify_enqueue(event) -> None:
+    """People on deck hear about this event (services.event_notify decides who): the live
+    layer calls this after the event commits, for the kinds wall/apps.py subscribes."""
+    try:
+        event_notify.delay(event.id)
+    except Exception:  # noqa: BLE001 - the decision is committed; a broker outage must not undo the caller
+        logger.exception("could not enqueue notices for live event %s", event.id)
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)
@@ -17,7 +31,5 @@ def topic_refresh(topic_id: int) -> int:
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)
 def topics_refresh() -> int:
-    from .models import Topic
-
     return sum(services.topic_refresh(topic_id=topic_id)
                for topic_id in Topic.objects.filter(enabled=True).values_list("id", flat=True))

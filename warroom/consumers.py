@@ -1,22 +1,29 @@
 """The room socket: one per open page. It refuses anonymous users and users without a
-role, joins the user's groups, replays what the page missed, then relays live events."""
+role, joins the user's groups, replays what the page missed, then relays live events,
+until the user's right to read ends (see warroom.sessions)."""
 
 import asyncio
 import json
 import logging
+from collections import deque
 from datetime import timedelta
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from wall import presence
+from . import live, presence, roles, sessions
 
-from . import live, roles
-
-CLOSE_UNAUTHENTICATED = 4401
-CLOSE_FORBIDDEN = 4403
+# Close codes the page reads (static/warroom/live.js). A refusal is sent after accepting:
+# a socket closed before its handshake completes reaches the browser as a bare 1006.
 CLOSE_BAD_MESSAGE = 4400
+CLOSE_UNAUTHENTICATED = 4401  # no valid session: the page shows "signed out"
+CLOSE_FORBIDDEN = 4403  # signed in without a role
+CLOSE_HELLO_TIMEOUT = 4408  # the page did not say hello in time: it reconnects
+CLOSE_ACCESS_CHANGED = 4409  # password, activation, groups or session changed: the page reconnects and its connect decides
+CLOSE_SIGNED_OUT = 4410  # this socket's session signed out: the page shows "signed out"
+CLOSE_TOO_MANY = 4429  # the user holds LIVE_SOCKETS_PER_USER sockets already
+CLOSE_TRY_AGAIN = 1013  # the sync could not re-check the session: the page retries with its backoff
 MAX_CLIENT_MESSAGE = 1000
 logger = logging.getLogger(__name__)
 # The periodic sweep looks only at events at least this old: younger ones are still on
@@ -83,44 +90,111 @@ class Hub:
     async def _read(self, group: str, channel: str) -> None:
         while True:
             message = await self.layer.receive(channel)
-            if message.get("type") != "live.event":
+            kind = message.get("type")
+            if kind not in ("live.event", sessions.ACCESS):
                 continue
             for consumer in list(self.members.get(group, ())):
                 try:
-                    await consumer.live_event(message)
+                    if kind == "live.event":
+                        await consumer.live_event(message)
+                    else:
+                        consumer.access_changed(message)
                 except Exception:  # noqa: BLE001 - one socket going away must not stop the others' pushes
                     logger.debug("push to a closing socket failed", exc_info=True)
 
 
 class RoomConsumer(AsyncWebsocketConsumer):
     async def connect(self):
+        self.live_groups: list[str] = []
+        self.claimed = False
+        self.ended = False
+        self.hello_task: asyncio.Task | None = None
+        self.sync_task: asyncio.Task | None = None
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
-            await self.close(code=CLOSE_UNAUTHENTICATED)
+            await self.refuse(CLOSE_UNAUTHENTICATED)
             return
-        held = await database_sync_to_async(roles.roles_of)(user)
-        if not held:
-            await self.close(code=CLOSE_FORBIDDEN)
+        self.held = await database_sync_to_async(roles.roles_of)(user)
+        if not self.held:
+            await self.refuse(CLOSE_FORBIDDEN)
             return
-        self.live_groups = live.groups_for(user_id=user.id, held_roles=held)
+        self.session_key = self.scope["session"].session_key
+        self.session_tag = sessions.session_tag(self.session_key)
+        self.claimed = await database_sync_to_async(sessions.socket_claim, thread_sensitive=False)(
+            user_id=user.id, channel=self.channel_name
+        )
+        if not self.claimed:
+            await self.refuse(CLOSE_TOO_MANY)
+            return
+        self.live_groups = live.groups_for(user_id=user.id, held_roles=self.held)
         self.verified: int | None = None  # every event up to here has been sent
         self.sent: set[int] = set()  # ids above `verified` already sent
-        self.early: list[dict] = []  # pushes that arrived before the page said where it was
-        self.sync_task: asyncio.Task | None = None
+        # Pushes that arrived before the page said where it was. Bounded: what falls out
+        # is in the event table, and the periodic sweep sends it.
+        self.early: deque[dict] = deque(maxlen=settings.LIVE_EARLY_LIMIT)
         hub = Hub.of(self.channel_layer)
         for group in self.live_groups:
             await hub.join(group, self)
         await self.accept()
+        self.hello_task = asyncio.create_task(self.expect_hello())
 
-    async def disconnect(self, code):
-        if self.sync_task:
-            self.sync_task.cancel()
+    async def refuse(self, code: int) -> None:
+        await self.accept()
+        self.end(code)
+
+    def end(self, code: int) -> None:
+        """Stop relaying at once, then close with `code` (the page reads it). The closing
+        runs on a task of its own: the caller may be the hub's reader of one of this
+        socket's groups, or its sync, and letting go of them cancels them."""
+        if self.ended:
+            return
+        self.ended = True
+        self.closing = asyncio.create_task(self._close(code))
+
+    async def _close(self, code: int) -> None:
+        await self.let_go()
+        await self.close(code=code)
+
+    async def let_go(self) -> None:
+        current = asyncio.current_task()
+        for task in (self.hello_task, self.sync_task):
+            if task is not None and task is not current:
+                task.cancel()
         await presence.socket_left(self)
         hub = Hub.of(self.channel_layer)
-        for group in getattr(self, "live_groups", []):
+        groups, self.live_groups = self.live_groups, []
+        for group in groups:
             await hub.leave(group, self)
+        if self.claimed:
+            self.claimed = False
+            await database_sync_to_async(sessions.socket_release, thread_sensitive=False)(
+                user_id=self.scope["user"].id, channel=self.channel_name
+            )
+
+    async def disconnect(self, code):
+        self.ended = True
+        await self.let_go()
+
+    async def expect_hello(self) -> None:
+        await asyncio.sleep(settings.LIVE_HELLO_SECONDS)
+        if self.verified is None and self.sync_task is None:
+            self.end(CLOSE_HELLO_TIMEOUT)
+
+    def access_changed(self, message: dict) -> None:
+        """The user signed out, or their password, activation or groups changed: close.
+        Only the signed-out session's sockets close as signed out; the others reconnect,
+        and their connect says whether the user may still read, and what."""
+        signed_out = bool(message.get("signed_out")) and message["signed_out"] == self.session_tag
+        self.end(CLOSE_SIGNED_OUT if signed_out else CLOSE_ACCESS_CHANGED)
+
+    async def still_allowed(self) -> bool:
+        """The session still signs this user in, with the roles the socket joined with."""
+        held = await database_sync_to_async(sessions.socket_access, thread_sensitive=False)(session_key=self.session_key)
+        return held == self.held
 
     async def receive(self, text_data=None, bytes_data=None):
+        if self.ended:
+            return
         try:
             if text_data is None or len(text_data) > MAX_CLIENT_MESSAGE:
                 raise ValueError
@@ -130,11 +204,18 @@ class RoomConsumer(AsyncWebsocketConsumer):
             if after < 0:
                 raise ValueError
         except (ValueError, KeyError, TypeError):
-            await self.close(code=CLOSE_BAD_MESSAGE)
+            self.end(CLOSE_BAD_MESSAGE)
             return
-        if kind == "hello" and self.verified is None:
-            await self.catch_up(after)
+        if kind == "hello" and self.verified is None and self.sync_task is None:
+            if self.hello_task:
+                self.hello_task.cancel()
+            # What happened between the connect and now (a close message sent before this
+            # socket joined its groups) is caught here rather than a sync later.
+            if not await self.still_allowed():
+                self.end(CLOSE_ACCESS_CHANGED)
+                return
             self.sync_task = asyncio.create_task(self.keep_in_sync())
+            await self.catch_up(after)
             if isinstance(message.get("page"), str):  # pages say where they are; other clients are not people
                 await presence.socket_entered(self, message["page"])
 
@@ -142,6 +223,8 @@ class RoomConsumer(AsyncWebsocketConsumer):
         """Send everything after `after` that this user may see, then the pushes that
         arrived meanwhile, each once and in id order."""
         result = await database_sync_to_async(live.replay)(after=after, groups=self.live_groups)
+        if self.ended:  # the user's access ended while the replay was read
+            return
         if result.overflow:
             await self.send("<!--live reload-->")
         for event_id, html in result.messages:
@@ -162,6 +245,8 @@ class RoomConsumer(AsyncWebsocketConsumer):
         await super().dispatch(message)
 
     async def live_event(self, message: dict) -> None:
+        if self.ended:
+            return
         if self.verified is None:
             self.early.append(message)
             return
@@ -173,9 +258,25 @@ class RoomConsumer(AsyncWebsocketConsumer):
 
     async def keep_in_sync(self) -> None:
         """channels-redis drops pushes to a channel over capacity: every few seconds, send
-        what the table holds that this socket has not sent, and advance the watermark."""
+        what the table holds that this socket has not sent, and advance the watermark.
+        Each time, first check that the user may still read it: a close message can be
+        dropped too."""
         while True:
             await asyncio.sleep(settings.LIVE_SYNC_SECONDS)
+            if self.verified is None:  # still catching up
+                continue
+            try:
+                allowed = await self.still_allowed()
+            except Exception:  # noqa: BLE001 - unable to tell whether the user may still read: stop, the page retries
+                logger.warning("could not re-check a room socket's session; closing it", exc_info=True)
+                self.end(CLOSE_TRY_AGAIN)
+                return
+            if not allowed:
+                self.end(CLOSE_ACCESS_CHANGED)
+                return
+            await database_sync_to_async(sessions.socket_refresh, thread_sensitive=False)(
+                user_id=self.scope["user"].id, channel=self.channel_name
+            )
             # Off the shared database thread: 200 sockets' sweeps must not queue behind each other.
             result = await database_sync_to_async(live.replay, thread_sensitive=False)(
                 after=self.verified, groups=self.live_groups, skip=set(self.sent), settled=SETTLE

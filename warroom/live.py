@@ -9,6 +9,10 @@ table (see `replay`), so nothing relies on every push arriving.
 
 Every event payload carries `summary` (plain text, escaped when rendered) and `actor`.
 A kind may add its own template `live/<kind>.html` that swaps other parts of the page.
+
+An app above the core that reacts to a kind after it commits subscribes in its
+`AppConfig.ready()` with `on_commit(kind, receiver)` (the Wall's notices to people on
+deck, see wall/apps.py): this module imports no app.
 """
 
 import asyncio
@@ -17,7 +21,7 @@ import logging
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
@@ -37,9 +41,9 @@ logger = logging.getLogger(__name__)
 ROOM = "room"
 # Pushed live but never replayed nor listed: "who is looking at this case" is stale once missed.
 EPHEMERAL = ("case.presence", "room.presence")
-# Kinds that reach the people on deck who are not in the room (e-mail, Slack): see wall.services.
-NOTIFY = frozenset({"case.escalated", "case.breached", "queue.paused", "scenario.fired"})
 SUMMARY_LIMIT = 500
+# kind -> what runs after an event of that kind commits; filled by on_commit at start-up.
+_subscribers: dict[str, list[Callable[[LiveEvent], None]]] = {}
 
 
 def role_group(role: str) -> str:
@@ -71,19 +75,18 @@ def publish(kind: str, *, audience: Iterable[str] = (ROOM,), summary: str, actor
             payload={"summary": summary[:SUMMARY_LIMIT], "actor": actor, **payload},
         )
         transaction.on_commit(partial(_send, event))
-        if kind in NOTIFY:
-            transaction.on_commit(partial(_notify, event.id))
+        for receiver in _subscribers.get(kind, ()):
+            transaction.on_commit(partial(receiver, event))
     return event
 
 
-def _notify(event_id: int) -> None:
-    """People on deck hear about this kind of event (wall.services.event_notify decides who)."""
-    from wall.tasks import event_notify
-
-    try:
-        event_notify.delay(event_id)
-    except Exception:  # noqa: BLE001 - the decision is committed; a broker outage must not undo the caller
-        logger.exception("could not enqueue notices for live event %s", event_id)
+def on_commit(kind: str, receiver: Callable[[LiveEvent], None]) -> None:
+    """After each event of `kind` commits, call `receiver(event)` (after its push is handed
+    to the sender). Called from an app's `AppConfig.ready()`, once per kind; subscribing
+    the same receiver again changes nothing."""
+    receivers = _subscribers.setdefault(kind, [])
+    if receiver not in receivers:
+        receivers.append(receiver)
 
 
 _rendered: "OrderedDict[tuple, str]" = OrderedDict()
@@ -136,21 +139,32 @@ def _sender_loop() -> tuple[asyncio.AbstractEventLoop, asyncio.Queue]:
 async def _sender_work(queue: asyncio.Queue) -> None:
     layer = get_channel_layer()
     while True:
-        event = await queue.get()
+        item = await queue.get()
         try:
-            message = {"type": "live.event", "id": event.id, "html": render(event)}
-            await asyncio.gather(*(layer.group_send(group, message) for group in event.audience))
-        except Exception:  # noqa: BLE001 - the event is stored: pages get it from the periodic sweep
-            logger.exception("could not push live event %s", event.id)
+            if isinstance(item, LiveEvent):
+                groups, message = item.audience, {"type": "live.event", "id": item.id, "html": render(item)}
+            else:
+                groups, message = item
+            await asyncio.gather(*(layer.group_send(group, message) for group in groups))
+        except Exception:  # noqa: BLE001 - events are stored and sockets re-check access: the periodic sweep covers it
+            logger.exception("could not push %s", item)
         finally:
             queue.task_done()
 
 
-def _send(event: LiveEvent) -> None:
+def _send(item: LiveEvent | tuple[list[str], dict]) -> None:
     """Hand the event to this process's sender and return: the transaction that made it
     (an ingest batch opening fifty cases, say) does not wait for fifty Redis round trips."""
     loop, queue = _sender_loop()
-    loop.call_soon_threadsafe(queue.put_nowait, event)
+    loop.call_soon_threadsafe(queue.put_nowait, item)
+
+
+def control(*, groups: Iterable[str], message: dict) -> None:
+    """Tell the sockets in `groups` something that is not an event (a socket must close,
+    say): never stored nor replayed, sent after the surrounding transaction commits, in
+    order with the events. Pub/sub may drop it; what it says must also be found by the
+    sockets' own periodic checks."""
+    transaction.on_commit(partial(_send, (sorted(set(groups)), message)))
 
 
 @atexit.register

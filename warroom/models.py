@@ -9,8 +9,11 @@ from django.utils import timezone
 
 
 class AuditEntry(models.Model):
-    """One decision: who, when, what, on which object. PostgreSQL refuses UPDATE and DELETE
-    on this table (see the migration that installs the trigger)."""
+    """One decision: who, when, what, on which object. PostgreSQL refuses UPDATE, DELETE and
+    TRUNCATE on this table, and the app's database role holds only INSERT and SELECT on it.
+    Each entry is chained to the one before: on insert, PostgreSQL gives it the next id and
+    sets `prev_hash` and `hash` (SHA-256 of its content and `prev_hash`) under the live
+    layer's ordering lock (migration 0004); `manage.py audit_verify` walks the chain."""
 
     at = models.DateTimeField(default=timezone.now, db_index=True)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT)
@@ -20,6 +23,9 @@ class AuditEntry(models.Model):
     object_id = models.CharField(max_length=64, blank=True)
     object_repr = models.CharField(max_length=300, blank=True)
     details = models.JSONField(default=dict, blank=True)
+    # Set by the database on insert, whatever the INSERT says (see the class docstring).
+    prev_hash = models.CharField(max_length=64, default="", editable=False)
+    hash = models.CharField(max_length=64, default="", editable=False)
 
     class Meta:
         ordering = ["-at", "-id"]

@@ -24,26 +24,36 @@ def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in env(name, default).split(",") if item.strip()]
 
 
-DEBUG = env_bool("DEBUG", True)
+# Off unless asked for: `make run`, `make test` and the test fixtures set DEBUG=1; anything
+# that forgets to configure the app gets the production settings and, without a
+# SECRET_KEY, refuses to start.
+DEBUG = env_bool("DEBUG", False)
 
 SECRET_KEY = env("SECRET_KEY")
 if not SECRET_KEY:
     if not DEBUG:
-        raise ImproperlyConfigured("SECRET_KEY must be set in the environment when DEBUG is off.")
+        raise ImproperlyConfigured(
+            "SECRET_KEY must be set in the environment (DEBUG is off). Production: a long random string, "
+            "e.g. python -c \"import secrets; print(secrets.token_urlsafe(64))\". A local room: DEBUG=1."
+        )
     SECRET_KEY = "local-development-only-not-a-secret-set-SECRET_KEY-in-production"
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "") or []
 
+# The room connects as DATABASE_URL's role. In production that is an app role that does not
+# own the tables; `manage.py migrate` then connects as their owner, MIGRATE_DATABASE_URL (set
+# for the migrate step only), and grants the app role what it may do (see that command).
 DATABASE_URL = env("DATABASE_URL", "postgres://warroom@127.0.0.1:55432/warroom")
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
+MIGRATE_DATABASE_URL = env("MIGRATE_DATABASE_URL", "")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env("REDIS_URL", "redis://127.0.0.1:6379/0")
 
 INSTALLED_APPS = [
     "daphne",
-    "django.contrib.admin",
+    "warroom.admin_config.AdminConfig",  # Django's admin, its sign-in audited (warroom/admin.py)
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -60,9 +70,11 @@ INSTALLED_APPS = [
     "approvals",
     "playbooks",
     "wall",
+    "room",
 ]
 
 MIDDLEWARE = [
+    "warroom.csp.ContentSecurityPolicyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -119,7 +131,8 @@ CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", 
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    # ASVS 2.1.1: at least 12 characters.
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
 
@@ -127,7 +140,20 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "room"
 LOGOUT_REDIRECT_URL = "login"
 
-# Failed logins: five wrong passwords for one username from one address lock it for 15 minutes.
+# Behind the TLS proxy (on by default in production): the scheme comes from its
+# X-Forwarded-Proto, and the client's address from its X-Forwarded-For when the request
+# comes from one of TRUSTED_PROXIES, PROXY_COUNT proxies deep (see warroom/proxy.py).
+BEHIND_TLS_PROXY = env_bool("BEHIND_TLS_PROXY", not DEBUG)
+PROXY_COUNT = int(env("PROXY_COUNT", "1"))
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", "127.0.0.0/8,::1,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7")
+if PROXY_COUNT < 1:
+    raise ImproperlyConfigured("PROXY_COUNT is the number of proxies in front of the room: 1 or more.")
+if BEHIND_TLS_PROXY:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# Failed logins: five wrong passwords for one username from one client address lock that
+# username out from that address for 15 minutes; the lead signs in from anywhere else.
+AXES_CLIENT_IP_CALLABLE = "warroom.proxy.client_address"
 AXES_FAILURE_LIMIT = int(env("AXES_FAILURE_LIMIT", "5"))
 AXES_COOLOFF_TIME = timedelta(minutes=int(env("AXES_COOLOFF_MINUTES", "15")))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
@@ -161,6 +187,12 @@ CELERY_BEAT_SCHEDULE = {
 LIVE_RETENTION_DAYS = int(env("LIVE_RETENTION_DAYS", "7"))
 LIVE_SYNC_SECONDS = float(env("LIVE_SYNC_SECONDS", "5"))
 LIVE_REPLAY_LIMIT = int(env("LIVE_REPLAY_LIMIT", "1000"))
+# A room socket must say hello within this many seconds; until it does it keeps at most
+# LIVE_EARLY_LIMIT pushes (the sweep sends what it let go). One user holds at most
+# LIVE_SOCKETS_PER_USER open sockets, counted across every web process.
+LIVE_HELLO_SECONDS = float(env("LIVE_HELLO_SECONDS", "5"))
+LIVE_EARLY_LIMIT = int(env("LIVE_EARLY_LIMIT", "200"))
+LIVE_SOCKETS_PER_USER = int(env("LIVE_SOCKETS_PER_USER", "20"))
 
 # /healthz tells anyone only "ok" or "down"; which part is down (and the error's class) is
 # for a signed-in lead or admin, or a monitor sending "Authorization: Bearer <this token>".
@@ -196,8 +228,6 @@ if not DEBUG:
     SECURE_HSTS_SECONDS = int(env("SECURE_HSTS_SECONDS", "31536000"))
     SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
     SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
-    if env_bool("BEHIND_TLS_PROXY", True):
-        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     # Health checks from the orchestrator come over plain HTTP on the private network.
     SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 

@@ -1,10 +1,9 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from listening import webhooks
-
 from . import views
 
+# The apps' pages are included by name: the core imports no app.
 urlpatterns = [
     path("", views.room, name="room"),
     path("announce/", views.announce, name="announce"),
@@ -17,6 +16,7 @@ urlpatterns = [
     path("queue/", include("triage.urls")),
     path("approvals/", include("approvals.urls")),
     path("playbooks/", include("playbooks.urls")),
-    path("hooks/<str:token>/", webhooks.receive, name="webhook"),
+    path("", include("room.urls")),
+    path("hooks/", include("listening.webhook_urls")),
     path("admin/", admin.site.urls),
 ]

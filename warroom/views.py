@@ -16,9 +16,7 @@ from django.utils.dateparse import parse_date
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from wall import presence
-
-from . import audit, live, roles, selectors, services
+from . import audit, live, presence, proxy, roles, selectors, services
 from .celery import app as celery_app
 from .errors import WarroomError
 from .models import Announcement
@@ -96,6 +94,12 @@ def _is_date(value: str | None) -> bool:
         return False
 
 
+def sign_in_record(request: HttpRequest, user, *, via: str) -> None:
+    """Audit a sign-in, with the client's own address (behind the proxy too); call it in the
+    transaction that signs the user in."""
+    audit.record(actor=user, action="auth.login", details={"ip": proxy.client_address(request), "via": via})
+
+
 class LoginView(auth_views.LoginView):
     template_name = "registration/login.html"
     redirect_authenticated_user = True
@@ -103,7 +107,7 @@ class LoginView(auth_views.LoginView):
     def form_valid(self, form):
         with transaction.atomic():
             response = super().form_valid(form)
-            audit.record(actor=form.get_user(), action="auth.login", details={"ip": self.request.META.get("REMOTE_ADDR", "")})
+            sign_in_record(self.request, form.get_user(), via="room")
         return response
 
 

@@ -1,8 +1,13 @@
 """One module per outside API. Each exposes `fetch(source) -> FetchResult` and raises the
-errors below; the polling service records them on the source in words."""
+errors of networks/errors.py (imported here, so an adapter names them as its contract's);
+the polling service records them on the source in words."""
 
 from dataclasses import dataclass, field
 from datetime import datetime
+
+from networks.errors import AdapterError, PermanentError, RateLimited, TransientError
+
+__all__ = ["AdapterError", "FetchResult", "FetchedMention", "PermanentError", "RateLimited", "TransientError"]
 
 
 @dataclass
@@ -30,20 +35,3 @@ class FetchResult:
     notes: list[str] = field(default_factory=list)
     rate_limited_until: datetime | None = None  # the API refused a later page: ask nothing before this
 
-
-class AdapterError(Exception):
-    """Base: the message is shown to the lead on the source's health line."""
-
-
-class RateLimited(AdapterError):
-    def __init__(self, message: str, reset_at: datetime):
-        super().__init__(message)
-        self.reset_at = reset_at
-
-
-class TransientError(AdapterError):
-    """5xx, timeouts, connection errors, malformed responses: try again with back-off."""
-
-
-class PermanentError(AdapterError):
-    """Bad credentials, a query the API refuses, a missing account: the lead must act."""

@@ -1,77 +1,33 @@
-"""The X (API v2) adapter: polls recent search and an account's mentions through tweepy,
-and publishes posts. tweepy talks to the fixed host https://api.twitter.com; a transport
-mounted on its requests session sends those requests to X_API_BASE_URL when it is set (the
-loopback fake in tests and the demo) and enforces X_TIMEOUT_SECONDS on every request.
+"""The X (API v2) adapter: polls recent search and an account's mentions through the
+tweepy client of networks/x.py (which sends to X_API_BASE_URL when it is set, the loopback
+fake in tests and the demo, with X_TIMEOUT_SECONDS on every request). Publishing is
+networks/x.py's too.
 
 Settings read here (getattr with defaults, so only X_BEARER_TOKEN is required):
-X_BEARER_TOKEN, X_API_BASE_URL, X_TIMEOUT_SECONDS (10), X_MAX_PAGES_PER_POLL (10), and for
-publishing X_CONSUMER_KEY, X_CONSUMER_SECRET, X_ACCESS_TOKEN, X_ACCESS_TOKEN_SECRET
-(OAuth 1.0a user context) or X_USER_ACCESS_TOKEN (OAuth 2.0 user context).
+X_BEARER_TOKEN and X_MAX_PAGES_PER_POLL (10); networks/x.py reads X_API_BASE_URL and
+X_TIMEOUT_SECONDS (10).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone
+from collections.abc import Callable
+from datetime import datetime, timezone
 
-import requests
 import tweepy
 from django.conf import settings
-from requests.adapters import HTTPAdapter
-from urllib3.exceptions import MaxRetryError, NewConnectionError
 
 from listening.adapters import FetchedMention, FetchResult, PermanentError, RateLimited, TransientError
 from listening.models import Source
+from networks.x import DETAIL_LIMIT, client_for, translated_errors, valid_id
 
-X_HOST = "https://api.twitter.com"
 PAGE_SIZE = 100  # the most X returns per page for both recent search and mentions
 DEFAULT_MAX_PAGES = 10
-DEFAULT_TIMEOUT = 10.0
-DEFAULT_RATE_LIMIT_WAIT = timedelta(minutes=15)
 MAX_NOTES = 20
-DETAIL_LIMIT = 300
 TWEET_FIELDS = ["author_id", "created_at", "lang", "conversation_id", "in_reply_to_user_id", "referenced_tweets"]
 USER_FIELDS = ["name", "username", "public_metrics"]
 EXPANSIONS = ["author_id"]
 HANDLE = re.compile(r"[A-Za-z0-9_]{1,15}")
-POST_ID = re.compile(r"[0-9]{1,20}")
-
-
-class PublishOutcomeUnknown(TransientError):
-    """X may have created the post although we got no id back (a timeout after sending, a
-    5xx, a dropped connection, an unreadable answer). Look at the account before posting
-    again: blindly retrying can publish twice."""
-
-
-# --- transport -------------------------------------------------------------------------
-
-class XTransport(HTTPAdapter):
-    """Sends requests for https://api.twitter.com to `base_url` instead (when given), with
-    a timeout (seconds X may stay silent while connecting or between bytes) and no retries."""
-
-    def __init__(self, *, base_url: str = "", timeout: float = DEFAULT_TIMEOUT):
-        super().__init__(max_retries=0)
-        self.base_url = base_url.rstrip("/")
-        self.timeout = timeout
-
-    def send(self, request, stream=False, timeout=None, verify=True, cert=None, proxies=None):
-        if self.base_url and request.url.startswith(X_HOST + "/"):
-            request.url = self.base_url + request.url[len(X_HOST):]
-            # The session chose proxies for api.twitter.com; choose them again for the real target.
-            proxies = requests.utils.get_environ_proxies(request.url)
-        return super().send(request, stream=stream, timeout=self.timeout if timeout is None else timeout,
-                            verify=verify, cert=cert, proxies=proxies)
-
-
-def _client(**credentials) -> tweepy.Client:
-    # return_type=dict: tweepy's Tweet/User objects parse eagerly, so one bad created_at would
-    # sink a whole page; the raw JSON lets us skip just that post.
-    client = tweepy.Client(**credentials, return_type=dict, wait_on_rate_limit=False)
-    timeout = float(getattr(settings, "X_TIMEOUT_SECONDS", DEFAULT_TIMEOUT))
-    client.session.mount(X_HOST + "/", XTransport(base_url=settings.X_API_BASE_URL or "", timeout=timeout))
-    return client
 
 
 def _bearer_token() -> str:
@@ -83,86 +39,8 @@ def _bearer_token() -> str:
 
 # --- errors ----------------------------------------------------------------------------
 
-def _detail(exc: tweepy.HTTPException) -> str:
-    detail = "; ".join(str(message) for message in exc.api_messages if message)
-    if not detail:
-        try:
-            detail = exc.response.text.strip()
-        except (AttributeError, ValueError):
-            detail = ""
-    return detail[:DETAIL_LIMIT]
-
-
-def _status(exc: tweepy.HTTPException) -> str:
-    return f"{exc.response.status_code} {exc.response.reason}".strip()
-
-
-def _rate_limited(exc: tweepy.TooManyRequests) -> RateLimited:
-    reset = exc.reset_time
-    if reset is None:
-        reset_at = datetime.now(timezone.utc) + DEFAULT_RATE_LIMIT_WAIT
-    else:
-        reset_at = datetime.fromtimestamp(reset, tz=timezone.utc)
-    when = f"{reset_at:%H:%M} UTC"
-    if reset_at - datetime.now(timezone.utc) > timedelta(hours=20):
-        when = f"{reset_at:%Y-%m-%d %H:%M} UTC"
-    message = f"X rate limit: no requests until {when}"
-    if reset is None:
-        message += " (X did not say when; waiting 15 minutes)"
-    detail = _detail(exc)
-    if detail and detail.lower() != "too many requests":
-        message += f" ({detail})"
-    return RateLimited(message, reset_at)
-
-
-def _never_sent(exc: requests.RequestException) -> bool:
-    """True when the request certainly did not reach X (so a post cannot have been made)."""
-    if isinstance(exc, (requests.exceptions.ConnectTimeout, requests.exceptions.SSLError)):
-        return True
-    reason = exc.args[0] if exc.args else None
-    return isinstance(reason, MaxRetryError) and isinstance(reason.reason, NewConnectionError)
-
-
-@contextmanager
-def _translated_errors(*, publishing: bool = False) -> Iterator[None]:
-    """Turns tweepy and requests failures into the adapter contract's errors, in words."""
-    uncertain = PublishOutcomeUnknown if publishing else TransientError
-    maybe = " X may have published it: check the account before trying again." if publishing else ""
-    try:
-        yield
-    except tweepy.TooManyRequests as exc:
-        raise _rate_limited(exc) from exc
-    except tweepy.Unauthorized as exc:
-        hint = "X_BEARER_TOKEN" if not publishing else "the posting credentials (X_ACCESS_TOKEN and friends)"
-        raise PermanentError(f"X did not accept the credentials ({_status(exc)}): {_detail(exc)}. Check {hint}.") from exc
-    except tweepy.Forbidden as exc:
-        hint = ""
-        if publishing and "application-only" in _detail(exc).lower():
-            hint = " Posting needs user-context credentials: set X_ACCESS_TOKEN and friends or X_USER_ACCESS_TOKEN."
-        raise PermanentError(f"X refused the request ({_status(exc)}): {_detail(exc)}.{hint}") from exc
-    except (tweepy.BadRequest, tweepy.NotFound) as exc:
-        raise PermanentError(f"X refused the request ({_status(exc)}): {_detail(exc)}") from exc
-    except tweepy.TwitterServerError as exc:
-        raise uncertain(f"X had a server error ({_status(exc)}): {_detail(exc)}.{maybe}") from exc
-    except tweepy.HTTPException as exc:
-        raise PermanentError(f"X answered {_status(exc)}: {_detail(exc)}") from exc
-    except requests.exceptions.JSONDecodeError as exc:
-        raise uncertain(f"X sent a response that is not valid JSON ({exc.msg} at character {exc.pos}).{maybe}") from exc
-    except requests.Timeout as exc:
-        seconds = float(getattr(settings, "X_TIMEOUT_SECONDS", DEFAULT_TIMEOUT))
-        if _never_sent(exc):
-            raise TransientError(f"Could not connect to X within {seconds:g} s.") from exc
-        raise uncertain(f"X did not answer within {seconds:g} s.{maybe}") from exc
-    except requests.RequestException as exc:
-        if publishing and not _never_sent(exc):
-            raise uncertain(f"The connection to X failed mid-request ({type(exc).__name__}).{maybe}") from exc
-        raise TransientError(f"Could not reach X ({type(exc).__name__}: {str(exc)[:DETAIL_LIMIT]}).") from exc
-    except ValueError as exc:  # tweepy's int() of a garbled x-rate-limit-reset header
-        raise uncertain(f"X sent a response we could not read ({str(exc)[:DETAIL_LIMIT]}).{maybe}") from exc
-
-
 def _call(request: Callable[[], dict]) -> dict:
-    with _translated_errors():
+    with translated_errors():
         body = request()
     if not isinstance(body, dict):
         raise TransientError("X sent a response we could not read (not a JSON object).")
@@ -206,10 +84,6 @@ class _Notes:
         return self.poll + self.posts + ([f"... and {self.dropped} more notes like these."] if self.dropped else [])
 
 
-def _post_id(value) -> str | None:
-    return value if isinstance(value, str) and POST_ID.fullmatch(value) else None
-
-
 def _posted_at(value) -> datetime | None:
     if not isinstance(value, str):
         return None
@@ -227,7 +101,7 @@ def _mention(tweet, users: dict[str, dict], notes: _Notes) -> FetchedMention | N
     if not isinstance(tweet, dict):
         notes.add("Skipped an entry that is not a post object.")
         return None
-    tweet_id = _post_id(tweet.get("id"))
+    tweet_id = valid_id(tweet.get("id"))
     if tweet_id is None:
         notes.add(f"Skipped a post without a usable id ({str(tweet.get('id'))[:40]!r}).")
         return None
@@ -262,12 +136,12 @@ def _mention(tweet, users: dict[str, dict], notes: _Notes) -> FetchedMention | N
     mention.url = f"https://x.com/{handle}/status/{tweet_id}"
     if isinstance(tweet.get("lang"), str):
         mention.lang = tweet["lang"]
-    mention.conversation_id = _post_id(tweet.get("conversation_id")) or ""
+    mention.conversation_id = valid_id(tweet.get("conversation_id")) or ""
     references = tweet.get("referenced_tweets")
     if isinstance(references, list):
         for reference in references:
             if isinstance(reference, dict) and reference.get("type") == "replied_to":
-                mention.in_reply_to = _post_id(reference.get("id")) or ""
+                mention.in_reply_to = valid_id(reference.get("id")) or ""
     return mention
 
 
@@ -290,7 +164,7 @@ def _page_parts(body: dict) -> tuple[list, dict[str, dict], dict]:
 
 
 def _newest(data: list, meta: dict) -> str | None:
-    ids = [_post_id(meta.get("newest_id"))] + [_post_id(t.get("id")) for t in data if isinstance(t, dict)]
+    ids = [valid_id(meta.get("newest_id"))] + [valid_id(t.get("id")) for t in data if isinstance(t, dict)]
     ids = [int(i) for i in ids if i is not None]
     return str(max(ids)) if ids else None
 
@@ -328,7 +202,7 @@ def fetch(source: Source) -> FetchResult:
     """
     if source.kind not in (Source.Kind.X_SEARCH, Source.Kind.X_MENTIONS):
         raise PermanentError(f"The X adapter cannot poll a {source.get_kind_display()} source.")
-    client = _client(bearer_token=_bearer_token())
+    client = client_for(bearer_token=_bearer_token())
     try:
         cursor = dict(source.cursor or {})
         options = dict(max_results=PAGE_SIZE, expansions=EXPANSIONS, tweet_fields=TWEET_FIELDS, user_fields=USER_FIELDS)
@@ -358,24 +232,24 @@ def _account(client: tweepy.Client, source: Source, cursor: dict) -> dict:
     if not HANDLE.fullmatch(handle):
         raise PermanentError(f"{(source.query or '')[:60]!r} is not an X handle: use up to 15 letters, digits "
                              "or underscores, with or without the @.")
-    if str(cursor.get("username", "")).casefold() == handle.casefold() and _post_id(cursor.get("user_id")):
+    if str(cursor.get("username", "")).casefold() == handle.casefold() and valid_id(cursor.get("user_id")):
         return {"user_id": cursor["user_id"], "username": cursor["username"]}
     body = _call(lambda: client.get_user(username=handle))
     data = body.get("data")
-    user_id = _post_id(data.get("id")) if isinstance(data, dict) else None
+    user_id = valid_id(data.get("id")) if isinstance(data, dict) else None
     if user_id is None:
         raise PermanentError(f"X has no account @{handle}: {_errors_detail(body) or 'no user in its answer'}.")
     return {"user_id": user_id, "username": handle}
 
 
 def _walk(page: Callable, *, cursor: dict, query: str, keep: dict) -> FetchResult:
-    since_id = _post_id(cursor.get("since_id"))
+    since_id = valid_id(cursor.get("since_id"))
     pending = cursor.get("pending") if isinstance(cursor.get("pending"), dict) else None
     if pending is not None and (since_id is None or pending.get("query") != query):
         pending = None  # a walk for another query or handle, or one we cannot bound
     token = pending.get("pagination_token") if pending else None
     token = token if isinstance(token, str) and token else None
-    newest = _post_id(pending.get("newest_id")) if pending else None
+    newest = valid_id(pending.get("newest_id")) if pending else None
     floor = since_id  # what the walk goes down to; None on a first poll
     max_pages = max(1, int(getattr(settings, "X_MAX_PAGES_PER_POLL", DEFAULT_MAX_PAGES)))
     notes = _Notes()
@@ -434,57 +308,3 @@ def _walk(page: Callable, *, cursor: dict, query: str, keep: dict) -> FetchResul
         mentions=mentions, cursor=result, reads=reads, more=more, notes=notes.as_list(),
         rate_limited_until=stopped.reset_at if isinstance(stopped, RateLimited) else None,
     )
-
-
-# --- publishing ------------------------------------------------------------------------
-
-def _publishing_client(*, sandbox: bool = False) -> tuple[tweepy.Client, bool]:
-    """A client with user-context credentials and whether tweepy should sign with OAuth 1.0a.
-
-    `sandbox` (drills) posts only with X_SANDBOX_USER_ACCESS_TOKEN, the sandbox account's
-    own token, and never falls back to the brand's credentials.
-
-    X posts on behalf of a user: either OAuth 1.0a (X_CONSUMER_KEY, X_CONSUMER_SECRET,
-    X_ACCESS_TOKEN, X_ACCESS_TOKEN_SECRET) or an OAuth 2.0 user access token
-    (X_USER_ACCESS_TOKEN, sent as a bearer). Without either, the app's X_BEARER_TOKEN is
-    sent: the loopback fake accepts it, real X answers 403 and the error says what to set."""
-    if sandbox:
-        token = getattr(settings, "X_SANDBOX_USER_ACCESS_TOKEN", "") or ""
-        if not token:
-            raise PermanentError("No sandbox account to post to: set X_SANDBOX_USER_ACCESS_TOKEN. Drills never "
-                                 "post with the brand's credentials.")
-        return _client(bearer_token=token), False
-    names = ("X_CONSUMER_KEY", "X_CONSUMER_SECRET", "X_ACCESS_TOKEN", "X_ACCESS_TOKEN_SECRET")
-    oauth1 = {name: getattr(settings, name, "") or "" for name in names}
-    if all(oauth1.values()):
-        return _client(consumer_key=oauth1["X_CONSUMER_KEY"], consumer_secret=oauth1["X_CONSUMER_SECRET"],
-                       access_token=oauth1["X_ACCESS_TOKEN"], access_token_secret=oauth1["X_ACCESS_TOKEN_SECRET"]), True
-    if any(oauth1.values()):
-        missing = ", ".join(name for name, value in oauth1.items() if not value)
-        raise PermanentError(f"X posting credentials are incomplete: {missing} not set.")
-    user_token = getattr(settings, "X_USER_ACCESS_TOKEN", "") or ""
-    if user_token:
-        return _client(bearer_token=user_token), False
-    if not settings.X_BEARER_TOKEN:
-        raise PermanentError("No X credentials to post with: set X_ACCESS_TOKEN and friends or X_USER_ACCESS_TOKEN.")
-    return _client(bearer_token=settings.X_BEARER_TOKEN), False
-
-
-def publish(text: str, *, in_reply_to: str | None = None, sandbox: bool = False) -> str:
-    """Create one post on X (a reply when `in_reply_to` is a post id) and return its id.
-
-    Sends exactly one request and never retries. Raises RateLimited, PermanentError, or
-    TransientError; PublishOutcomeUnknown (a TransientError) when X may have created the
-    post anyway, so the caller must check before sending it again."""
-    client, user_auth = _publishing_client(sandbox=sandbox)
-    try:
-        with _translated_errors(publishing=True):
-            body = client.create_tweet(text=text, in_reply_to_tweet_id=in_reply_to, user_auth=user_auth)
-    finally:
-        client.session.close()
-    data = body.get("data") if isinstance(body, dict) else None
-    post_id = _post_id(data.get("id")) if isinstance(data, dict) else None
-    if post_id is None:
-        raise PublishOutcomeUnknown("X accepted the post but its answer carried no post id: check the account "
-                                    "before trying again.")
-    return post_id

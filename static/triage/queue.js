@@ -222,6 +222,16 @@
   }
   setInterval(tick, 1000);
 
+  // You know you are here: your own badge is not shown (the pushed badges are the same for everyone).
+  function hideMine() {
+    document.querySelectorAll('.presence .who[data-uid="' + root.dataset.me + '"]').forEach(function (who) {
+      who.hidden = true;
+    });
+  }
+  hideMine();
+  body.addEventListener("htmx:afterSettle", hideMine);
+  body.addEventListener("htmx:wsAfterMessage", hideMine);
+
   // --- The case detail -------------------------------------------------------------------
 
   function detail() { return document.getElementById("case-detail"); }

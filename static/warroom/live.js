@@ -22,7 +22,7 @@
     if (!dot) return;
     dot.className = "dot dot-" + state;
     dot.title = label;
-    dot.querySelector(".dot-label").textContent = state;
+    dot.querySelector(".dot-label").textContent = state.replace("-", " ");
     body.dataset.connection = state;
   }
 
@@ -43,21 +43,47 @@
     event.detail.socketWrapper.send(JSON.stringify({ type: "hello", after: verified, page: window.location.pathname }));
   });
 
+  // Close codes from warroom/consumers.py.
+  const SIGNED_OUT = [4401, 4410]; // no valid session, or this session signed out
+  const FORBIDDEN = 4403;
+  const ACCESS_CHANGED = 4409; // password, activation, groups or session changed: the next connect decides
+  const TOO_MANY = 4429; // this user already holds as many sockets as the server allows
+  let lastAccessChange = 0;
+  let accessRetries = 0;
+
+  function signedOut() {
+    setDot("signed-out", "You are signed out: this page no longer receives updates");
+    const banner = document.getElementById("signed-out");
+    if (banner) banner.hidden = false;
+  }
+
   body.addEventListener("htmx:wsClose", function (event) {
     const code = event.detail.event.code;
-    if (code === 4401) {
-      setDot("offline", "Your session ended");
-      window.location.href = "/login/?next=" + encodeURIComponent(window.location.pathname);
+    const wrapper = event.detail.socketWrapper;
+    if (SIGNED_OUT.indexOf(code) >= 0) {
+      signedOut(); // and no reconnect: nothing would let this page read again but signing in
       return;
     }
-    if (code === 4403) {
+    if (code === FORBIDDEN) {
       setDot("offline", "Your role cannot join the room");
       return;
     }
+    if (code === TOO_MANY) {
+      setDot("offline", "Too many room pages open: close some; this one tries again every 30 s");
+      setTimeout(function () { wrapper.reconnect(); }, 30000);
+      return;
+    }
     setDot("reconnecting", "Connection lost; reconnecting");
+    if (code === ACCESS_CHANGED) {
+      // At once the first time; if the server keeps closing, back off rather than spin.
+      const now = Date.now();
+      accessRetries = now - lastAccessChange < 60000 ? accessRetries + 1 : 0;
+      lastAccessChange = now;
+      setTimeout(function () { wrapper.reconnect(); }, accessRetries ? Math.min(1000 * Math.pow(2, accessRetries), 30000) : 0);
+      return;
+    }
     if (RECONNECTING_CODES.indexOf(code) < 0) {
       // The extension only retries on abnormal closes; a server restart (1001) retries too.
-      const wrapper = event.detail.socketWrapper;
       const delay = Math.min(250 * Math.pow(2, ownRetries++), 5000);
       setTimeout(function () { wrapper.reconnect(); }, delay);
     }
@@ -140,6 +166,10 @@
       pendingG = true;
       setTimeout(function () { pendingG = false; }, 1500);
     }
+  });
+
+  document.querySelectorAll("[data-print]").forEach(function (button) {
+    button.addEventListener("click", function () { window.print(); });
   });
 
   // htmx 2 does not swap 4xx answers. A form marked data-swap-errors shows its refusal

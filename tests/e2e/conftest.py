@@ -6,6 +6,7 @@ import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from tests.conftest import PASSWORD
+from tests.e2e.support import close_watched, watch_csp
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_FLAGS = [
@@ -29,12 +30,21 @@ def browser() -> Browser:
 
 
 @pytest.fixture
-def new_page(browser):
+def csp_violations():
+    """Every Content-Security-Policy violation the pages of this test report: the pages run
+    under the room's real policy, and a test whose page broke it fails at teardown."""
+    found: list[dict] = []
+    yield found
+    assert found == [], f"the page reported Content-Security-Policy violations: {found}"
+
+
+@pytest.fixture
+def new_page(browser, csp_violations):
     """new_page(server, user) -> a Page in its own browser context, signed in as user, on the room."""
     contexts = []
 
     def open_page(server, user, path: str = "/") -> Page:
-        context = browser.new_context(viewport={"width": 1400, "height": 900})
+        context = watch_csp(browser.new_context(viewport={"width": 1400, "height": 900}), csp_violations)
         contexts.append(context)
         page = context.new_page()
         page.goto(f"{server.url}/login/?next={path}")
@@ -46,5 +56,4 @@ def new_page(browser):
         return page
 
     yield open_page
-    for context in contexts:
-        context.close()
+    close_watched(contexts)

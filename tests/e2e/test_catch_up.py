@@ -11,7 +11,7 @@ import re
 from playwright.sync_api import Page, expect
 
 from tests.conftest import manage
-from tests.e2e.support import announce_here, signed_in_page  # noqa: F401  (a fixture)
+from tests.e2e.support import announce_here, signed_in_page, wait_until  # noqa: F401  (a fixture)
 from warroom import roles
 from warroom.models import LiveEvent
 
@@ -57,9 +57,7 @@ def reconnect(page: Page, start_server, server):
 def wait_verified(page: Page, event_id: int) -> None:
     """Wait until the server has told the page that every event up to `event_id` was sent
     (the periodic sync does this after it has looked at the table again)."""
-    page.wait_for_function(
-        "n => Number(document.body.dataset.liveVerified || 0) >= n", arg=event_id, timeout=RECONNECT_TIMEOUT
-    )
+    wait_until(page, "n => Number(document.body.dataset.liveVerified || 0) >= n", arg=event_id, timeout=RECONNECT_TIMEOUT)
 
 
 def assert_rail(page: Page, texts_newest_first: list[str], ids_newest_first: list[int]) -> None:
@@ -146,7 +144,7 @@ def test_a_page_that_lost_the_room_says_reconnecting_until_it_is_back(
     cut(page, server)
     expect(page.locator("#connection")).to_have_class(re.compile(r"\bdot-reconnecting\b"))
     # Let the page retry a few times against the dead port before the server comes back.
-    page.wait_for_function("window.__dotStates.length >= 4", timeout=RECONNECT_TIMEOUT)
+    wait_until(page, "window.__dotStates.length >= 4", timeout=RECONNECT_TIMEOUT)
     reconnect(page, start_server, server)
     states = page.evaluate("window.__dotStates")
     assert states[-1] == "live"

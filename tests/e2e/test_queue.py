@@ -14,7 +14,7 @@ from playwright.sync_api import Page, expect
 from approvals.models import Account, Post
 from listening import services as listening
 from listening.models import Mention
-from tests.e2e.support import off_main_thread, signed_in_page  # noqa: F401  (a fixture)
+from tests.e2e.support import off_main_thread, signed_in_page, wait_until  # noqa: F401  (a fixture)
 from tests.e2e.test_shell import screenshot_dir
 from tests.listening import factories as f
 from triage import services
@@ -53,8 +53,8 @@ def row(page: Page, case: Case):
 
 
 def wait_for_order(page: Page, cases: list[Case]) -> None:
-    page.wait_for_function(
-        """(ids) => Array.from(document.querySelectorAll("#queue-rows > li.case")).map((li) => li.id).join() === ids""",
+    wait_until(
+        page, """(ids) => Array.from(document.querySelectorAll("#queue-rows > li.case")).map((li) => li.id).join() === ids""",
         arg=",".join(f"case-{case.id}" for case in cases), timeout=10000,
     )
 

@@ -18,13 +18,12 @@ from approvals.models import Account
 from listening import services as listening
 from listening.adapters import FetchedMention
 from listening.models import Mention
-from tests.e2e.support import off_main_thread, signed_in_page  # noqa: F401  (a fixture)
+from tests.e2e.support import off_main_thread, signed_in_page, wait_until  # noqa: F401  (a fixture)
 from warroom.services import announcement_post
 from tests.e2e.test_shell import screenshot_dir
 from tests.listening import factories as f
 from triage import services as triage
-from wall import presence
-from warroom import roles
+from warroom import presence, roles
 
 LIVE = 10000  # ms a live change may take to arrive
 POLLED = 20000  # changes whose events the kiosk's roles do not receive arrive with its 15 s refresh
@@ -200,8 +199,8 @@ def test_readme_screenshot_of_the_wall_on_demo_night(transactional_db, room_serv
     wall.evaluate("window.volumeChart = window.__wallCharts.volume")
     wall.set_viewport_size({"width": 1600, "height": 1000})
     # A bigger screen resizes the same chart to its box.
-    wall.wait_for_function("() => { const u = window.__wallCharts.volume, box = document.getElementById('volume-chart');"
-                           " return u === window.volumeChart && Math.abs(u.width - box.clientWidth) <= 1; }", timeout=LIVE)
+    wait_until(wall, "() => { const u = window.__wallCharts.volume, box = document.getElementById('volume-chart');"
+                     " return u === window.volumeChart && Math.abs(u.width - box.clientWidth) <= 1; }", timeout=LIVE)
     wall.emulate_media(color_scheme="light")
     wall.wait_for_timeout(300)
     wall.screenshot(path=str(artifacts / "wall-light.png"))
@@ -255,7 +254,7 @@ def test_a_night_of_events_and_reconnects_does_not_grow_the_wall(transactional_d
             off_main_thread(lambda: announcement_post(author=lead, text=f"round {round_} note {n}"))
         # Cut the socket (as a flaky venue network or a server restart does): the page reconnects by itself.
         wall.evaluate("document.body['htmx-internal-data'].webSocket.socket.close()")
-        wall.wait_for_function("n => window.opens >= n", arg=round_ + 1, timeout=LIVE)
+        wait_until(wall, "n => window.opens >= n", arg=round_ + 1, timeout=LIVE)
         expect(wall.locator("#connection")).to_have_class(re.compile(r"\bdot-live\b"), timeout=LIVE)
     ingest(["the last one"])
     expect(wall.locator("#volume-now")).to_contain_text("2 in the hour", timeout=LIVE)

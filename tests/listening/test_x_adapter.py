@@ -1,5 +1,5 @@
-"""The X adapter against the loopback fake of the X API v2: tweepy and the adapter run
-unchanged, only the host differs."""
+"""The X adapter (and networks/x.py's publishing) against the loopback fake of the X API
+v2: tweepy and the adapter run unchanged, only the host differs."""
 
 from datetime import datetime, timezone
 
@@ -8,6 +8,8 @@ import pytest
 from listening.adapters import PermanentError, RateLimited, TransientError
 from listening.adapters import x as x_adapter
 from listening.models import Source
+from networks import x as x_network
+from networks.errors import PublishOutcomeUnknown
 from tests.conftest import free_port
 from tests.fakes.x_api import MISSING, x_api  # noqa: F401  (fixture)
 
@@ -370,7 +372,7 @@ def test_any_unicode_passes_through(x):
 def test_publish_sends_exactly_one_post(x):
     mention = x.add_tweet("@warroom_brand help", author="fan")
 
-    post_id = x_adapter.publish("We're on it 💪", in_reply_to=mention)
+    post_id = x_network.publish("We're on it 💪", in_reply_to=mention)
 
     assert len(x.posts) == 1
     post = x.posts[0]
@@ -384,24 +386,24 @@ def test_publish_signs_with_oauth1_user_context_when_configured(x, settings):
     settings.X_CONSUMER_KEY, settings.X_CONSUMER_SECRET = "ck", "cs"
     settings.X_ACCESS_TOKEN, settings.X_ACCESS_TOKEN_SECRET = "at", "ats"
 
-    x_adapter.publish("Signed as the brand")
+    x_network.publish("Signed as the brand")
 
     assert x.posts[0].auth == {"type": "oauth1", "token": "at", "consumer_key": "ck"}
 
 
 def test_publish_refused_by_x_is_permanent(x):
-    x_adapter.publish("Same words")
+    x_network.publish("Same words")
     with pytest.raises(PermanentError, match="duplicate content"):
-        x_adapter.publish("Same words")
+        x_network.publish("Same words")
     with pytest.raises(PermanentError, match="reply to a Tweet that is deleted"):
-        x_adapter.publish("Replying to nothing", in_reply_to="42")
+        x_network.publish("Replying to nothing", in_reply_to="42")
     assert len(x.posts) == 1
 
 
 def test_publish_rate_limited_sends_nothing(x):
     failure = x.fail_next(status=429, reset_in=120)
     with pytest.raises(RateLimited) as caught:
-        x_adapter.publish("Later")
+        x_network.publish("Later")
     assert caught.value.reset_at == datetime.fromtimestamp(failure.reset_at, tz=timezone.utc)
     assert x.posts == []
 
@@ -409,12 +411,12 @@ def test_publish_rate_limited_sends_nothing(x):
 def test_publish_timeout_means_the_outcome_is_unknown(x, settings):
     settings.X_TIMEOUT_SECONDS = 0.5
     x.fail_next(delay=5.0)
-    with pytest.raises(x_adapter.PublishOutcomeUnknown, match="may have published it"):
-        x_adapter.publish("Slow one")
+    with pytest.raises(PublishOutcomeUnknown, match="may have published it"):
+        x_network.publish("Slow one")
     assert [post.text for post in x.posts] == ["Slow one"]  # X took it; only the answer was lost
 
 
 def test_publish_server_error_means_the_outcome_is_unknown(x):
     x.fail_next(status=503)
-    with pytest.raises(x_adapter.PublishOutcomeUnknown):
-        x_adapter.publish("Maybe")
+    with pytest.raises(PublishOutcomeUnknown):
+        x_network.publish("Maybe")

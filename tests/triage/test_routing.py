@@ -214,7 +214,7 @@ def test_kpis_give_median_p90_attainment_and_backlog(make_user):
 
 
 def test_round_robin_takes_turns_among_the_team_in_the_room(lead, make_user):
-    from wall import presence
+    from warroom import presence
 
     maya, noah = make_user(roles.COMMUNITY_MANAGER, "maya"), make_user(roles.COMMUNITY_MANAGER, "noah")
     make_user(roles.COMMUNITY_MANAGER, "olga")  # not in the room: never picked

@@ -17,10 +17,11 @@ from listening.models import Mention
 from tests.conftest import celery_worker, free_port
 from tests.listening import factories as f
 from triage import services as triage
-from wall import presence, services
+from wall import services
 from wall.models import Notification
 from wall.tasks import event_notify as event_notify_task
-from warroom import roles
+from warroom import presence, roles
+from warroom.celery import app as celery_app
 from warroom.models import LiveEvent
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -103,6 +104,19 @@ def test_a_paused_queue_mails_each_person_on_deck_once_even_when_the_task_runs_t
     assert "/wall/" in smtp.messages[0]["body"]
     assert len(slack) == 1 and "Blackout in the stadium" in slack[0]["text"]
     assert Notification.objects.filter(event_id=event.id, sent_at__isnull=False).count() == 3
+
+
+def test_a_pause_enqueues_its_notices_when_it_commits(make_user, smtp):
+    """The Wall subscribes the kinds people on deck hear about (wall/apps.py): committing
+    the pause is enough, nobody enqueues the task by hand. Celery runs it inline here."""
+    ana = on_deck(make_user, roles.LEGAL, "ana")
+    celery_app.conf.task_always_eager = True
+    try:
+        approvals.queue_pause(user=make_user(roles.LEAD, "leo"), reason="Blackout")
+    finally:
+        celery_app.conf.task_always_eager = False
+    assert [m["to"] for m in smtp.messages] == [[ana.email]]
+    assert Notification.objects.get().event_id == LiveEvent.objects.get(kind="queue.paused").id
 
 
 def test_only_p1_escalations_and_breaches_notify(make_user, smtp):

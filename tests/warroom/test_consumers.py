@@ -16,6 +16,7 @@ from warroom.models import LiveEvent
 pytestmark = pytest.mark.django_db(transaction=True)
 
 ORIGIN = (b"origin", b"http://127.0.0.1:8000")
+HOST = (b"host", b"127.0.0.1:8000")  # a browser sends both; the origin must be this host's own
 MARKER = re.compile(r"^<!--live (id|verified)=(\d+)-->")
 
 
@@ -51,29 +52,41 @@ def announce(user, text: str):
     return database_sync_to_async(services.announcement_post)(author=user, text=text)
 
 
-async def test_anonymous_socket_is_refused():
-    communicator = WebsocketCommunicator(application, "/ws/room/", headers=[ORIGIN])
+async def closed_with(communicator, timeout: float = 3) -> int:
+    """The close code the server sent, skipping whatever it pushed before closing."""
+    while True:
+        output = await communicator.receive_output(timeout=timeout)
+        if output["type"] == "websocket.close":
+            return output["code"]
+
+
+async def refused_with(headers) -> int:
+    """A refusal is sent after accepting, so that the page can read why."""
+    communicator = WebsocketCommunicator(application, "/ws/room/", headers=headers)
     connected, _ = await communicator.connect()
-    assert not connected
+    assert connected
+    return await closed_with(communicator)
+
+
+async def test_anonymous_socket_is_refused():
+    assert await refused_with([ORIGIN, HOST]) == 4401
 
 
 async def test_foreign_origin_is_refused(make_user):
     cookie = await database_sync_to_async(session_cookie)(await database_sync_to_async(make_user)(roles.LEAD))
-    communicator = WebsocketCommunicator(application, "/ws/room/", headers=[(b"origin", b"http://evil.example"), cookie])
+    communicator = WebsocketCommunicator(application, "/ws/room/", headers=[(b"origin", b"http://evil.example"), HOST, cookie])
     connected, _ = await communicator.connect()
     assert not connected
 
 
 async def test_a_user_without_a_role_is_refused(make_user):
     cookie = await database_sync_to_async(session_cookie)(await database_sync_to_async(make_user)(None))
-    communicator = WebsocketCommunicator(application, "/ws/room/", headers=[ORIGIN, cookie])
-    connected, code = await communicator.connect()
-    assert not connected
+    assert await refused_with([ORIGIN, HOST, cookie]) == 4403
 
 
 async def test_a_malformed_client_message_closes_the_socket(make_user):
     cookie = await database_sync_to_async(session_cookie)(await database_sync_to_async(make_user)(roles.LEGAL))
-    communicator = await connect([ORIGIN, cookie])
+    communicator = await connect([ORIGIN, HOST, cookie])
     await communicator.send_to(text_data="{not json")
     assert (await communicator.receive_output(timeout=3))["code"] == 4400
 
@@ -83,7 +96,7 @@ async def test_a_published_event_reaches_every_connected_role(make_user):
     sockets = []
     for role in (roles.LEGAL, roles.COMMUNITY_MANAGER):
         cookie = await database_sync_to_async(session_cookie)(await database_sync_to_async(make_user)(role))
-        socket = await connect([ORIGIN, cookie], after=0)
+        socket = await connect([ORIGIN, HOST, cookie], after=0)
         assert await receive_events(socket) == []
         sockets.append(socket)
 
@@ -106,7 +119,7 @@ async def test_sockets_of_one_process_share_one_subscription_per_group(make_user
     lead = await database_sync_to_async(make_user)(roles.LEAD)
     cookies = [await database_sync_to_async(session_cookie)(await database_sync_to_async(make_user)(roles.LEGAL))
                for _ in range(3)]
-    sockets = [await connect([ORIGIN, cookie], after=0) for cookie in cookies]
+    sockets = [await connect([ORIGIN, HOST, cookie], after=0) for cookie in cookies]
     for socket in sockets:
         assert await receive_events(socket) == []
     hub = Hub._hubs[asyncio.get_running_loop()]
@@ -137,7 +150,7 @@ async def test_reconnect_replays_what_was_missed_in_order_then_goes_live(make_us
         "room.test", audience=[live.role_group(roles.PRODUCER)], summary="for producers only"
     )
 
-    socket = await connect([ORIGIN, cookie], after=seen)
+    socket = await connect([ORIGIN, HOST, cookie], after=seen)
     replayed = await receive_events(socket)
     assert [html.split("missed ")[1][0] for _, html in replayed[:3]] == ["0", "1", "2"]
     assert replayed[3][0] == legal_only.id
@@ -154,7 +167,7 @@ async def test_a_dropped_push_is_recovered_by_the_periodic_sync(make_user, setti
     settings.LIVE_SYNC_SECONDS = 0.2
     lead = await database_sync_to_async(make_user)(roles.LEAD)
     cookie = await database_sync_to_async(session_cookie)(await database_sync_to_async(make_user)(roles.LEGAL))
-    socket = await connect([ORIGIN, cookie], after=await database_sync_to_async(live.latest_id)())
+    socket = await connect([ORIGIN, HOST, cookie], after=await database_sync_to_async(live.latest_id)())
     assert await receive_events(socket) == []
 
     # An event stored but whose push never arrived, as when channels-redis drops a

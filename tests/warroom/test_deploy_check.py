@@ -73,3 +73,15 @@ def test_django_refuses_to_start_with_debug_off_and_no_secret_key():
         result = manage("check", env=production_env(SECRET_KEY=missing))
         assert result.returncode != 0
         assert "ImproperlyConfigured" in result.stderr and "SECRET_KEY" in result.stderr, result.stderr
+
+
+def test_debug_is_off_unless_the_environment_turns_it_on():
+    """A process nobody configured gets the production settings, and without a SECRET_KEY
+    a start-up error that says what to set, never a fallback key."""
+    result = manage("check", env=production_env(DEBUG=None, SECRET_KEY=None))
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set" in result.stderr and "DEBUG=1" in result.stderr, result.stderr
+    show = "from django.conf import settings; print(settings.DEBUG, settings.SESSION_COOKIE_SECURE, settings.SECURE_SSL_REDIRECT)"
+    result = manage("shell", "-v", "0", "-c", show, env=production_env(DEBUG=None))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["False", "True", "True"]

@@ -46,6 +46,26 @@ def test_ids_are_handed_out_in_commit_order():
 
 
 @pytest.mark.django_db(transaction=True)
+def test_a_subscriber_hears_its_kind_after_commit_and_never_after_a_rollback():
+    heard = []
+    live.on_commit("room.subscribed-test", heard.append)
+    live.on_commit("room.subscribed-test", heard.append)  # subscribing again changes nothing
+    try:
+        with transaction.atomic():
+            kept = live.publish("room.subscribed-test", summary="kept")
+            live.publish("room.test", summary="another kind")
+            assert heard == []  # not before the commit
+        assert heard == [kept]
+        with pytest.raises(RuntimeError):
+            with transaction.atomic():
+                live.publish("room.subscribed-test", summary="undone")
+                raise RuntimeError
+        assert heard == [kept]
+    finally:
+        live._subscribers.pop("room.subscribed-test", None)
+
+
+@pytest.mark.django_db(transaction=True)
 def test_replay_returns_only_what_the_groups_may_see_in_order():
     room = live.publish("room.test", summary="for everyone")
     legal_only = live.publish("room.test", audience=[live.role_group(roles.LEGAL)], summary="for legal")

@@ -10,9 +10,8 @@ from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.test import Client
 
-from tests.warroom.test_consumers import ORIGIN, session_cookie
-from wall import presence
-from warroom import live, roles
+from tests.warroom.test_consumers import HOST, ORIGIN, session_cookie
+from warroom import live, presence, roles
 from warroom.asgi import application
 from warroom.models import LiveEvent
 
@@ -28,7 +27,7 @@ def nobody_present():
 
 
 async def open_page(user, path: str) -> WebsocketCommunicator:
-    communicator = WebsocketCommunicator(application, "/ws/room/", headers=[ORIGIN, session_cookie(user)])
+    communicator = WebsocketCommunicator(application, "/ws/room/", headers=[ORIGIN, HOST, session_cookie(user)])
     connected, code = await communicator.connect()
     assert connected, code
     await communicator.send_to(text_data=json.dumps({"type": "hello", "after": 0, "page": path}))
@@ -66,7 +65,7 @@ async def test_a_page_appears_for_everyone_and_is_gone_when_its_socket_closes(ma
 
 async def test_a_socket_without_a_page_is_not_a_person(make_user):
     leo = await database_sync_to_async(make_user)(roles.LEAD, "leo")
-    communicator = WebsocketCommunicator(application, "/ws/room/", headers=[ORIGIN, session_cookie(leo)])
+    communicator = WebsocketCommunicator(application, "/ws/room/", headers=[ORIGIN, HOST, session_cookie(leo)])
     await communicator.connect()
     await communicator.send_to(text_data=json.dumps({"type": "hello", "after": 0}))
     await communicator.receive_from(timeout=3)  # verified marker

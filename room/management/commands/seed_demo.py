@@ -5,6 +5,7 @@ Super Bowl playbook (playbooks/demo/superbowl.yaml) a week away with its drafts 
 legal and a sandbox account to drill it on."""
 
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
@@ -12,10 +13,15 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.utils import timezone
 
 from approvals.models import Account
+from approvals.services import CHECKLIST
 from listening import services as listening
 from listening.models import AlertRule, Source
+from playbooks import services as playbooks
+from playbooks import yaml_io
+from playbooks.models import Event, Variant
 from warroom import roles
 
 DEMO_USERS = (
@@ -87,15 +93,6 @@ class Command(BaseCommand):
             self.stdout.write(f"  {role:<18} {username:<10} {password}")
 
     def _playbook(self, producer) -> None:
-        from datetime import timedelta
-
-        from django.utils import timezone
-
-        from approvals.services import CHECKLIST
-        from playbooks import services as playbooks
-        from playbooks import yaml_io
-        from playbooks.models import Event, Variant
-
         Account.objects.get_or_create(handle="Crunchwave_sandbox", defaults={
             "name": "Crunchwave sandbox (drills)", "time_zone": "America/New_York", "sandbox": True})
         if Event.objects.filter(name="Super Bowl LX (demo)").exists():

@@ -1,0 +1,202 @@
+"""X (API v2) for the room: a tweepy client pointed where the environment says, its
+failures in the words of networks/errors.py, and publishing. tweepy talks to the fixed
+host https://api.twitter.com; a transport mounted on its requests session sends those
+requests to X_API_BASE_URL when it is set (the loopback fake in tests and the demo) and
+enforces X_TIMEOUT_SECONDS on every request. Listening's X adapter fetches through
+`client_for` and `translated_errors`; approvals and drills publish with `publish`.
+
+Settings read here (getattr with defaults): X_BEARER_TOKEN, X_API_BASE_URL,
+X_TIMEOUT_SECONDS (10), and for publishing X_CONSUMER_KEY, X_CONSUMER_SECRET,
+X_ACCESS_TOKEN, X_ACCESS_TOKEN_SECRET (OAuth 1.0a user context) or X_USER_ACCESS_TOKEN
+(OAuth 2.0 user context), and X_SANDBOX_USER_ACCESS_TOKEN for drills.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta, timezone
+
+import requests
+import tweepy
+from django.conf import settings
+from requests.adapters import HTTPAdapter
+from urllib3.exceptions import MaxRetryError, NewConnectionError
+
+from .errors import PermanentError, PublishOutcomeUnknown, RateLimited, TransientError
+
+X_HOST = "https://api.twitter.com"
+DEFAULT_TIMEOUT = 10.0
+DEFAULT_RATE_LIMIT_WAIT = timedelta(minutes=15)
+DETAIL_LIMIT = 300
+POST_ID = re.compile(r"[0-9]{1,20}")
+
+
+# --- transport -------------------------------------------------------------------------
+
+class XTransport(HTTPAdapter):
+    """Sends requests for https://api.twitter.com to `base_url` instead (when given), with
+    a timeout (seconds X may stay silent while connecting or between bytes) and no retries."""
+
+    def __init__(self, *, base_url: str = "", timeout: float = DEFAULT_TIMEOUT):
+        super().__init__(max_retries=0)
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+
+    def send(self, request, stream=False, timeout=None, verify=True, cert=None, proxies=None):
+        if self.base_url and request.url.startswith(X_HOST + "/"):
+            request.url = self.base_url + request.url[len(X_HOST):]
+            # The session chose proxies for api.twitter.com; choose them again for the real target.
+            proxies = requests.utils.get_environ_proxies(request.url)
+        return super().send(request, stream=stream, timeout=self.timeout if timeout is None else timeout,
+                            verify=verify, cert=cert, proxies=proxies)
+
+
+def client_for(**credentials) -> tweepy.Client:
+    """A tweepy client with these credentials, sending to X_API_BASE_URL when it is set."""
+    # return_type=dict: tweepy's Tweet/User objects parse eagerly, so one bad created_at would
+    # sink a whole page; the raw JSON lets us skip just that post.
+    client = tweepy.Client(**credentials, return_type=dict, wait_on_rate_limit=False)
+    timeout = float(getattr(settings, "X_TIMEOUT_SECONDS", DEFAULT_TIMEOUT))
+    client.session.mount(X_HOST + "/", XTransport(base_url=settings.X_API_BASE_URL or "", timeout=timeout))
+    return client
+
+
+# --- errors ----------------------------------------------------------------------------
+
+def _detail(exc: tweepy.HTTPException) -> str:
+    detail = "; ".join(str(message) for message in exc.api_messages if message)
+    if not detail:
+        try:
+            detail = exc.response.text.strip()
+        except (AttributeError, ValueError):
+            detail = ""
+    return detail[:DETAIL_LIMIT]
+
+
+def _status(exc: tweepy.HTTPException) -> str:
+    return f"{exc.response.status_code} {exc.response.reason}".strip()
+
+
+def _rate_limited(exc: tweepy.TooManyRequests) -> RateLimited:
+    reset = exc.reset_time
+    if reset is None:
+        reset_at = datetime.now(timezone.utc) + DEFAULT_RATE_LIMIT_WAIT
+    else:
+        reset_at = datetime.fromtimestamp(reset, tz=timezone.utc)
+    when = f"{reset_at:%H:%M} UTC"
+    if reset_at - datetime.now(timezone.utc) > timedelta(hours=20):
+        when = f"{reset_at:%Y-%m-%d %H:%M} UTC"
+    message = f"X rate limit: no requests until {when}"
+    if reset is None:
+        message += " (X did not say when; waiting 15 minutes)"
+    detail = _detail(exc)
+    if detail and detail.lower() != "too many requests":
+        message += f" ({detail})"
+    return RateLimited(message, reset_at)
+
+
+def _never_sent(exc: requests.RequestException) -> bool:
+    """True when the request certainly did not reach X (so a post cannot have been made)."""
+    if isinstance(exc, (requests.exceptions.ConnectTimeout, requests.exceptions.SSLError)):
+        return True
+    reason = exc.args[0] if exc.args else None
+    return isinstance(reason, MaxRetryError) and isinstance(reason.reason, NewConnectionError)
+
+
+@contextmanager
+def translated_errors(*, publishing: bool = False) -> Iterator[None]:
+    """Turns tweepy and requests failures into networks/errors.py's errors, in words."""
+    uncertain = PublishOutcomeUnknown if publishing else TransientError
+    maybe = " X may have published it: check the account before trying again." if publishing else ""
+    try:
+        yield
+    except tweepy.TooManyRequests as exc:
+        raise _rate_limited(exc) from exc
+    except tweepy.Unauthorized as exc:
+        hint = "X_BEARER_TOKEN" if not publishing else "the posting credentials (X_ACCESS_TOKEN and friends)"
+        raise PermanentError(f"X did not accept the credentials ({_status(exc)}): {_detail(exc)}. Check {hint}.") from exc
+    except tweepy.Forbidden as exc:
+        hint = ""
+        if publishing and "application-only" in _detail(exc).lower():
+            hint = " Posting needs user-context credentials: set X_ACCESS_TOKEN and friends or X_USER_ACCESS_TOKEN."
+        raise PermanentError(f"X refused the request ({_status(exc)}): {_detail(exc)}.{hint}") from exc
+    except (tweepy.BadRequest, tweepy.NotFound) as exc:
+        raise PermanentError(f"X refused the request ({_status(exc)}): {_detail(exc)}") from exc
+    except tweepy.TwitterServerError as exc:
+        raise uncertain(f"X had a server error ({_status(exc)}): {_detail(exc)}.{maybe}") from exc
+    except tweepy.HTTPException as exc:
+        raise PermanentError(f"X answered {_status(exc)}: {_detail(exc)}") from exc
+    except requests.exceptions.JSONDecodeError as exc:
+        raise uncertain(f"X sent a response that is not valid JSON ({exc.msg} at character {exc.pos}).{maybe}") from exc
+    except requests.Timeout as exc:
+        seconds = float(getattr(settings, "X_TIMEOUT_SECONDS", DEFAULT_TIMEOUT))
+        if _never_sent(exc):
+            raise TransientError(f"Could not connect to X within {seconds:g} s.") from exc
+        raise uncertain(f"X did not answer within {seconds:g} s.{maybe}") from exc
+    except requests.RequestException as exc:
+        if publishing and not _never_sent(exc):
+            raise uncertain(f"The connection to X failed mid-request ({type(exc).__name__}).{maybe}") from exc
+        raise TransientError(f"Could not reach X ({type(exc).__name__}: {str(exc)[:DETAIL_LIMIT]}).") from exc
+    except ValueError as exc:  # tweepy's int() of a garbled x-rate-limit-reset header
+        raise uncertain(f"X sent a response we could not read ({str(exc)[:DETAIL_LIMIT]}).{maybe}") from exc
+
+
+def valid_id(value) -> str | None:
+    """`value` when it is an X id (of a post or a user) as X writes them, else None."""
+    return value if isinstance(value, str) and POST_ID.fullmatch(value) else None
+
+
+# --- publishing ------------------------------------------------------------------------
+
+def _publishing_client(*, sandbox: bool = False) -> tuple[tweepy.Client, bool]:
+    """A client with user-context credentials and whether tweepy should sign with OAuth 1.0a.
+
+    `sandbox` (drills) posts only with X_SANDBOX_USER_ACCESS_TOKEN, the sandbox account's
+    own token, and never falls back to the brand's credentials.
+
+    X posts on behalf of a user: either OAuth 1.0a (X_CONSUMER_KEY, X_CONSUMER_SECRET,
+    X_ACCESS_TOKEN, X_ACCESS_TOKEN_SECRET) or an OAuth 2.0 user access token
+    (X_USER_ACCESS_TOKEN, sent as a bearer). Without either, the app's X_BEARER_TOKEN is
+    sent: the loopback fake accepts it, real X answers 403 and the error says what to set."""
+    if sandbox:
+        token = getattr(settings, "X_SANDBOX_USER_ACCESS_TOKEN", "") or ""
+        if not token:
+            raise PermanentError("No sandbox account to post to: set X_SANDBOX_USER_ACCESS_TOKEN. Drills never "
+                                 "post with the brand's credentials.")
+        return client_for(bearer_token=token), False
+    names = ("X_CONSUMER_KEY", "X_CONSUMER_SECRET", "X_ACCESS_TOKEN", "X_ACCESS_TOKEN_SECRET")
+    oauth1 = {name: getattr(settings, name, "") or "" for name in names}
+    if all(oauth1.values()):
+        return client_for(consumer_key=oauth1["X_CONSUMER_KEY"], consumer_secret=oauth1["X_CONSUMER_SECRET"],
+                       access_token=oauth1["X_ACCESS_TOKEN"], access_token_secret=oauth1["X_ACCESS_TOKEN_SECRET"]), True
+    if any(oauth1.values()):
+        missing = ", ".join(name for name, value in oauth1.items() if not value)
+        raise PermanentError(f"X posting credentials are incomplete: {missing} not set.")
+    user_token = getattr(settings, "X_USER_ACCESS_TOKEN", "") or ""
+    if user_token:
+        return client_for(bearer_token=user_token), False
+    if not settings.X_BEARER_TOKEN:
+        raise PermanentError("No X credentials to post with: set X_ACCESS_TOKEN and friends or X_USER_ACCESS_TOKEN.")
+    return client_for(bearer_token=settings.X_BEARER_TOKEN), False
+
+
+def publish(text: str, *, in_reply_to: str | None = None, sandbox: bool = False) -> str:
+    """Create one post on X (a reply when `in_reply_to` is a post id) and return its id.
+
+    Sends exactly one request and never retries. Raises RateLimited, PermanentError, or
+    TransientError; PublishOutcomeUnknown (a TransientError) when X may have created the
+    post anyway, so the caller must check before sending it again."""
+    client, user_auth = _publishing_client(sandbox=sandbox)
+    try:
+        with translated_errors(publishing=True):
+            body = client.create_tweet(text=text, in_reply_to_tweet_id=in_reply_to, user_auth=user_auth)
+    finally:
+        client.session.close()
+    data = body.get("data") if isinstance(body, dict) else None
+    post_id = valid_id(data.get("id")) if isinstance(data, dict) else None
+    if post_id is None:
+        raise PublishOutcomeUnknown("X accepted the post but its answer carried no post id: check the account "
+                                    "before trying again.")
+    return post_id
