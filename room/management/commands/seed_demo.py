@@ -30,6 +30,7 @@ DEMO_USERS = (
     ("producer", "Priya", "Nair", roles.PRODUCER),
     ("lead", "Leo", "Park", roles.LEAD),
     ("admin", "Ada", "Kim", roles.ADMIN),
+    ("counsel", "Sam", "Reyes", roles.LEGAL),  # the brand account's backup approver: a backup holds the step's role
 )
 
 DEMO_RULES = (
@@ -77,7 +78,8 @@ class Command(BaseCommand):
         path.chmod(0o600)
         lead = User.objects.get(username="lead")
         Account.objects.get_or_create(handle="Crunchwave", defaults={
-            "name": "Crunchwave", "time_zone": "America/New_York", "backup_approver": lead})
+            "name": "Crunchwave", "time_zone": "America/New_York",
+            "backup_approver": User.objects.get(username="counsel")})
         if not Source.objects.filter(kind=Source.Kind.DEMO).exists():
             listening.source_create(
                 user=lead, name="Super Bowl night (demo replay)", kind=Source.Kind.DEMO, query_text="speed=10", poll_interval=5
