@@ -112,6 +112,19 @@ def test_mentions_are_enriched_with_sentiment_and_language():
     assert by_id["pos"].lang == "en" and by_id["es"].lang == "es"
 
 
+def test_texts_too_short_to_judge_get_language_und_instead_of_a_guess():
+    source = f.source()
+    texts = {"one": "a", "word": "lol", "emoji": "ok 🔥🔥", "digits": "#94 !!", "cjk": "火事", "en": "What a blackout tonight",
+             "tagged": "si"}
+    services.mention_ingest_batch(source_id=source.id, fetched=[
+        f.fetched(text, external_id=key, lang="es" if key == "tagged" else "") for key, text in texts.items()
+    ])
+    langs = dict(Mention.objects.values_list("external_id", "lang"))
+    assert {key: langs[key] for key in ("one", "word", "emoji", "digits")} == dict.fromkeys(("one", "word", "emoji", "digits"), "und")
+    assert langs["cjk"] in {"ja", "zh"} and langs["en"] == "en"
+    assert langs["tagged"] == "es"  # the platform's own tag still wins over "too short"
+
+
 def test_matches_within_the_regroup_window_join_one_alert(make_user):
     lead = make_user("lead")
     blackout = rule(lead)

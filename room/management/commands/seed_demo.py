@@ -2,7 +2,8 @@
 and kept in .run/demo-logins.txt, ignored by git, never in the repository), the demo
 source replaying a Super Bowl night, the alert rules a brand would set for it, and a
 Super Bowl playbook (playbooks/demo/superbowl.yaml) a week away with its drafts sent to
-legal and a sandbox account to drill it on."""
+legal (the first one already cleared by the demo legal user, so a fire can be tried at
+once) and a sandbox account to drill it on."""
 
 import secrets
 from datetime import timedelta
@@ -16,6 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from approvals.models import Account
+from approvals import services as approvals
 from approvals.services import CHECKLIST
 from listening import services as listening
 from listening.models import AlertRule, Source
@@ -105,5 +107,11 @@ class Command(BaseCommand):
             text = text.replace("{" + key + "}", moment.isoformat())
         event = yaml_io.playbook_import(user=producer, text=text)
         ticked = {question: True for question in [*CHECKLIST, *event.guardrails.get("checklist", [])]}
-        for variant in Variant.objects.filter(scenario__event=event):
+        variants = list(Variant.objects.filter(scenario__event=event).select_related("post").order_by("scenario__order", "scenario__id", "order", "id"))
+        for variant in variants:
             playbooks.variant_submit(user=producer, variant_id=variant.id, checklist=ticked)
+        # Legal's Yes through the approvals service, as a click would give it: audited, bound to the exact text.
+        cleared = variants[0].post
+        cleared.refresh_from_db()
+        approvals.post_approve(post_id=cleared.id, user=get_user_model().objects.get(username="legal"),
+                               content_hash=cleared.content_hash())
