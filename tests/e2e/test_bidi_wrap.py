@@ -3,14 +3,11 @@ card and the rail instead of running over them, every name, handle and source na
 isolated for bidi, and the bidi controls are gone, also from text stored before ingest
 stripped them."""
 
-from concurrent.futures import ThreadPoolExecutor
-
-from django.db import connection
 from playwright.sync_api import expect
 
 from listening import services
 from listening.models import Mention, Source
-from tests.e2e.support import signed_in_page  # noqa: F401  (a fixture)
+from tests.e2e.support import off_main_thread, signed_in_page  # noqa: F401  (signed_in_page is a fixture)
 from tests.listening import factories as f
 from warroom import roles
 
@@ -18,19 +15,6 @@ LONG_NAME = "Crunch" + "W" * 194  # 200 characters, nothing to break at
 LONG_HANDLE = "h" * 100
 LONG_SOURCE = "Partner" + "S" * 113  # the 120 a source name may have
 LONG_USER = "Leo" + "P" * 147  # a person's first name, 150 characters, shown in the rail
-
-
-def off_main_thread(work):
-    """Playwright's event loop holds the main thread; the live layer sends with async_to_sync."""
-
-    def run():
-        try:
-            return work()
-        finally:
-            connection.close()
-
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(run).result()
 
 
 def overflow(page, selector: str) -> list[dict]:
