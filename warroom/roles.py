@@ -109,6 +109,9 @@ PAGE_ROLES = {
     "alerts": frozenset({COMMUNITY_MANAGER, PRODUCER, LEAD, ADMIN}),
     "sources": frozenset({LEAD, ADMIN}),
     "rules": frozenset({LEAD, ADMIN}),
+    "crisis": EVERYONE,
+    "crisis_banner": EVERYONE,
+    "crisis_report_csv": frozenset({LEAD, ADMIN}),
 }
 
 NAVIGATION = (

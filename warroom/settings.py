@@ -107,6 +107,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "warroom.roles.context",
                 "approvals.context.queue_switch",
+                "room.context.crisis_banner",
             ],
         },
     },
