@@ -7,4 +7,5 @@ urlpatterns = [
     path("crisis/", views.crisis, name="crisis"),
     path("crisis/banner/", views.crisis_banner, name="crisis_banner"),
     path("crisis/<int:crisis_id>/report.csv", views.crisis_report_csv, name="crisis_report_csv"),
+    path("crisis/<int:crisis_id>/report.pdf", views.crisis_report_pdf, name="crisis_report_pdf"),
 ]

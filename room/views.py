@@ -18,6 +18,7 @@ from warroom.roles import PAGE_ROLES, role_required
 from warroom.views import render_page
 
 from . import context as room_context
+from . import report_pdf
 from .flows import crisis as crisis_flow
 from .models import Crisis
 
@@ -125,4 +126,15 @@ def crisis_report_csv(request: HttpRequest, crisis_id: int) -> HttpResponse:
     writer.writerow(["responses", "", "cases / answered / median min / p90 min",
                      f"{responses.get('cases')} / {responses.get('answered')} / {responses.get('median_minutes')} / "
                      f"{responses.get('p90_minutes')}", ""])
+    return response
+
+
+@require_http_methods(["GET"])
+@role_required(*PAGE_ROLES["crisis_report_pdf"])
+def crisis_report_pdf(request: HttpRequest, crisis_id: int) -> HttpResponse:
+    record = Crisis.objects.filter(id=crisis_id, open=False).first()
+    if record is None:
+        raise Http404("No such crisis report.")
+    response = HttpResponse(report_pdf.render(record.report), content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="crisis-{record.id}-report.pdf"'
     return response

@@ -112,6 +112,7 @@ PAGE_ROLES = {
     "crisis": EVERYONE,
     "crisis_banner": EVERYONE,
     "crisis_report_csv": frozenset({LEAD, ADMIN}),
+    "crisis_report_pdf": frozenset({LEAD, ADMIN}),
 }
 
 NAVIGATION = (

@@ -34,3 +34,6 @@ def test_declare_banner_fire_and_stand_down_over_http(make_user):
     assert 'id="crisis-banner" class="crisis-banner" role="alert" hidden' in client.get("/approvals/").content.decode()
     csv = client.get(f"/crisis/{crisis.id}/report.csv")
     assert csv.status_code == 200 and b"crisis.declared" in csv.content and b"holding.fired" in csv.content
+    pdf = client.get(f"/crisis/{crisis.id}/report.pdf")
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF") and pdf["Content-Type"] == "application/pdf"
+    assert b"/Type /Page" in pdf.content
