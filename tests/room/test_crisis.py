@@ -176,3 +176,31 @@ def test_the_net_guard_refuses_private_addresses(settings):
     for url in ("http://127.0.0.1:8080/x", "http://169.254.169.254/latest", "http://10.0.0.5:6379/", "ftp://x"):
         with pytest.raises(netguard.NotPublic):
             netguard.check_url(url)
+
+
+def test_the_demo_room_declares_its_crisis_from_the_replay_s_crisis_moment(tmp_path):
+    import json as json_module
+
+    from django.core.management import call_command
+
+    from listening.adapters import demo
+
+    call_command("seed_demo", logins_file=str(tmp_path / "logins.txt"), stdout=open(tmp_path / "out", "w"))
+    call_command("seed_demo", logins_file=str(tmp_path / "logins.txt"), stdout=open(tmp_path / "out", "w"))  # idempotent
+    assert CrisisContact.objects.count() == 3 and len(flow.holding_statements()) == 1
+    lines = [json_module.loads(line) for line in demo.DATA_FILE.read_text(encoding="utf-8").split("\n") if line]
+    before = [line for line in lines if 10000 <= line["offset_s"] < 10500]
+    moment = [line for line in lines if 10500 <= line["offset_s"] < 10560]
+    source = f.source()
+    listening.mention_ingest_batch(source_id=source.id, fetched=[
+        f.fetched(line["text"], external_id=line["id"]) for line in before])
+    assert not Crisis.objects.exists()  # the night so far trips nothing
+    listening.mention_ingest_batch(source_id=source.id, fetched=[
+        f.fetched(line["text"], external_id=line["id"]) for line in moment])
+    crisis = Crisis.objects.get(open=True)
+    assert crisis.name == "Tragedy lexicon" and approvals.queue_state().paused
+    crisis_ids = {line["id"] for line in moment if line["handle"] in {"BayfrontScanner", "kels_at_the_game",
+                                                                       "ChannelSevenNow", "dad_of_three_tx"}}
+    assert len(crisis_ids) == 4 and len(moment) > 4  # the night goes on around it
+    cases = Case.objects.filter(team="crisis", priority="P1")
+    assert set(cases.values_list("mention__external_id", flat=True)) == crisis_ids
