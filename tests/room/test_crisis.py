@@ -137,6 +137,8 @@ def test_a_holding_statement_goes_out_while_everything_else_stays_held(lead, leg
     flow.holding_fire(user=lead, post_id=holding.id)
     assert approvals.post_publish(post_id=holding.id) == "published"
     assert [p.text for p in x_api.posts] == [holding.text]
+    crisis = Crisis.objects.get()
+    assert {"holding.fired", "post.published"} <= set(crisis.entries.values_list("kind", flat=True))  # the timeline
     Post.objects.filter(id=other.id).update(publish_at=timezone.now())
     assert approvals.post_publish(post_id=other.id) == "held"
     with pytest.raises(Conflict):
