@@ -72,3 +72,15 @@ class CrisisNotice(models.Model):
     claimed_at = models.DateTimeField(default=timezone.now)
     sent_at = models.DateTimeField(null=True, blank=True)
     error = models.CharField(max_length=500, blank=True)
+
+
+class ExecutiveLink(models.Model):
+    """A read-only view of one crisis for executives, without sign-in: the link carries a
+    signed id, works until it expires or the lead revokes it."""
+
+    crisis = models.ForeignKey(Crisis, on_delete=models.CASCADE, related_name="executive_links")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    revoked_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    revoked_at = models.DateTimeField(null=True, blank=True)

@@ -6,18 +6,23 @@ import csv
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from approvals import services as approvals_services
 
 from playbooks import selectors as playbooks_selectors
 from triage import selectors as triage_selectors
+from wall import selectors as wall_selectors
 from warroom import roles
 from warroom.errors import InvalidInput, WarroomError
 from warroom.roles import PAGE_ROLES, role_required
 from warroom.views import render_page
 
 from . import context as room_context
+from . import executive
 from . import report_pdf
 from .flows import crisis as crisis_flow
 from .models import Crisis
@@ -65,6 +70,13 @@ def crisis(request: HttpRequest) -> HttpResponse:
                 if not post_id.isdigit():
                     raise InvalidInput("Choose a holding statement to fire.")
                 crisis_flow.holding_fire(user=request.user, post_id=int(post_id))
+            elif action == "executive_link":
+                hours = request.POST.get("hours", "")
+                executive.link_create(user=request.user, crisis_id=int(request.POST.get("crisis", "0") or 0),
+                                      hours=int(hours) if hours.isdigit() else executive.DEFAULT_HOURS)
+            elif action == "executive_revoke":
+                link_id = request.POST.get("link", "")
+                executive.link_revoke(user=request.user, link_id=int(link_id) if link_id.isdigit() else 0)
             elif action == "stand_down":
                 crisis_id = request.POST.get("crisis", "")
                 if not crisis_id.isdigit():
@@ -82,7 +94,10 @@ def crisis(request: HttpRequest) -> HttpResponse:
         return {"current": current, "error": error, "can_lead": roles.has_role(request.user, {roles.LEAD}),
                 "entries": list(current.entries.all()[:500]) if current else [],
                 "due": approvals_services.came_due_while_paused() if current else [],
-                "past": Crisis.objects.filter(open=False).order_by("-closed_at")[:20]}
+                "past": Crisis.objects.filter(open=False).order_by("-closed_at")[:20],
+                "links": [(link, request.build_absolute_uri(reverse("crisis_executive", args=[executive.token_for(link)])))
+                          for link in current.executive_links.order_by("-id")] if current else [],
+                "now": timezone.now()}
 
     return render_page(request, "room/crisis.html", context, status=error.status if error else 200)
 
@@ -138,3 +153,19 @@ def crisis_report_pdf(request: HttpRequest, crisis_id: int) -> HttpResponse:
     response = HttpResponse(report_pdf.render(record.report), content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="crisis-{record.id}-report.pdf"'
     return response
+
+
+@never_cache
+@require_http_methods(["GET"])
+def crisis_executive(request: HttpRequest, token: str) -> HttpResponse:
+    """The executives' read-only page, without sign-in (the link is the key): the crisis,
+    its timeline, volume and sentiment; the partial refreshes itself every few seconds."""
+    try:
+        link = executive.link_open(token[:200])
+    except executive.LinkRefused as refused:
+        return TemplateResponse(request, "room/executive_refused.html", {"error": refused}, status=refused.status)
+    crisis = link.crisis
+    context = {"crisis": crisis, "link": link, "token": token, "entries": list(crisis.entries.order_by("-at", "-id")[:200]),
+               "volume": wall_selectors.volume_series(minutes=60), "sentiment": wall_selectors.sentiment_series(minutes=60)}
+    template = "room/executive.html#live" if request.htmx else "room/executive.html"
+    return TemplateResponse(request, template, context)

@@ -21,7 +21,6 @@ import calendar
 import email.utils
 import hashlib
 import io
-import ipaddress
 import re
 import socket
 import time
@@ -38,6 +37,7 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from listening.adapters import FetchedMention, FetchResult, PermanentError, RateLimited, TransientError
+from warroom import netguard
 
 # Module constants so tests (and operators) can tune them.
 CONNECT_TIMEOUT = 5.0  # seconds to open the connection
@@ -142,11 +142,7 @@ class NotPublic(Exception):
     """The feed's host is (or resolved to) an address that is not on the public internet."""
 
 
-def _public(address: str) -> bool:
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
-    return ip.is_global and not ip.is_multicast
+_public = netguard.public  # one answer to "is this address on the public internet" for every outgoing request
 
 
 def _check_host(host: str, port: int) -> None:

@@ -5,10 +5,7 @@ ingest; the crisis's terms route new cases to the crisis team at P1; a cleared h
 statement goes out through the fake X while everything else stays held; standing down
 releases only what the lead chose and saves the report."""
 
-import json
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-import threading
 
 import pytest
 from django.core import mail
@@ -22,6 +19,7 @@ from room.flows import crisis as flow
 from room.models import Crisis, CrisisContact, CrisisNotice
 from tests.fakes.x_api import x_api  # noqa: F401  (fixture)
 from tests.listening import factories as f
+from tests.wall.test_notifications import slack  # noqa: F401  (fixture)
 from triage.models import Case
 from warroom import netguard, roles
 from warroom.errors import Conflict, Forbidden, InvalidInput
@@ -41,29 +39,11 @@ def legal(make_user):
     return make_user(roles.LEGAL, "lou")
 
 
-class SlackFake(BaseHTTPRequestHandler):
-    received: list = []
-
-    def do_POST(self):
-        SlackFake.received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-        self.send_response(200)
-        self.end_headers()
-        self.wfile.write(b"ok")
-
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture
-def slack(settings):
-    SlackFake.received = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), SlackFake)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    settings.CRISIS_SLACK_WEBHOOK_URL = f"http://127.0.0.1:{server.server_port}/services/T/B/X"
+def crisis_channels(settings, slack):  # noqa: F811 - the Wall's loopback Slack: crisis notices fall back to its URL
     settings.NETGUARD_ALLOW_HOSTS = ["127.0.0.1"]
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-    yield SlackFake.received
-    server.shutdown()
+    return slack
 
 
 def cleared(author, legal, text, **fields) -> Post:
@@ -74,7 +54,8 @@ def cleared(author, legal, text, **fields) -> Post:
     return approvals.post_approve(post_id=post.id, user=legal, content_hash=post.content_hash())
 
 
-def test_declaring_pauses_holds_notifies_once_and_a_second_declare_sees_the_open_crisis(lead, legal, slack):
+def test_declaring_pauses_holds_notifies_once_and_a_second_declare_sees_the_open_crisis(lead, legal, crisis_channels):
+    slack = crisis_channels
     CrisisContact.objects.create(name="Dana (PR)", email="dana@example.com", slack=True)
     CrisisContact.objects.create(name="Ed (CEO office)", email="ed@example.com")
     scheduled = cleared(lead, legal, "Halftime in five!")

@@ -7,6 +7,7 @@ from django.test import Client
 from room.models import Crisis
 from tests.room.test_crisis import cleared
 from warroom import roles
+from warroom.errors import Forbidden
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -37,3 +38,42 @@ def test_declare_banner_fire_and_stand_down_over_http(make_user):
     pdf = client.get(f"/crisis/{crisis.id}/report.pdf")
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF") and pdf["Content-Type"] == "application/pdf"
     assert b"/Type /Page" in pdf.content
+
+
+def test_the_executive_link_shows_the_crisis_without_sign_in_until_revoked_or_expired(make_user):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from room import executive
+    from room.flows import crisis as flow
+    from room.models import ExecutiveLink
+
+    lead = make_user(roles.LEAD, "lena")
+    crisis, _ = flow.crisis_declare(user=lead, name="Stadium", reason="Reports <b>near</b> gate B")
+    with pytest.raises(Forbidden):
+        executive.link_create(user=make_user(roles.PRODUCER, "pat"), crisis_id=crisis.id)
+    client = Client()
+    client.force_login(lead)
+    assert client.post("/crisis/", {"action": "executive_link", "crisis": crisis.id, "hours": "2"}).status_code == 302
+    link = ExecutiveLink.objects.get()
+    url = f"/crisis/executive/{executive.token_for(link)}/"
+    assert url in client.get("/crisis/").content.decode()
+
+    anonymous = Client()
+    page = anonymous.get(url)
+    html = page.content.decode()
+    assert page.status_code == 200 and "Reports &lt;b&gt;near&lt;/b&gt; gate B" in html and "executive-timeline" in html
+    assert "Crisis declared" in html and "followers" not in html
+    partial = anonymous.get(url, HTTP_HX_REQUEST="true").content.decode()
+    assert partial.lstrip().startswith('<div id="executive-live"')
+
+    assert anonymous.get(url[:-3] + "xx/").status_code == 404  # a forged token
+    assert client.post("/crisis/", {"action": "executive_revoke", "link": link.id}).status_code == 302
+    refused_page = anonymous.get(url)
+    assert refused_page.status_code == 404 and b"revoked" in refused_page.content
+    assert client.post("/crisis/", {"action": "executive_revoke", "link": link.id}).status_code == 409
+
+    late = executive.link_create(user=lead, crisis_id=crisis.id, hours=1)
+    ExecutiveLink.objects.filter(id=late.id).update(expires_at=timezone.now() - timedelta(seconds=1))
+    assert b"expired" in anonymous.get(f"/crisis/executive/{executive.token_for(late)}/").content
