@@ -396,9 +396,9 @@ ENQUEUED_FOR = timedelta(seconds=30)
 
 def posts_due(*, now: datetime | None = None, limit: int = 500) -> list[int]:
     now = now or timezone.now()
-    if _queue_row().paused:
-        return []
     posts = Post.objects.filter(state=Post.State.SCHEDULED, publish_at__lte=now)
+    if _queue_row().paused:  # only a fired holding statement leaves a paused queue (a lost task is found again)
+        posts = posts.filter(holding=True)
     posts = posts.exclude(retry_at__gt=now)
     return list(posts.order_by("publish_at", "id").values_list("id", flat=True)[:limit])
 

@@ -110,6 +110,14 @@ def crisis_banner(request: HttpRequest) -> HttpResponse:
     return TemplateResponse(request, "room/_crisis_banner.html", context)
 
 
+def _stood_down(crisis_id: int) -> Crisis:
+    """A crisis with a report: one the lead stood down."""
+    record = Crisis.objects.filter(id=crisis_id, open=False).first()
+    if record is None:
+        raise Http404("No such crisis report.")
+    return record
+
+
 CSV_FORMULA = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -121,9 +129,7 @@ def _cell(value) -> str:
 @require_http_methods(["GET"])
 @role_required(*PAGE_ROLES["crisis_report_csv"])
 def crisis_report_csv(request: HttpRequest, crisis_id: int) -> HttpResponse:
-    record = Crisis.objects.filter(id=crisis_id, open=False).first()
-    if record is None:
-        raise Http404("No such crisis report.")
+    record = _stood_down(crisis_id)
     report = record.report
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="crisis-{record.id}-report.csv"'
@@ -147,9 +153,7 @@ def crisis_report_csv(request: HttpRequest, crisis_id: int) -> HttpResponse:
 @require_http_methods(["GET"])
 @role_required(*PAGE_ROLES["crisis_report_pdf"])
 def crisis_report_pdf(request: HttpRequest, crisis_id: int) -> HttpResponse:
-    record = Crisis.objects.filter(id=crisis_id, open=False).first()
-    if record is None:
-        raise Http404("No such crisis report.")
+    record = _stood_down(crisis_id)
     response = HttpResponse(report_pdf.render(record.report), content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="crisis-{record.id}-report.pdf"'
     return response

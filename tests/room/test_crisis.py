@@ -187,3 +187,13 @@ def test_the_demo_room_declares_its_crisis_from_the_replay_s_crisis_moment(tmp_p
     assert len(crisis_ids) == 4 and len(moment) > 4  # the night goes on around it
     cases = Case.objects.filter(team="crisis", priority="P1")
     assert set(cases.values_list("mention__external_id", flat=True)) == crisis_ids
+
+
+def test_a_paused_queue_still_hands_a_fired_holding_statement_to_the_publisher(lead, legal):
+    other = cleared(lead, legal, "Touchdown!")
+    approvals.post_schedule(post_id=other.id, user=lead, publish_at=timezone.now() + timedelta(seconds=1))
+    holding = cleared(lead, legal, "We are aware and have paused our posts.", holding=True)
+    flow.crisis_declare(user=lead, name="Stadium incident", reason="Reports near gate B")
+    flow.holding_fire(user=lead, post_id=holding.id)
+    Post.objects.filter(id=other.id).update(publish_at=timezone.now())
+    assert approvals.posts_due() == [holding.id]  # a lost task is found again by beat; the rest stays held
