@@ -8,7 +8,7 @@ from datetime import date, datetime, time, timedelta
 from datetime import timezone as dt_timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 
 from warroom import roles
 
@@ -61,8 +61,9 @@ def _open_requests_for(user) -> QuerySet[ApprovalRequest]:
         steps.append(ApprovalRequest.Step.LEGAL)
     if roles.LEAD in held:
         steps.append(ApprovalRequest.Step.LEAD)
-    mine = Q(step__in=steps) | Q(escalated_to_id=user.id)
-    return (ApprovalRequest.objects.filter(mine, state=ApprovalRequest.State.OPEN, post__state=Post.State.PENDING)
+    # Only the step's role answers (a backup approver too), and never the post's author.
+    return (ApprovalRequest.objects.filter(step__in=steps, state=ApprovalRequest.State.OPEN, post__state=Post.State.PENDING)
+            .exclude(post__author_id=user.id)
             .select_related("post__account", "post__author", "requested_by", "escalated_to"))
 
 
@@ -114,8 +115,7 @@ def approver_count(user) -> int:
 
 
 def is_approver(user) -> bool:
-    return roles.has_role(user, {roles.LEGAL, roles.LEAD}) or ApprovalRequest.objects.filter(
-        escalated_to_id=user.id, state=ApprovalRequest.State.OPEN).exists()
+    return roles.has_role(user, {roles.LEGAL, roles.LEAD})
 
 
 _WORDS = re.compile(r"\s+|[^\s]+")

@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
@@ -269,10 +270,52 @@ def _answerable(post: Post, user) -> ApprovalRequest:
         last = post.requests.exclude(answered_by=None).order_by("-answered_at").first()
         who = f" ({last.get_state_display()} from {_name(last.answered_by)} at {last.answered_at:%H:%M})" if last else ""
         raise Conflict(f"This post is {post.get_state_display().lower()}, not waiting for an answer{who}.")
-    allowed = roles.LEGAL if request.step == ApprovalRequest.Step.LEGAL else roles.LEAD
-    if not (roles.has_role(user, {allowed}) or (request.escalated_to_id and request.escalated_to_id == user.id)):
-        raise Forbidden(f"This request waits for {request.get_step_display().lower()}.")
+    if user.id == post.author_id:
+        raise Forbidden("You wrote this post, so you cannot answer its approval request: "
+                        f"someone else holding {request.get_step_display().lower()}'s role must.")
+    if not roles.has_role(user, {_step_role(request.step)}):  # a backup approver too: escalation routes, the role decides
+        raise Forbidden(f"This request waits for {request.get_step_display().lower()}, and your role is not that.")
     return request
+
+
+def _step_role(step: str) -> str:
+    return roles.LEGAL if step == ApprovalRequest.Step.LEGAL else roles.LEAD
+
+
+def _backup_for(request: ApprovalRequest):
+    """The account's backup approver if they may answer this request, and why not otherwise."""
+    backup = request.post.account.backup_approver
+    if backup is None:
+        return None, "no backup approver set"
+    if backup.id == request.post.author_id:
+        return None, f"the backup approver, {_name(backup)}, wrote it"
+    if not roles.has_role(backup, {_step_role(request.step)}):
+        return None, f"the backup approver, {_name(backup)}, does not hold {request.get_step_display().lower()}'s role"
+    return backup, f"sent to {_name(backup)}"
+
+
+@transaction.atomic
+def account_set_backup_approver(*, account_id: int, user, approver_id: int | None) -> Account:
+    """Who a request goes to when nobody answered it by its time. They must be able to
+    answer it: hold legal's role, or the lead's on an account that needs the lead's Yes."""
+    if not roles.has_role(user, {roles.LEAD, roles.ADMIN}):
+        raise Forbidden("Only the lead or an admin sets an account's backup approver.")
+    account = Account.objects.select_for_update().get(id=account_id)
+    approver = None
+    if approver_id is not None:
+        approver = get_user_model().objects.filter(id=approver_id, is_active=True).first()
+        if approver is None:
+            raise InvalidInput("Backup approver: choose an active user.")
+        answerable = {roles.LEGAL, roles.LEAD} if account.lead_must_approve else {roles.LEGAL}
+        if not roles.has_role(approver, answerable):
+            needed = "legal's or the lead's role" if account.lead_must_approve else "legal's role"
+            raise InvalidInput(f"{_name(approver)} cannot be the backup approver of {account.name}: "
+                               f"a backup approver must hold {needed}, to answer what waits.")
+    account.backup_approver = approver
+    account.save(update_fields=["backup_approver"])
+    audit.record(actor=user, action="account.backup_approver", obj=account,
+                 details={"to": approver.get_username() if approver else ""})
+    return account
 
 
 @transaction.atomic
@@ -552,16 +595,16 @@ def approval_deadlines_check(*, now: datetime | None = None) -> list[int]:
         late = ApprovalRequest.objects.select_for_update(skip_locked=True).select_related("post__account").filter(
             state=ApprovalRequest.State.OPEN, due_at__lte=now, escalated_at__isnull=True)
         for request in late:
-            backup = request.post.account.backup_approver
+            backup, routed = _backup_for(request)
             request.escalated_at, request.escalated_to = now, backup
             request.save()
             audit.record(actor=None, action="approval.escalate", obj=request.post,
-                         details={"request": request.id, "to": backup.get_username() if backup else ""})
+                         details={"request": request.id, "to": backup.get_username() if backup else "", "routed": routed})
             audience = [live.user_group(request.post.author_id), *APPROVERS_AUDIENCE]
             if backup:
                 audience.append(live.user_group(backup.id))
             live.publish("approval.escalated", audience=audience,
-                         summary=f"No answer by its time; {'sent to ' + _name(backup) if backup else 'no backup approver set'}: "
+                         summary=f"No answer by its time; {routed}: "
                                  f"{request.post.text[:100]}", post_id=request.post_id)
             escalated.append(request.id)
     return escalated

@@ -9,6 +9,10 @@ from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 SAMPLE = 1000
 NEUTRAL_BAND = 0.05
+# Below this many letters a guess is noise (py3langid calls "a" Arabic): say "und" instead.
+# A CJK character carries about a word, so it counts as three letters ("火事" is judged).
+MIN_LETTERS = 5
+UNDETERMINED = "und"
 
 
 @lru_cache(maxsize=1)
@@ -33,12 +37,27 @@ def sentiment(text: str) -> tuple[float, str]:
 
 
 def language(text: str, hint: str = "") -> str:
-    """The platform's own tag when it gave a real one, else our guess; "" when there is no text."""
+    """The platform's own tag when it gave a real one, else our guess; "und" when the text
+    is too short to judge, "" when there is no text."""
     hint = (hint or "").lower()
     if hint and hint not in {"und", "qme", "qam", "zxx", "qht", "qst"}:
         return hint[:12]
     sample = text[:SAMPLE]
-    if not any(ch.isalpha() for ch in sample):
+    if not sample.strip():
         return ""
+    if _letter_weight(sample) < MIN_LETTERS:
+        return UNDETERMINED
     _languages()
     return langid.classify(sample)[0]
+
+
+def _letter_weight(sample: str) -> int:
+    """Letters in `sample`, an ideograph, kana or hangul syllable counting as three; stops
+    counting once there are enough."""
+    weight = 0
+    for ch in sample:
+        if ch.isalpha():
+            weight += 3 if ch >= "\u2e80" else 1
+            if weight >= MIN_LETTERS:
+                break
+    return weight

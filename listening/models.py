@@ -44,6 +44,9 @@ class Source(models.Model):
 
     webhook_token = models.CharField(max_length=64, unique=True, default=new_token)
     webhook_secret = models.CharField(max_length=64, default=new_token)
+    webhook_legacy = models.BooleanField(
+        default=False, help_text="also accept the old signature of the body alone (no timestamp, so replayable)"
+    )
     lease_token = models.CharField(max_length=32, blank=True)
 
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)

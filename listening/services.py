@@ -19,12 +19,13 @@ from django.db.models import F, Q, Sum
 from django.utils import timezone
 
 from warroom import audit, live, roles
-from warroom.errors import Conflict, InvalidInput
+from warroom.errors import Conflict, Forbidden, InvalidInput
 from warroom.hooks import Hook
+from warroom.text import without_bidi_controls
 
 from . import enrich, query, selectors
 from .adapters import FetchedMention, PermanentError, RateLimited, TransientError, registry
-from .models import Alert, AlertRule, Mention, ReadUsage, Source
+from .models import Alert, AlertRule, Mention, ReadUsage, Source, new_token
 
 FEED_AUDIENCE = [live.role_group(role) for role in (roles.COMMUNITY_MANAGER, roles.PRODUCER, roles.LEAD, roles.ADMIN)]
 LIVE_ROWS_PER_BATCH = 50
@@ -56,7 +57,11 @@ def clean(value, limit: int) -> str:
     return text[:limit]
 
 
-def _external_id(value: str) -> str:
+def _external_id(value: str) -> str | None:
+    """The id as stored, or None for an id with a NUL in it: dropping the NUL (as `clean`
+    does for text) would make "a\\0b" the same mention as "ab"."""
+    if isinstance(value, str) and "\x00" in value:
+        return None
     value = clean(value, 10_000)
     return value if len(value) <= 128 else "sha256:" + hashlib.sha256(value.encode()).hexdigest()
 
@@ -96,6 +101,7 @@ def rules_compiled() -> list[CompiledRule]:
 class Prepared:
     rows: list[dict]
     notes: list[str] = field(default_factory=list)
+    refused: int = 0  # mentions not stored because of their id (see _external_id)
 
 
 def mentions_prepare(*, source: Source, fetched: list[FetchedMention], rules: list[CompiledRule]) -> Prepared:
@@ -103,12 +109,16 @@ def mentions_prepare(*, source: Source, fetched: list[FetchedMention], rules: li
     now = timezone.now()
     seen: set[str] = set()
     prepared = Prepared(rows=[])
+    refused: list[str] = []
     for item in fetched:
         external_id = _external_id(item.external_id)
+        if external_id is None:
+            refused.append(item.external_id)
+            continue
         if not external_id or external_id in seen:
             continue
         seen.add(external_id)
-        raw_text = clean(item.text, 10**7)
+        raw_text = without_bidi_controls(clean(item.text, 10**7))  # shown text: no bidi controls (ids keep theirs)
         text = raw_text[: Mention.MAX_TEXT]
         score, label = enrich.sentiment(text)
         followers = item.author_followers if isinstance(item.author_followers, int) else 0
@@ -116,9 +126,9 @@ def mentions_prepare(*, source: Source, fetched: list[FetchedMention], rules: li
             "source_id": source.id,
             "platform": source.platform,
             "external_id": external_id,
-            "url": clean(item.url, 1000) if (item.url or "").startswith(("http://", "https://")) else "",
-            "author_handle": clean(item.author_handle, 100),
-            "author_name": clean(item.author_name, 200),
+            "url": without_bidi_controls(clean(item.url, 1000)) if (item.url or "").startswith(("http://", "https://")) else "",
+            "author_handle": without_bidi_controls(clean(item.author_handle, 100)),
+            "author_name": without_bidi_controls(clean(item.author_name, 200)),
             "author_followers": max(0, min(followers, 10**12)),
             "text": text,
             "truncated": len(raw_text) > Mention.MAX_TEXT,
@@ -136,6 +146,13 @@ def mentions_prepare(*, source: Source, fetched: list[FetchedMention], rules: li
         else:
             row["rule_ids"] = []
         prepared.rows.append(row)
+    prepared.refused = len(refused)
+    if refused:
+        example = clean(refused[0][:40].replace("\x00", "\\0"), 60)
+        prepared.notes.append(
+            f"{len(refused)} mention{'s were' if len(refused) > 1 else ' was'} refused: an id with a NUL character "
+            f"(\"{example}\") could be mistaken for another; ask the sender to fix its ids."
+        )
     return prepared
 
 
@@ -206,6 +223,7 @@ class IngestResult:
     stored: int
     mention_ids: list[int]
     notes: list[str]
+    refused: int = 0
 
 
 def mention_ingest_batch(
@@ -252,7 +270,8 @@ def mention_ingest_batch(
         if new_rows:
             batch_stored(source=source, new_rows=new_rows, rules=rules, now=now)
     return IngestResult(
-        received=len(fetched), stored=len(inserted), mention_ids=[i for i, _ in inserted], notes=prepared.notes
+        received=len(fetched), stored=len(inserted), mention_ids=[i for i, _ in inserted], notes=prepared.notes,
+        refused=prepared.refused,
     )
 
 
@@ -537,7 +556,7 @@ def _usage_add(*, source: Source, reads: int, day) -> None:
 
 @transaction.atomic
 def source_create(*, user, name: str, kind: str, query_text: str, poll_interval: int) -> Source:
-    name = clean(name, 120).strip()
+    name = without_bidi_controls(clean(name, 120)).strip()
     query_text = clean(query_text, 512).strip()
     if not name:
         raise InvalidInput("Name is empty: call the source something the room will recognise.")
@@ -556,6 +575,31 @@ def source_create(*, user, name: str, kind: str, query_text: str, poll_interval:
     )
     audit.record(actor=user, action="source.create", obj=source, details={"kind": kind, "query": source.query})
     return source
+
+
+@transaction.atomic
+def source_webhook_secret_rotate(*, source_id: int, user) -> tuple[Source, str]:
+    """A new webhook secret, returned once for the lead to copy (the page masks it after).
+    The old one stops working at once, and so does the legacy body-only signature: the
+    sender sets the new secret and signs "<timestamp>.<body>"."""
+    if not roles.has_role(user, {roles.LEAD, roles.ADMIN}):
+        raise Forbidden("Only the lead or an admin rotates a webhook secret.")
+    source = Source.objects.select_for_update().filter(id=source_id, kind=Source.Kind.WEBHOOK).first()
+    if source is None:
+        raise InvalidInput("That webhook source does not exist.")
+    source.webhook_secret = new_token()
+    was_legacy, source.webhook_legacy = source.webhook_legacy, False
+    source.save(update_fields=["webhook_secret", "webhook_legacy"])
+    audit.record(actor=user, action="source.rotate_secret", obj=source, details={"was_legacy": was_legacy})
+    live.publish(
+        "source.secret_rotated",
+        audience=[live.role_group(roles.LEAD), live.role_group(roles.ADMIN)],
+        summary=f"{user.get_full_name() or user.get_username()} rotated the webhook secret of {source.name}: "
+                "the old one no longer signs",
+        actor=user.get_full_name() or user.get_username(),
+        source_id=source.id,
+    )
+    return source, source.webhook_secret
 
 
 @transaction.atomic

@@ -88,19 +88,28 @@ def sources(request: HttpRequest) -> HttpResponse:
             if action == "create":
                 form = request.POST
                 interval = _int(request.POST.get("poll_interval"))
-                services.source_create(
+                source = services.source_create(
                     user=request.user,
                     name=request.POST.get("name", ""),
                     kind=request.POST.get("kind", ""),
                     query_text=request.POST.get("query", ""),
                     poll_interval=interval if interval is not None else -1,
                 )
+                if source.kind == Source.Kind.WEBHOOK:
+                    _reveal_once(request, source, source.webhook_secret)
+            elif action == "rotate":
+                source_id = _int(request.POST.get("source"))
+                if source_id is None:
+                    raise WarroomError("That webhook source does not exist.")
+                source, secret = services.source_webhook_secret_rotate(source_id=source_id, user=request.user)
+                _reveal_once(request, source, secret)
             else:
                 _switch(request, action, Source, services.source_set_enabled, "source")
         except WarroomError as exc:
             error = exc
         else:
             return redirect("sources")
+    revealed = request.session.pop(REVEAL_KEY, None) if request.method == "GET" else None
     def context() -> dict:
         usage = selectors.usage_by_source()
         rows = [
@@ -114,6 +123,7 @@ def sources(request: HttpRequest) -> HttpResponse:
             "form": form,
             "budget": selectors.budget_summary(),
             "hook_base": request.build_absolute_uri("/hooks/"),
+            "revealed": revealed,
         }
 
     return render_page(request, "listening/sources.html", context, status=error.status if error else 200)
@@ -162,6 +172,16 @@ def rules(request: HttpRequest) -> HttpResponse:
         }
 
     return render_page(request, "listening/rules.html", context, status=error.status if error else 200)
+
+
+REVEAL_KEY = "listening.webhook_secret_once"
+
+
+def _reveal_once(request: HttpRequest, source: Source, secret: str) -> None:
+    """The page after the redirect shows a new webhook secret once (the session forgets it
+    as it is shown); every later view of the Sources page masks it."""
+    request.session[REVEAL_KEY] = {"source": source.id, "name": source.name, "secret": secret,
+                                   "url": request.build_absolute_uri(f"/hooks/{source.webhook_token}/")}
 
 
 def _switch(request: HttpRequest, action: str, model, set_enabled, name: str) -> None:

@@ -8,7 +8,11 @@ Payload (UTF-8 JSON, at most 1 MB), one mention or a list under "mentions":
       "followers": 1200}, "url": "https://...", "posted_at": "2026-02-08T23:14:00Z", "lang": "en",
       "in_reply_to": "", "conversation_id": ""}]}
 
-Header: X-Warroom-Signature: sha256=<hex HMAC-SHA256 of the raw body with the source secret>.
+Headers: X-Warroom-Timestamp: <Unix seconds when sent> and
+X-Warroom-Signature: sha256=<hex HMAC-SHA256, with the source's secret, of "<timestamp>.<raw body>">.
+A timestamp more than five minutes from the room's clock is refused (a replayed request).
+A source marked legacy (every webhook source created before this scheme) also accepts the
+old signature of the raw body alone, sent without a timestamp.
 """
 
 import hashlib
@@ -31,6 +35,7 @@ from .models import Source
 MAX_BODY = bodylimit.WEBHOOK_LIMIT
 MAX_MENTIONS = 1000
 MAX_DEPTH = 8
+MAX_SKEW_SECONDS = 300
 
 
 class PayloadError(ValueError):
@@ -55,10 +60,9 @@ def receive(request: HttpRequest, token: str) -> JsonResponse:
         return _error(404, "No webhook source has this address.")
     if not source.enabled:
         return _error(409, "This webhook source is disabled; ask the lead to enable it.")
-    signature = request.headers.get("X-Warroom-Signature", "")
-    expected = "sha256=" + hmac.new(source.webhook_secret.encode(), body, hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(signature.encode(), expected.encode()):
-        return _error(403, "X-Warroom-Signature is missing or does not match the body.")
+    refused = _signature_refused(request, source, body)
+    if refused is not None:
+        return refused
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -77,7 +81,40 @@ def receive(request: HttpRequest, token: str) -> JsonResponse:
     except PayloadError as error:
         return _error(400, str(error))
     result = services.mention_ingest_batch(source_id=source.id, fetched=fetched)
-    return JsonResponse({"received": result.received, "stored": result.stored, "duplicates": result.received - result.stored})
+    answer = {"received": result.received, "stored": result.stored,
+              "duplicates": result.received - result.stored - result.refused}
+    if result.refused:  # the rest of the batch is stored; the source's health says the same
+        answer.update(refused=result.refused, errors=result.notes)
+    return JsonResponse(answer)
+
+
+def signature(secret: str, body: bytes, timestamp: str | None = None) -> str:
+    """The X-Warroom-Signature of a body: over "<timestamp>.<body>", or (legacy) the body alone."""
+    signed = body if timestamp is None else timestamp.encode() + b"." + body
+    return "sha256=" + hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
+
+
+def _signature_refused(request: HttpRequest, source: Source, body: bytes) -> JsonResponse | None:
+    sent = request.headers.get("X-Warroom-Signature", "").encode()
+    timestamp = request.headers.get("X-Warroom-Timestamp")
+    if timestamp is None and source.webhook_legacy:
+        if not hmac.compare_digest(sent, signature(source.webhook_secret, body).encode()):
+            return _error(403, "X-Warroom-Signature is missing or does not match the body.")
+        return None
+    if timestamp is None:
+        return _error(403, "X-Warroom-Timestamp is missing: send the Unix time in seconds, and sign "
+                           "\"<timestamp>.<body>\" in X-Warroom-Signature.")
+    timestamp = timestamp.strip()
+    if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12):
+        return _error(400, "X-Warroom-Timestamp must be the Unix time in whole seconds, e.g. 1770592440.")
+    if not hmac.compare_digest(sent, signature(source.webhook_secret, body, timestamp).encode()):
+        return _error(403, "X-Warroom-Signature is missing or does not match \"<timestamp>.<body>\".")
+    skew = int(timestamp) - int(timezone.now().timestamp())
+    if abs(skew) > MAX_SKEW_SECONDS:
+        return _error(403, f"X-Warroom-Timestamp is {abs(skew)} seconds {'ahead of' if skew > 0 else 'behind'} the "
+                           f"room's clock (at most {MAX_SKEW_SECONDS} are accepted): refused as a possible replay. "
+                           "Sign each request when you send it, and check the sender's clock.")
+    return None
 
 
 def _check_depth(value, depth: int) -> None:

@@ -109,6 +109,7 @@ TEMPLATES = [
                 "approvals.context.queue_switch",
                 "room.context.crisis_banner",
             ],
+            "builtins": ["warroom.templatetags.untrusted"],  # |bdi and |no_bidi_controls for outside text
         },
     },
 ]
@@ -193,6 +194,10 @@ LIVE_REPLAY_LIMIT = int(env("LIVE_REPLAY_LIMIT", "1000"))
 LIVE_HELLO_SECONDS = float(env("LIVE_HELLO_SECONDS", "5"))
 LIVE_EARLY_LIMIT = int(env("LIVE_EARLY_LIMIT", "200"))
 LIVE_SOCKETS_PER_USER = int(env("LIVE_SOCKETS_PER_USER", "20"))
+
+# /healthz tells anyone only "ok" or "down"; which part is down (and the error's class) is
+# for a signed-in lead or admin, or a monitor sending "Authorization: Bearer <this token>".
+HEALTHZ_TOKEN = env("HEALTHZ_TOKEN", "")
 
 # X API credentials (listening and publishing use them; never stored in the repository).
 X_BEARER_TOKEN = env("X_BEARER_TOKEN", "")

@@ -22,7 +22,6 @@ import email.utils
 import hashlib
 import io
 import re
-import socket
 import time
 from datetime import datetime, timedelta, timezone
 from html.parser import HTMLParser
@@ -38,6 +37,7 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from listening.adapters import FetchedMention, FetchResult, PermanentError, RateLimited, TransientError
 from warroom import netguard
+from warroom.netguard import NotPublic
 
 # Module constants so tests (and operators) can tune them.
 CONNECT_TIMEOUT = 5.0  # seconds to open the connection
@@ -134,35 +134,20 @@ def fetch(source) -> FetchResult:
 # A lead types the feed URL, and the worker fetching it sits inside our network: without a
 # guard, a "feed" at http://169.254.169.254/ or http://10.0.0.5:6379/ would make the worker
 # read internal services (server-side request forgery). Every connection, redirects
-# included, checks the addresses the host resolves to before connecting, and the address
-# it actually connected to after (so a DNS answer that changes in between is caught too).
-
-
-class NotPublic(Exception):
-    """The feed's host is (or resolved to) an address that is not on the public internet."""
-
-
-_public = netguard.public  # one answer to "is this address on the public internet" for every outgoing request
-
-
-def _check_host(host: str, port: int) -> None:
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except socket.gaierror:
-        return  # urllib3 reports the name that does not resolve, as it does for any URL
-    for *_, address in infos:
-        if not _public(address[0]):
-            raise NotPublic(f"{host} is at {address[0]}, a private or reserved address.")
+# included, checks the addresses the host resolves to (IPv4 inside IPv6 wrappers unwrapped)
+# and the port (80 or 443) before connecting, and the address it actually connected to
+# after (so a DNS answer that changes in between is caught too): warroom/netguard.py.
 
 
 class _GuardedConnection(HTTPConnection):
     def _new_conn(self):
-        _check_host(self.host, self.port)
+        netguard.check_host(self.host, self.port)
         sock = super()._new_conn()
-        peer = sock.getpeername()[0]
-        if not _public(peer):
+        try:
+            netguard.check_peer(self.host, sock.getpeername()[0])
+        except NotPublic:
             sock.close()
-            raise NotPublic(f"{self.host} connected to {peer}, a private or reserved address.")
+            raise
         return sock
 
 
@@ -398,7 +383,10 @@ def _external_id(entry, link: str, feed_url: str, title: str, published: str) ->
 
     Mentions are unique per platform ("rss") across every feed, so an id that is not a URI
     (a bare "42", common in small CMSs) is qualified with the feed URL, and one too long for
-    the column is hashed rather than cut (cutting could merge two items)."""
+    the column is hashed rather than cut (cutting could merge two items). An id with a NUL
+    is refused: cleaning it would merge "a\\0b" with "ab"."""
+    if "\x00" in _str_or_empty(entry.get("id")):
+        raise ValueError("its id contains a NUL character, so it could be mistaken for another item")
     raw = _clean(_str_or_empty(entry.get("id"))) or link
     if not raw:
         digest = hashlib.sha256(f"{feed_url}\n{title}\n{published}".encode("utf-8", "replace")).hexdigest()

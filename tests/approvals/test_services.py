@@ -4,6 +4,8 @@ exact content, the checklist and lint, the pause, deadlines, and who may do what
 from datetime import timedelta
 
 import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.utils import timezone
 
 from approvals import services
@@ -24,9 +26,14 @@ def people(make_user):
 
 
 @pytest.fixture
-def account(people):
+def backup(make_user):
+    return make_user(roles.LEGAL, "backup_legal")
+
+
+@pytest.fixture
+def account(people, backup):
     return Account.objects.create(name="Crunchwave", handle="Crunchwave", time_zone="America/New_York",
-                                  backup_approver=people[roles.LEAD])
+                                  backup_approver=backup)
 
 
 def submitted(people, account, text="Lights out? Our chips still crunch. #SuperBowl", **fields) -> Post:
@@ -158,11 +165,12 @@ def test_the_lint_needs_an_override_for_a_crisis_spiking_now(people, account, se
     assert AuditEntry.objects.get(action="post.lint_override").details["reason"] == "Legal asked us to clarify"
 
 
-def test_an_unanswered_request_goes_to_the_backup_approver_and_the_post_waits(people, account):
+def test_an_unanswered_request_goes_to_the_backup_approver_and_the_post_waits(people, account, backup):
     post = submitted(people, account, publish_at=timezone.now() + timedelta(minutes=1))
     escalated = services.approval_deadlines_check(now=timezone.now() + timedelta(minutes=2))
     request = ApprovalRequest.objects.get(id=escalated[0])
-    assert request.escalated_to == people[roles.LEAD]
+    assert request.escalated_to == backup
+    assert f"user.{backup.id}" in LiveEvent.objects.get(kind="approval.escalated").audience
     assert f"user.{post.author_id}" in LiveEvent.objects.get(kind="approval.escalated").audience
     assert services.approval_deadlines_check(now=timezone.now() + timedelta(minutes=3)) == []  # told once
     post.refresh_from_db()
@@ -197,3 +205,95 @@ def test_a_time_in_the_past_is_refused(people, account):
     with pytest.raises(InvalidInput, match="in the past"):
         services.post_create(author=people[roles.COMMUNITY_MANAGER], account_id=account.id, text="Late",
                              publish_at=timezone.now() - timedelta(hours=1))
+
+
+# --- Who may answer: never the author, always the step's role --------------------------------
+
+
+def _late(post: Post) -> ApprovalRequest:
+    """Let the post's open request run past its time, so it escalates to the backup approver."""
+    escalated = services.approval_deadlines_check(now=post.publish_at + timedelta(minutes=1))
+    return ApprovalRequest.objects.select_related("escalated_to").get(id__in=escalated, post=post)
+
+
+def test_the_author_never_answers_their_own_post_whatever_their_roles(make_user, account):
+    both = make_user(roles.LEAD, "lead_and_legal")
+    both.groups.add(Group.objects.get(name=roles.LEGAL))
+    post = services.post_create(author=both, account_id=account.id, text="My own post", publish_at=timezone.now() + timedelta(hours=1))
+    services.post_submit(post_id=post.id, user=both, checklist=TICKED)
+    for answer in (lambda: services.post_approve(post_id=post.id, user=both, content_hash=post.content_hash()),
+                   lambda: services.post_reject(post_id=post.id, user=both, reason="no", content_hash=post.content_hash())):
+        with pytest.raises(Forbidden, match="You wrote this post, so you cannot answer its approval request"):
+            answer()
+    post.refresh_from_db()
+    assert post.state == Post.State.PENDING and post.requests.get().state == ApprovalRequest.State.OPEN
+    assert not AuditEntry.objects.filter(action__in=["post.approve", "post.reject"]).exists()
+
+
+def test_the_lead_as_author_and_backup_approver_cannot_answer_after_escalation(people, account):
+    """The lead writes a post on an account that needs legal then the lead, and is its backup
+    approver: legal's Yes opens the lead's step, nobody answers by the time, and the
+    escalation does not hand the lead their own post."""
+    lead, legal = people[roles.LEAD], people[roles.LEGAL]
+    account.lead_must_approve = True
+    account.save()
+    services.account_set_backup_approver(account_id=account.id, user=people[roles.ADMIN], approver_id=lead.id)
+    post = services.post_create(author=lead, account_id=account.id, text="From the lead", publish_at=timezone.now() + timedelta(minutes=5))
+    services.post_submit(post_id=post.id, user=lead, checklist=TICKED)
+    with pytest.raises(Forbidden, match="You wrote this post"):  # not legal's step either
+        services.post_approve(post_id=post.id, user=lead, content_hash=post.content_hash())
+    services.post_approve(post_id=post.id, user=legal, content_hash=post.content_hash())
+
+    request = _late(post)
+    assert request.step == ApprovalRequest.Step.LEAD and request.escalated_to is None
+    told = LiveEvent.objects.get(kind="approval.escalated")
+    assert "the backup approver, Lead" in told.payload["summary"] and "wrote it" in told.payload["summary"]
+    with pytest.raises(Forbidden, match="You wrote this post, so you cannot answer"):
+        services.post_approve(post_id=post.id, user=lead, content_hash=post.content_hash())
+    post.refresh_from_db()
+    assert post.state == Post.State.PENDING and not post.approved_hash
+
+    other_lead = people[roles.ADMIN]  # someone else with the lead's role answers it
+    other_lead.groups.add(Group.objects.get(name=roles.LEAD))
+    services.post_approve(post_id=post.id, user=get_user_model().objects.get(id=other_lead.id), content_hash=post.content_hash())
+    post.refresh_from_db()
+    assert post.state == Post.State.SCHEDULED
+
+
+def test_a_backup_approver_without_the_steps_role_is_not_sent_the_request_and_cannot_answer(people, account):
+    """The lead, backup of an account that needs only legal, is not legal: a late legal request is not theirs."""
+    Account.objects.filter(id=account.id).update(backup_approver=people[roles.LEAD])  # set before the rule
+    post = submitted(people, account, publish_at=timezone.now() + timedelta(minutes=1))
+    request = _late(post)
+    assert request.escalated_to is None
+    assert "does not hold legal's role" in LiveEvent.objects.get(kind="approval.escalated").payload["summary"]
+    with pytest.raises(Forbidden, match="waits for legal, and your role is not that"):
+        services.post_approve(post_id=post.id, user=people[roles.LEAD], content_hash=post.content_hash())
+
+
+def test_a_backup_approver_who_lost_the_role_cannot_answer(people, account, backup):
+    post = submitted(people, account, publish_at=timezone.now() + timedelta(minutes=1))
+    assert _late(post).escalated_to == backup
+    backup.groups.clear()
+    with pytest.raises(Forbidden, match="waits for legal"):
+        services.post_approve(post_id=post.id, user=get_user_model().objects.get(id=backup.id), content_hash=post.content_hash())
+    assert Post.objects.get(id=post.id).state == Post.State.PENDING
+
+
+def test_setting_a_backup_approver_needs_one_who_holds_the_steps_role(people, account, backup):
+    admin, lead = people[roles.ADMIN], people[roles.LEAD]
+    for who in (people[roles.COMMUNITY_MANAGER], people[roles.PRODUCER], lead):
+        with pytest.raises(InvalidInput, match="a backup approver must hold legal's role"):
+            services.account_set_backup_approver(account_id=account.id, user=admin, approver_id=who.id)
+    assert Account.objects.get(id=account.id).backup_approver == backup
+    with pytest.raises(Forbidden, match="Only the lead or an admin"):
+        services.account_set_backup_approver(account_id=account.id, user=people[roles.LEGAL], approver_id=backup.id)
+    with pytest.raises(InvalidInput, match="choose an active user"):
+        services.account_set_backup_approver(account_id=account.id, user=admin, approver_id=999_999)
+
+    Account.objects.filter(id=account.id).update(lead_must_approve=True)
+    services.account_set_backup_approver(account_id=account.id, user=lead, approver_id=lead.id)  # the lead's step is theirs
+    assert Account.objects.get(id=account.id).backup_approver == lead
+    services.account_set_backup_approver(account_id=account.id, user=lead, approver_id=None)
+    assert Account.objects.get(id=account.id).backup_approver is None
+    assert list(AuditEntry.objects.filter(action="account.backup_approver").order_by("id").values_list("details__to", flat=True)) == [lead.username, ""]

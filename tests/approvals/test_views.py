@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
 
 import pytest
+from django.contrib.auth.models import Group
 from django.db import connection
 from django.test import Client, RequestFactory
 from django.test.utils import CaptureQueriesContext
@@ -209,8 +210,8 @@ def test_a_forged_post_without_csrf_token_is_refused(cm, legal, account):
     assert Post.objects.get(id=post.id).state == Post.State.PENDING
 
 
-def test_a_community_manager_cannot_approve_nor_pause(cm, account):
-    post = submitted(cm, account)
+def test_a_community_manager_cannot_approve_nor_pause(cm, make_user, account):
+    post = submitted(make_user(roles.COMMUNITY_MANAGER, "noah"), account)  # someone else's: the role is what refuses
     client = signed_in(cm)
     response = htmx(client, reverse("approvals"), {"action": "approve", "post": post.id, "content_hash": post.content_hash()})
     assert response.status_code == 403
@@ -220,6 +221,26 @@ def test_a_community_manager_cannot_approve_nor_pause(cm, account):
     assert Post.objects.get(id=post.id).state == Post.State.PENDING
     assert client.post(reverse("queue_switch"), {"action": "pause", "reason": "mine"}).status_code == 403
     assert not QueueState.objects.filter(paused=True).exists()
+
+
+def test_the_author_is_not_offered_yes_or_no_and_a_forged_answer_is_refused_in_words(legal, lead, account):
+    """A lead who also holds legal's role writes a post: their Approvals page lists it under
+    their posts but never offers Yes or No on it; another legal person gets the card."""
+    lead.groups.add(Group.objects.get(name=roles.LEGAL))  # the lead holds legal's role too
+    post = submitted(lead, account, text="The lead's own post")
+    request = open_request(post)
+    client = signed_in(lead)
+    page = main(client.get(reverse("approvals")).content.decode())
+    assert f'id="request-{request.id}"' not in page and f'id="post-{post.id}"' in page
+    assert not re.search(rf'name="post" value="{post.id}">.{{0,200}}content_hash', page, re.S)  # no answer form for it
+    assert f'id="request-{request.id}"' in signed_in(legal).get(reverse("approvals")).content.decode()
+
+    response = htmx(client, reverse("approvals"), {"action": "approve", "post": post.id, "content_hash": post.content_hash()})
+    assert response.status_code == 403
+    assert "You wrote this post, so you cannot answer its approval request" in error_message(response.content.decode())
+    plain = client.post(reverse("approvals"), {"action": "approve", "post": post.id, "content_hash": post.content_hash()})
+    assert plain.status_code == 403 and "You wrote this post" in error_message(main(plain.content.decode()))
+    assert Post.objects.get(id=post.id).state == Post.State.PENDING
 
 
 def test_legal_cannot_pause(legal):

@@ -1,6 +1,7 @@
 """Ingest: each mention stored once, bounded, enriched, rule-matched, with the cursor
 moved in the same transaction; alerts group matches; a spike raises one alert."""
 
+from warroom.text import without_bidi_controls
 from datetime import timedelta
 
 import pytest
@@ -29,6 +30,29 @@ def test_duplicates_within_and_across_batches_are_stored_once():
     assert second.stored == 1
     assert sorted(Mention.objects.values_list("external_id", flat=True)) == ["a", "b", "c"]
     assert Mention.objects.get(external_id="a").text == "one"
+
+
+def test_an_id_with_a_nul_is_refused_with_a_note_on_the_source_and_the_rest_is_stored():
+    """Dropping the NUL would make "a\\0b" the same mention as "ab": the one with the NUL is
+    refused, said on the source's health, and never merged with the other."""
+    source = f.source()
+    batch = [f.fetched("plain ab", external_id="ab"), f.fetched("with a NUL", external_id="a\x00b"),
+             f.fetched("another", external_id="c")]
+    result = services.mention_ingest_batch(source_id=source.id, fetched=batch)
+    assert (result.received, result.stored, result.refused) == (3, 2, 1)
+    assert sorted(Mention.objects.values_list("external_id", "text")) == [("ab", "plain ab"), ("c", "another")]
+    source.refresh_from_db()
+    assert "1 mention was refused: an id with a NUL character" in source.last_error
+    assert '"a\\0b"' in source.last_error  # the id as the sender can find it, the NUL visible
+
+    # The other order: "a\0b" first, then "ab" is still a new mention, not a duplicate of it.
+    other = f.source()
+    first = services.mention_ingest_batch(source_id=other.id, fetched=[f.fetched("NUL first", external_id="x\x00y")])
+    second = services.mention_ingest_batch(source_id=other.id, fetched=[f.fetched("plain second", external_id="xy")])
+    assert (first.stored, first.refused, second.stored) == (0, 1, 1)
+    assert Mention.objects.get(external_id="xy").text == "plain second"
+    other.refresh_from_db()
+    assert other.last_error == ""  # the next clean batch clears the note
 
 
 def test_the_cursor_moves_with_the_rows_and_health_is_recorded():
@@ -64,7 +88,7 @@ def test_any_unicode_is_accepted_nul_stripped_and_long_text_flagged():
     )
     stored = {m.external_id: m for m in Mention.objects.all()}
     assert stored["emoji"].text == texts["emoji"]
-    assert stored["rtl"].text == texts["rtl"]
+    assert stored["rtl"].text == without_bidi_controls(texts["rtl"]) and "\u202b" not in stored["rtl"].text  # embedding controls stripped, letters kept
     assert stored["zero-width"].text == "black\u200bout"
     assert stored["nul"].text == "nullbyte"
     assert "\ud800" not in stored["surrogate"].text and stored["surrogate"].text.startswith("lone ")
@@ -86,6 +110,19 @@ def test_mentions_are_enriched_with_sentiment_and_language():
     assert by_id["pos"].sentiment_label == "positive" and by_id["pos"].sentiment > 0.3
     assert by_id["neg"].sentiment_label == "negative" and by_id["neg"].sentiment < -0.3
     assert by_id["pos"].lang == "en" and by_id["es"].lang == "es"
+
+
+def test_texts_too_short_to_judge_get_language_und_instead_of_a_guess():
+    source = f.source()
+    texts = {"one": "a", "word": "lol", "emoji": "ok 🔥🔥", "digits": "#94 !!", "cjk": "火事", "en": "What a blackout tonight",
+             "tagged": "si"}
+    services.mention_ingest_batch(source_id=source.id, fetched=[
+        f.fetched(text, external_id=key, lang="es" if key == "tagged" else "") for key, text in texts.items()
+    ])
+    langs = dict(Mention.objects.values_list("external_id", "lang"))
+    assert {key: langs[key] for key in ("one", "word", "emoji", "digits")} == dict.fromkeys(("one", "word", "emoji", "digits"), "und")
+    assert langs["cjk"] in {"ja", "zh"} and langs["en"] == "en"
+    assert langs["tagged"] == "es"  # the platform's own tag still wins over "too short"
 
 
 def test_matches_within_the_regroup_window_join_one_alert(make_user):

@@ -15,6 +15,7 @@ from listening import services
 from listening.models import Alert, AlertRule, Mention, Source
 from tests.listening import factories as f
 from warroom import roles
+from warroom.errors import Forbidden
 from warroom.models import AuditEntry, LiveEvent
 
 pytestmark = pytest.mark.django_db
@@ -104,7 +105,7 @@ def test_a_valid_rule_is_created_listed_and_audited(lead):
 
     page = client.get(reverse("rules")).content.decode()
     listed = re.search(rf'<tr id="rule-{rule.id}" class="">.*?</tr>', page, re.S).group(0)
-    assert "<strong>Blackout</strong>" in listed and "<code>blackout OR &quot;lights out&quot;</code>" in listed
+    assert "<strong><bdi>Blackout</bdi></strong>" in listed and "<code><bdi>blackout OR &quot;lights out&quot;</bdi></code>" in listed
     assert 'value="disable"' in listed
 
 
@@ -160,16 +161,68 @@ def test_an_x_search_source_is_created_listed_and_audited(lead):
     assert "Brand search" in listed.group(0) and "#SuperBowl crunchwave" in listed.group(0)
 
 
-def test_a_webhook_source_shows_its_post_url_and_secret(lead):
+def test_a_webhook_source_shows_its_secret_once_then_masked(lead):
     client = signed_in(lead)
     response = client.post(reverse("sources"), {"action": "create", "name": "Partner", "kind": "webhook",
                                                 "query": "", "poll_interval": "60"})
     assert response.status_code == 302
     source = Source.objects.get()
-    page = client.get(reverse("sources")).content.decode()
-    listed = re.search(rf'<tr id="source-{source.id}".*?</tr>', page, re.S).group(0)
+    assert not source.webhook_legacy  # a new source signs "<timestamp>.<body>"
+    first = client.get(reverse("sources")).content.decode()
+    once = re.search(r'<section class="card secret-once".*?</section>', first, re.S).group(0)
+    assert f'<code class="secret">{source.webhook_secret}</code>' in once and "not shown again" in once
+    assert f"http://testserver/hooks/{source.webhook_token}/" in once
+    listed = re.search(rf'<tr id="source-{source.id}".*?</tr>', first, re.S).group(0)
     assert f"<code>POST http://testserver/hooks/{source.webhook_token}/</code>" in listed
-    assert f"<code>{source.webhook_secret}</code>" in listed
+    assert source.webhook_secret not in listed and f"••••••••{source.webhook_secret[-4:]}</code>" in listed
+
+    for later in (client.get(reverse("sources")), signed_in(lead).get(reverse("sources"))):
+        page = later.content.decode()
+        assert source.webhook_secret not in page and "secret-once" not in page
+
+
+def test_the_lead_rotates_a_webhook_secret_shown_once_audited_and_pushed(lead):
+    from tests.fakes import webhook
+
+    source = f.source(Source.Kind.WEBHOOK, name="Old partner", webhook_legacy=True)
+    old = source.webhook_secret
+    client = signed_in(lead)
+    assert "legacy signature" in client.get(reverse("sources")).content.decode()
+    response = client.post(reverse("sources"), {"action": "rotate", "source": source.id})
+    assert response.status_code == 302
+    source.refresh_from_db()
+    assert source.webhook_secret != old and not source.webhook_legacy
+    page = client.get(reverse("sources")).content.decode()
+    assert f'<code class="secret">{source.webhook_secret}</code>' in page and old not in page
+    assert source.webhook_secret not in client.get(reverse("sources")).content.decode()
+
+    entry = AuditEntry.objects.get(action="source.rotate_secret", actor=lead, object_id=str(source.id))
+    assert entry.details == {"was_legacy": True}
+    assert old not in str(entry.details) and source.webhook_secret not in str(entry.details)
+    event = LiveEvent.objects.get(kind="source.secret_rotated")
+    assert set(event.audience) == {"role.lead", "role.admin"} and "Old partner" in event.payload["summary"]
+    assert source.webhook_secret not in str(event.payload)
+
+    body = b'{"id": "after-rotation", "text": "hello"}'
+    hook = f"/hooks/{source.webhook_token}/"
+    def send(secret, **kw):
+        headers = {"HTTP_" + k.upper().replace("-", "_"): v for k, v in webhook.signed_headers(secret, body, **kw).items()}
+        return Client().post(hook, data=body, content_type="application/json", **headers)
+    assert send(old).status_code == 403
+    assert send(source.webhook_secret, legacy=True).status_code == 403  # rotation ends the legacy scheme too
+    assert send(source.webhook_secret).status_code == 200
+
+
+def test_only_a_webhook_source_is_rotated_and_only_by_the_lead_or_admin(lead, make_user):
+    rss = f.source(Source.Kind.RSS, query="https://example.org/feed")
+    response = signed_in(lead).post(reverse("sources"), {"action": "rotate", "source": rss.id})
+    assert response.status_code == 400 and "That webhook source does not exist" in response.content.decode()
+    hook = f.source(Source.Kind.WEBHOOK)
+    with pytest.raises(Forbidden, match="Only the lead or an admin rotates"):
+        services.source_webhook_secret_rotate(source_id=hook.id, user=make_user(roles.COMMUNITY_MANAGER))
+    assert signed_in(make_user(roles.COMMUNITY_MANAGER)).post(
+        reverse("sources"), {"action": "rotate", "source": hook.id}).status_code == 403
+    assert Source.objects.get(id=hook.id).webhook_secret == hook.webhook_secret
 
 
 def test_a_source_can_be_disabled_and_enabled_and_each_is_audited(lead):
@@ -241,11 +294,11 @@ def test_the_feed_shows_mentions_newest_first_with_author_followers_sentiment_la
     assert mention_ids(page) == [feed["news"], feed["spanish"], feed["angry"], feed["happy"]]
 
     angry = row(page, feed["angry"])
-    assert "<strong>Angry Fan</strong>" in angry and "@angryfan" in angry
+    assert "<strong><bdi>Angry Fan</bdi></strong>" in angry and "@<bdi>angryfan</bdi>" in angry
     assert "45 followers" in angry
     assert 'class="badge sentiment negative"' in angry
     assert '<span class="badge lang">en</span>' in angry
-    assert '<span class="badge rule">Blackout</span>' in angry
+    assert '<span class="badge rule"><bdi>Blackout</bdi></span>' in angry
     assert "Partner hook" in angry
 
     spanish = row(page, feed["spanish"])
@@ -335,7 +388,7 @@ def test_text_from_outside_is_escaped_on_the_feed(lead):
     assert 'hx-get="/audit/"' not in page
     assert "hx-get=&quot;/audit/&quot;" in evil
     assert "<b>" not in page
-    assert "<strong>&lt;b&gt;Boss&lt;/b&gt;\u202eevil\u200f</strong>" in evil
+    assert "<strong><bdi>&lt;b&gt;Boss&lt;/b&gt;evil\u200f</bdi></strong>" in evil and "\u202e" not in page  # bidi controls stripped, marks kept
     assert "<img" not in page and "&lt;img src=x onerror=alert(2)&gt;" in evil
     assert "javascript:" not in page
 
@@ -361,7 +414,7 @@ def test_a_rule_match_raises_an_alert_listed_on_the_alerts_page(cm, alert):
     assert alert.mention_count == 2 and alert.state == "open"
     page = signed_in(cm).get(reverse("alerts")).content.decode()
     listed = re.search(rf'<tr id="alert-{alert.id}" class="alert-p2">.*?</tr>', page, re.S).group(0)
-    assert f'href="/feed/?alert={alert.id}">Blackout</a>' in listed
+    assert f'href="/feed/?alert={alert.id}"><bdi>Blackout</bdi></a>' in listed
     assert "<strong>open</strong>" in listed and "Acknowledge" in listed
     assert "<td>2</td>" in listed
 
@@ -375,7 +428,7 @@ def test_a_community_manager_acknowledges_an_alert_and_a_second_acknowledgement_
     assert AuditEntry.objects.filter(action="alert.acknowledge", actor=cm, object_id=str(alert.id)).count() == 1
 
     listed = re.search(rf'<tr id="alert-{alert.id}".*?</tr>', client.get(reverse("alerts")).content.decode(), re.S).group(0)
-    assert "acknowledged by maya at" in listed and "Acknowledge</button>" not in listed
+    assert "acknowledged by <bdi>Maya</bdi> at" in listed and "Acknowledge</button>" not in listed
 
     other = signed_in(make_user(roles.PRODUCER, "pat"))
     response = other.post(reverse("alerts"), {"alert": alert.id})

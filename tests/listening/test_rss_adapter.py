@@ -442,3 +442,46 @@ def test_a_new_source_starts_from_the_last_day_not_the_feeds_archive(rss_feed):
     rss_feed.add_item("Breaking", "now", guid="tag:x,1:breaking", published=now)
     second = poll(rss_feed.rss_url, cursor=first.cursor)  # the skipped ones are remembered as seen
     assert [m.external_id for m in second.mentions] == ["tag:x,1:breaking"]
+
+
+@pytest.mark.parametrize("url", ["http://[::ffff:127.0.0.1]:{port}/feed.xml", "http://[::127.0.0.1]:{port}/feed.xml",
+                                 "http://[64:ff9b::7f00:1]/feed.xml", "http://[64:ff9b:1::a00:5]/feed.xml",
+                                 "http://[2002:7f00:1::1]/feed.xml", "http://[2001:0:4136:e378:8000:63bf:80ff:fffe]/feed.xml"])
+def test_loopback_hidden_in_an_ipv6_wrapper_is_refused(rss_feed, settings, url):
+    """NAT64, 6to4, Teredo, IPv4-compatible and IPv4-mapped addresses reach the IPv4 address
+    inside them: a feed there is refused like the IPv4 address itself."""
+    settings.RSS_ALLOW_INTERNAL_FEEDS = False
+    with pytest.raises(PermanentError, match="private or reserved address.*public internet"):
+        rss.fetch(SimpleNamespace(query=url.format(port=rss_feed.port), cursor={}))
+    assert rss_feed.requests == []
+
+
+@pytest.mark.parametrize("url", ["http://93.184.216.34:8080/feed.xml", "https://93.184.216.34:6379/", "http://[2606:4700::1]:22/"])
+def test_a_feed_on_a_port_other_than_80_or_443_is_refused_before_connecting(settings, url):
+    settings.RSS_ALLOW_INTERNAL_FEEDS = False
+    with pytest.raises(PermanentError, match="the room only connects to ports 80 and 443"):
+        rss.fetch(SimpleNamespace(query=url, cursor={}))
+
+
+def test_a_redirect_to_another_port_is_refused_too(settings):
+    from listening.adapters.rss import NotPublic, _GuardedConnection
+
+    settings.RSS_ALLOW_INTERNAL_FEEDS = False
+    with pytest.raises(NotPublic, match="port 8080"):
+        _GuardedConnection("93.184.216.34", 8080)._new_conn()
+
+
+def test_with_internal_feeds_allowed_any_port_is_read(rss_feed):
+    rss_feed.add_item("On a high port", "fine")  # the fake listens on a random port: RSS_ALLOW_INTERNAL_FEEDS is on
+    assert rss_feed.port not in (80, 443)
+    assert [m.text for m in poll(rss_feed.rss_url).mentions] == ["On a high port — fine"]
+
+
+def test_an_item_whose_id_has_a_nul_is_skipped_with_a_note_not_merged(rss_feed):
+    body = (b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>'
+            b'<item><title>plain</title><guid>tag:x,1:ab</guid></item>'
+            b'<item><title>nul</title><guid>tag:x,1:a&#0;b</guid></item></channel></rss>')
+    rss_feed.serve_raw(body)
+    result = poll(rss_feed.rss_url)
+    assert [(m.external_id, m.text) for m in result.mentions] == [("tag:x,1:ab", "plain")]
+    assert any("NUL character" in note for note in result.notes)

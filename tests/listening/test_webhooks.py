@@ -2,15 +2,17 @@
 PostgreSQL: good payloads are stored once; every refused request gets a status and a
 message naming what was wrong, and leaves what is already stored exactly as it was."""
 
+from warroom.text import without_bidi_controls
 import hashlib
-import hmac
 import json
+import time
 
 import pytest
 from django.test import Client
 
 from listening import webhooks
 from listening.models import Mention, Source
+from tests.fakes import webhook
 from tests.listening import factories as f
 
 pytestmark = pytest.mark.django_db
@@ -25,8 +27,13 @@ GOOD = {
 }
 
 
-def sign(source: Source, body: bytes) -> str:
-    return "sha256=" + hmac.new(source.webhook_secret.encode(), body, hashlib.sha256).hexdigest()
+def sign(source: Source, body: bytes, timestamp: int) -> str:
+    return webhook.signed_headers(source.webhook_secret, body, timestamp=timestamp)["X-Warroom-Signature"]
+
+
+def meta(headers: dict[str, str]) -> dict[str, str]:
+    """HTTP headers as Django's test Client takes them."""
+    return {"HTTP_" + name.upper().replace("-", "_"): value for name, value in headers.items()}
 
 
 def encode(payload, *, ascii_only: bool = False) -> bytes:
@@ -37,10 +44,15 @@ def url(token: str) -> str:
     return f"/hooks/{token}/"
 
 
-def post(source: Source, body: bytes, *, signature: str | None = None, client: Client | None = None, **extra):
-    """POST `body` to the source's hook, signed correctly unless `signature` is given."""
-    headers = {"HTTP_X_WARROOM_SIGNATURE": sign(source, body) if signature is None else signature}
-    return (client or Client()).post(url(source.webhook_token), data=body, content_type="application/json", **headers, **extra)
+def post(source: Source, body: bytes, *, signature: str | None = None, client: Client | None = None,
+         timestamp: int | None = None, legacy: bool = False, **extra):
+    """POST `body` to the source's hook as the fake sender signs it (timestamped unless
+    legacy=True), with `signature` instead of the right one if given."""
+    headers = webhook.signed_headers(source.webhook_secret, body, timestamp=timestamp, legacy=legacy)
+    if signature is not None:
+        headers["X-Warroom-Signature"] = signature
+    return (client or Client()).post(url(source.webhook_token), data=body, content_type="application/json",
+                                     **meta(headers), **extra)
 
 
 def error_of(response) -> str:
@@ -123,23 +135,107 @@ def test_a_missing_signature_header_is_refused(source, stored):
     body = encode({**GOOD, "id": "unsigned"})
     response = Client().post(url(source.webhook_token), data=body, content_type="application/json")
     assert response.status_code == 403
-    assert "X-Warroom-Signature is missing" in error_of(response)
+    assert "X-Warroom-Timestamp is missing" in error_of(response) and "X-Warroom-Signature" in error_of(response)
+    response = post(source, body, signature="")
+    assert response.status_code == 403
+    assert "X-Warroom-Signature is missing or does not match" in error_of(response)
     stored()
 
 
+# --- Timestamps against replay, and the legacy scheme ----------------------------------------
+
+
+@pytest.mark.parametrize("skew", [-301, 301, -86_400, 10**9])
+def test_a_timestamp_more_than_five_minutes_off_is_refused_as_a_replay(source, stored, skew):
+    response = post(source, encode({**GOOD, "id": "replayed"}), timestamp=int(time.time()) + skew)
+    assert response.status_code == 403
+    message = error_of(response)
+    assert "X-Warroom-Timestamp is" in message and "possible replay" in message
+    assert ("ahead of" if skew > 0 else "behind") in message
+    stored()
+
+
+@pytest.mark.parametrize("skew", [-290, 290])
+def test_a_timestamp_within_five_minutes_is_accepted(source, skew):
+    response = post(source, encode({**GOOD, "id": f"skew{skew}"}), timestamp=int(time.time()) + skew)
+    assert response.status_code == 200
+    assert response.json()["stored"] == 1
+
+
+def test_a_captured_request_sent_again_later_is_refused(source, stored, settings):
+    """What an eavesdropper replays: the exact bytes and headers of a request that was accepted."""
+    body = encode({**GOOD, "id": "captured", "text": "sent once"})
+    then = int(time.time()) - 6 * 60
+    headers = webhook.signed_headers(source.webhook_secret, body, timestamp=then)
+    response = Client().post(url(source.webhook_token), data=body, content_type="application/json", **meta(headers))
+    assert response.status_code == 403 and "replay" in error_of(response)
+    stored()
+
+
+def test_the_timestamp_is_part_of_what_is_signed(source, stored):
+    body = encode({**GOOD, "id": "moved"})
+    now = int(time.time())
+    response = post(source, body, signature=sign(source, body, now - 1000), timestamp=now)  # a fresh stamp on an old signature
+    assert response.status_code == 403
+    stored()
+
+
+@pytest.mark.parametrize("stamp", ["yesterday", "1770592440.5", "-5", "", "١٧٧٠٥٩٢٤٤٠", "9" * 40])
+def test_a_timestamp_that_is_not_unix_seconds_is_refused_in_words(source, stored, stamp):
+    body = encode({**GOOD, "id": "bad-stamp"})
+    response = Client().post(url(source.webhook_token), data=body, content_type="application/json",
+                             HTTP_X_WARROOM_TIMESTAMP=stamp, HTTP_X_WARROOM_SIGNATURE=sign(source, body, 0))
+    assert response.status_code == 400
+    assert "X-Warroom-Timestamp must be the Unix time in whole seconds" in error_of(response)
+    stored()
+
+
+def test_a_new_source_refuses_the_old_body_only_signature(source, stored):
+    assert not source.webhook_legacy
+    response = post(source, encode({**GOOD, "id": "old-style"}), legacy=True)
+    assert response.status_code == 403
+    assert "X-Warroom-Timestamp is missing" in error_of(response)
+    stored()
+
+
+def test_a_legacy_source_still_accepts_the_body_only_signature_and_the_new_one():
+    legacy = f.source(Source.Kind.WEBHOOK, webhook_legacy=True)
+    assert post(legacy, encode({**GOOD, "id": "old-style"}), legacy=True).json()["stored"] == 1
+    assert post(legacy, encode({**GOOD, "id": "new-style"})).json()["stored"] == 1
+    stale = post(legacy, encode({**GOOD, "id": "stale"}), timestamp=int(time.time()) - 3600)
+    assert stale.status_code == 403  # a timestamp, once sent, is held to the window even on a legacy source
+    wrong = post(legacy, encode({**GOOD, "id": "forged"}), legacy=True, signature="sha256=" + "0" * 64)
+    assert wrong.status_code == 403 and "does not match the body" in error_of(wrong)
+    assert sorted(Mention.objects.values_list("external_id", flat=True)) == ["new-style", "old-style"]
+
+
+def test_a_real_sender_over_http_is_stored_once(live_server):
+    """The fake partner system posting over a real socket, timestamped, then resending."""
+    hook = f.source(Source.Kind.WEBHOOK, name="Partner over HTTP")
+    address = f"{live_server.url}/hooks/{hook.webhook_token}/"
+    first = webhook.send(address, hook.webhook_secret, {"mentions": [GOOD]})
+    again = webhook.send(address, hook.webhook_secret, {"mentions": [GOOD]})
+    assert first.status_code == 200 and first.json() == {"received": 1, "stored": 1, "duplicates": 0}
+    assert again.json() == {"received": 1, "stored": 0, "duplicates": 1}
+    old = webhook.send(address, hook.webhook_secret, {"mentions": [GOOD]}, legacy=True)
+    assert old.status_code == 403 and "X-Warroom-Timestamp is missing" in old.json()["error"]
+
+
 def test_a_signature_for_a_different_body_is_refused(source, stored):
+    now = int(time.time())
     signed = encode({**GOOD, "id": "harmless"})
     sent = encode({**GOOD, "id": "harmless", "text": "swapped after signing"})
-    response = post(source, sent, signature=sign(source, signed))
+    response = post(source, sent, signature=sign(source, signed, now), timestamp=now)
     assert response.status_code == 403
-    assert "does not match the body" in error_of(response)
+    assert 'does not match "<timestamp>.<body>"' in error_of(response)
     stored()
 
 
 def test_a_signature_made_with_another_sources_secret_is_refused(source, stored):
+    now = int(time.time())
     other = f.source(Source.Kind.WEBHOOK)
     body = encode({**GOOD, "id": "cross"})
-    response = post(source, body, signature=sign(other, body))
+    response = post(source, body, signature=sign(other, body, now), timestamp=now)
     assert response.status_code == 403
     stored()
 
@@ -153,7 +249,7 @@ def test_a_non_ascii_signature_header_is_refused_not_a_crash(source, stored):
 def test_an_unknown_token_is_not_found(source, stored):
     body = encode({**GOOD, "id": "lost"})
     response = Client().post(url("no-such-token"), data=body, content_type="application/json",
-                             HTTP_X_WARROOM_SIGNATURE=sign(source, body))
+                             **meta(webhook.signed_headers(source.webhook_secret, body)))
     assert response.status_code == 404
     assert "No webhook source has this address" in error_of(response)
     stored()
@@ -326,7 +422,8 @@ def test_an_integer_too_long_to_convert_is_a_400_not_a_500(source, stored):
     # not a JSONDecodeError); the hook must still answer with a message, not crash.
     body = b'{"id": "big-int", "text": "t", "author": {"followers": 1' + b"0" * 5000 + b"}}"
     response = Client(raise_request_exception=False).post(
-        url(source.webhook_token), data=body, content_type="application/json", HTTP_X_WARROOM_SIGNATURE=sign(source, body)
+        url(source.webhook_token), data=body, content_type="application/json",
+        **meta(webhook.signed_headers(source.webhook_secret, body)),
     )
     assert response.status_code == 400
     message = error_of(response)
@@ -360,7 +457,8 @@ def test_any_unicode_is_accepted_and_stored_as_sent(source):
     assert response.json()["stored"] == len(texts)
     for key, text in texts.items():
         mention = Mention.objects.get(external_id=key)
-        assert mention.text == text and mention.author_name == text and not mention.truncated
+        shown = without_bidi_controls(text)  # bidi controls are stripped on ingest; every other character is kept
+        assert mention.text == shown and mention.author_name == shown and not mention.truncated
 
 
 def test_escaped_unicode_is_decoded_the_same_as_raw(source):
@@ -375,6 +473,18 @@ def test_a_nul_escape_is_stored_without_the_nul(source):
     assert response.status_code == 200
     mention = Mention.objects.get(external_id="nul")
     assert mention.text == "nullbyte" and mention.author_name == "AB"
+
+
+def test_an_id_with_a_nul_is_refused_and_said_while_the_rest_of_the_batch_is_stored(source):
+    body = b'{"mentions": [{"id": "ab", "text": "plain"}, {"id": "a\\u0000b", "text": "with a NUL"}]}'
+    response = post(source, body)
+    assert response.status_code == 200
+    answer = response.json()
+    assert (answer["received"], answer["stored"], answer["duplicates"], answer["refused"]) == (2, 1, 0, 1)
+    assert "id with a NUL character" in answer["errors"][0]
+    assert list(Mention.objects.values_list("external_id", "text")) == [("ab", "plain")]
+    source.refresh_from_db()
+    assert "id with a NUL character" in source.last_error
 
 
 def test_a_lone_surrogate_escape_is_stored_with_a_replacement(source):

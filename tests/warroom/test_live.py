@@ -96,7 +96,8 @@ def test_untrusted_text_is_escaped_in_every_rendering(make_user):
         assert "<script>" not in html and "<img" not in html
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
         assert "{{ 7|add:1 }}" in html  # template syntax stays text: it is never rendered as a template
-        assert "\u202eevil" in html
+        assert "\u202e" not in html and "evil" in html  # without the override
+        assert "<bdi>" in html or 'dir="auto"' in html  # and isolated
 
 
 @pytest.mark.django_db(transaction=True)

@@ -2,7 +2,8 @@
 and kept in .run/demo-logins.txt, ignored by git, never in the repository), the demo
 source replaying a Super Bowl night, the alert rules a brand would set for it, and a
 Super Bowl playbook (playbooks/demo/superbowl.yaml) a week away with its drafts sent to
-legal and a sandbox account to drill it on."""
+legal (the first one already cleared by the demo legal user, so a fire can be tried at
+once) and a sandbox account to drill it on."""
 
 import secrets
 from datetime import timedelta
@@ -44,6 +45,7 @@ DEMO_USERS = (
     ("producer", "Priya", "Nair", roles.PRODUCER),
     ("lead", "Leo", "Park", roles.LEAD),
     ("admin", "Ada", "Kim", roles.ADMIN),
+    ("counsel", "Sam", "Reyes", roles.LEGAL),  # the brand account's backup approver: a backup holds the step's role
 )
 
 DEMO_RULES = (
@@ -94,7 +96,8 @@ class Command(BaseCommand):
         path.chmod(0o600)
         lead = User.objects.get(username="lead")
         Account.objects.get_or_create(handle="Crunchwave", defaults={
-            "name": "Crunchwave", "time_zone": "America/New_York", "backup_approver": lead})
+            "name": "Crunchwave", "time_zone": "America/New_York",
+            "backup_approver": User.objects.get(username="counsel")})
         if not Source.objects.filter(kind=Source.Kind.DEMO).exists():
             listening.source_create(
                 user=lead, name="Super Bowl night (demo replay)", kind=Source.Kind.DEMO, query_text="speed=10", poll_interval=5
@@ -138,5 +141,11 @@ class Command(BaseCommand):
             text = text.replace("{" + key + "}", moment.isoformat())
         event = yaml_io.playbook_import(user=producer, text=text)
         ticked = {question: True for question in [*CHECKLIST, *event.guardrails.get("checklist", [])]}
-        for variant in Variant.objects.filter(scenario__event=event):
+        variants = list(Variant.objects.filter(scenario__event=event).select_related("post").order_by("scenario__order", "scenario__id", "order", "id"))
+        for variant in variants:
             playbooks.variant_submit(user=producer, variant_id=variant.id, checklist=ticked)
+        # Legal's Yes through the approvals service, as a click would give it: audited, bound to the exact text.
+        cleared = variants[0].post
+        cleared.refresh_from_db()
+        approvals.post_approve(post_id=cleared.id, user=get_user_model().objects.get(username="legal"),
+                               content_hash=cleared.content_hash())
