@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('listening', '0003_mention_conversation'),
+        ('listening', '0004_source_webhook_legacy'),
     ]
 
     operations = [
