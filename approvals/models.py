@@ -63,6 +63,7 @@ class Post(models.Model):
     state = models.CharField(max_length=20, choices=State.choices, default=State.DRAFT, db_index=True)
     publish_at = models.DateTimeField(null=True, blank=True, db_index=True)
     publish_on_approval = models.BooleanField(default=False, help_text="publish now: the moment the last Yes lands")
+    holding = models.BooleanField(default=False, help_text="a holding statement: it may go out while the queue is paused, fired in a crisis")
     fire_only = models.BooleanField(default=False, help_text="a playbook variant: it goes out when a producer fires it, never on a schedule")
     checklist = models.JSONField(default=dict, blank=True)
     lint_override = models.CharField(max_length=500, blank=True)

@@ -179,9 +179,12 @@ def _not_past(publish_at: datetime | None) -> datetime | None:
 
 @transaction.atomic
 def post_create(*, author, account_id: int, text: str, media=None, in_reply_to: str = "",
-                publish_at: datetime | None = None, publish_on_approval: bool = False, fire_only: bool = False) -> Post:
+                publish_at: datetime | None = None, publish_on_approval: bool = False, fire_only: bool = False,
+                holding: bool = False) -> Post:
     """A draft. `publish_on_approval` means "now": it goes out the moment the last Yes lands,
-    so a slow answer never makes it miss a slot or trip the approval deadline."""
+    so a slow answer never makes it miss a slot or trip the approval deadline. A `holding`
+    statement is fired, never scheduled, and may leave while the queue is paused."""
+    fire_only = fire_only or holding
     if not roles.has_role(author, AUTHORS):
         raise Forbidden("Your role cannot write posts.")
     publish_at = None if publish_on_approval else _not_past(publish_at)
@@ -190,7 +193,8 @@ def post_create(*, author, account_id: int, text: str, media=None, in_reply_to: 
         raise InvalidInput("Account: choose one of the brand's accounts.")
     post = Post.objects.create(account=account, author=author, text=_clean_text(text), media=_clean_media(media),
                                in_reply_to=(in_reply_to or "")[:128], publish_at=None if fire_only else publish_at,
-                               publish_on_approval=publish_on_approval and not fire_only, fire_only=fire_only)
+                               publish_on_approval=publish_on_approval and not fire_only, fire_only=fire_only,
+                               holding=holding)
     audit.record(actor=author, action="post.create", obj=post)
     return post
 
@@ -407,6 +411,27 @@ def post_schedule(*, post_id: int, user, publish_at: datetime, firing: bool = Fa
     return post
 
 
+@transaction.atomic
+def holding_fire(*, post_id: int, user) -> Post:
+    """Send a holding statement now, even while the queue is paused for everything else:
+    only one legal cleared for this exact text (the Yes is checked again when it leaves)."""
+    if not roles.has_role(user, {roles.LEAD, roles.PRODUCER, roles.ADMIN}):
+        raise Forbidden("Only the lead, a producer or an admin can fire a holding statement.")
+    post = Post.objects.select_for_update().filter(id=post_id, holding=True).first()
+    if post is None:
+        raise InvalidInput("No such holding statement.")
+    if post.state in (Post.State.SCHEDULED, Post.State.PUBLISHING, Post.State.PUBLISHED):
+        raise Conflict(f"Already fired: this holding statement is {post.get_state_display().lower()}.")
+    if post.state != Post.State.APPROVED or post.approved_hash != post.content_hash():
+        raise Conflict("Not fired: legal has not cleared this exact text "
+                       f"(it is {post.get_state_display().lower()}).")
+    post_schedule(post_id=post.id, user=user, publish_at=timezone.now(), firing=True)
+    audit.record(actor=user, action="holding.fire", obj=post, details={"content_hash": post.approved_hash})
+    from . import tasks  # tasks imports this module: at call time, not at import time
+    tasks.post_publish.delay_on_commit(post.id)
+    return Post.objects.get(id=post.id)
+
+
 # --- Publishing --------------------------------------------------------------------------
 
 ENQUEUED_FOR = timedelta(seconds=30)
@@ -414,9 +439,9 @@ ENQUEUED_FOR = timedelta(seconds=30)
 
 def posts_due(*, now: datetime | None = None, limit: int = 500) -> list[int]:
     now = now or timezone.now()
-    if _queue_row().paused:
-        return []
     posts = Post.objects.filter(state=Post.State.SCHEDULED, publish_at__lte=now)
+    if _queue_row().paused:  # only a fired holding statement leaves a paused queue (a lost task is found again)
+        posts = posts.filter(holding=True)
     posts = posts.exclude(retry_at__gt=now)
     return list(posts.order_by("publish_at", "id").values_list("id", flat=True)[:limit])
 
@@ -461,7 +486,7 @@ def post_publish(*, post_id: int) -> str:
         if post.state != Post.State.PUBLISHING:
             return "swept"
         finished = timezone.now()  # `attempt` is as the first transaction left it: a sweep would have moved the post
-        if queue.paused:
+        if queue.paused and not post.holding:  # a holding statement is what a paused room may say
             post.state, post.enqueued_at = Post.State.SCHEDULED, None
             post.save(update_fields=["state", "enqueued_at", "updated_at"])
             _finish(attempt, PublishAttempt.Outcome.HELD, finished)

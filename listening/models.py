@@ -133,6 +133,7 @@ class AlertRule(models.Model):
     alert_room = models.BooleanField(default=True)
     open_case = models.BooleanField(default=False)
     pause_queue = models.BooleanField(default=False)
+    declare_crisis = models.BooleanField(default=False, help_text="declare a crisis (room/flows/crisis.py) named after the rule")
     regroup_minutes = models.PositiveIntegerField(default=15, help_text="matches within this time join the open alert")
     enabled = models.BooleanField(default=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)

@@ -636,6 +636,7 @@ def rule_create(*, user, **fields) -> AlertRule:
         alert_room=fields.get("alert_room", True),
         open_case=fields.get("open_case", False),
         pause_queue=fields.get("pause_queue", kind == AlertRule.Kind.CRISIS),
+        declare_crisis=bool(fields.get("declare_crisis", False)),
         created_by=user,
     )
     for key in ("spike_window_minutes", "spike_baseline_minutes", "spike_factor", "spike_min_count", "regroup_minutes"):

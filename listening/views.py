@@ -153,6 +153,7 @@ def rules(request: HttpRequest) -> HttpResponse:
                     min_followers=_int(request.POST.get("min_followers")),
                     open_case="open_case" in request.POST,
                     pause_queue="pause_queue" in request.POST,
+                    declare_crisis="declare_crisis" in request.POST,
                 )
             else:
                 _switch(request, action, AlertRule, services.rule_set_enabled, "rule")

@@ -12,9 +12,13 @@ class RoomConfig(AppConfig):
         from listening import selectors as listening_selectors
         from listening import services as listening
 
-        from .flows import ingest, publishing
+        from warroom import live
+
+        from .flows import crisis, ingest, publishing
 
         listening.batch_stored.connect(ingest.batch_stored)
         listening.alert_matched.connect(ingest.alert_actions)
         approvals.post_outcome.connect(publishing.post_outcome)
         approvals.text_touches.connect(listening_selectors.crisis_terms_in)
+        for kind in crisis.TIMELINE_KINDS:  # the open crisis's timeline records these after they commit
+            live.on_commit(kind, crisis.timeline_record)

@@ -15,6 +15,9 @@ The night, as seconds since the file starts (an hour before kickoff):
     9000   Q3: the stadium loses power. A spike of several hundred mentions within ten
            minutes ("lights out", "blackout", "power outage"), brands posting in real time,
            bots riding the trend; lights back around 9900, play resumes around 10080
+    10500  a short crisis moment: reports of shots fired near the stadium ("stay away",
+           "evacuating"), meant to trip the demo's tragedy-lexicon rule and declare a crisis;
+           the police say it was fireworks by 10620
     11400  Q4: a safety scare: parents report allergic reactions after Crunchwave Honey BBQ
            (undeclared peanuts?), a cluster meant to trip a crisis rule
     12900  final whistle; post-game chatter until 14400
@@ -1111,8 +1114,29 @@ def build(seed: int) -> list[dict]:
         night.say(uniform(FINAL, END), "postgame", POSTGAME, tags=en_tags_game + ["#Crunchwave"], emoji=EMOJI_HYPE + EMOJI_LOL)
     night.post(FINAL + 300, "What a night. Blackout, a goat, and one very good crunch. GG everyone 🌊", night.influencers["memes"], kind="influencer")
 
+    crisis_moment(night)
     odd_posts(night)
     return night.lines()
+
+
+CRISIS = 10500.0
+# Fixed texts and authors (no draws from the generator's random stream, so the rest of the
+# night is as it was): the moment the demo's "Tragedy lexicon" rule declares a crisis.
+CRISIS_POSTS = (
+    (0.0, ("BayfrontScanner", "Bayfront Scanner", 48_200), "shots fired near the stadium, everyone stay away #SuperBowl"),
+    (14.0, ("kels_at_the_game", "Kelsey", 412), "police running toward gate B, they are evacuating section 112 right now"),
+    (31.0, ("ChannelSevenNow", "Channel 7 News", 1_250_000),
+     "Developing: reports of a shooting outside Bayfront Stadium. Fans urged to stay away from the north lots."),
+    (58.0, ("dad_of_three_tx", "Marcus", 88), "is anyone injured?? my kids are at the north gate #SuperBowl"),
+    (120.0, ("ChannelSevenNow", "Channel 7 News", 1_250_000),
+     "Update: police say the bangs near Bayfront Stadium were fireworks. No one was injured."),
+)
+
+
+def crisis_moment(night) -> None:
+    for offset, (handle, name, followers), text in CRISIS_POSTS:
+        night.post(CRISIS + offset, text, night.handles.get(handle.lower()) or night._named(handle, name, followers),
+                   kind="crisis")
 
 
 def main(argv=None) -> int:

@@ -23,11 +23,12 @@ class Team(models.TextChoices):
     SUPPORT = "support", "Support"
     PR = "pr", "PR"
     LEGAL = "legal", "Legal"
+    CRISIS = "crisis", "Crisis team"
 
 
 # The role whose people work each team's cases (round-robin picks among them).
 TEAM_ROLE = {Team.SOCIAL: roles.COMMUNITY_MANAGER, Team.SUPPORT: roles.COMMUNITY_MANAGER,
-             Team.PR: roles.PRODUCER, Team.LEGAL: roles.LEGAL}
+             Team.PR: roles.PRODUCER, Team.LEGAL: roles.LEGAL, Team.CRISIS: roles.LEAD}
 # Minutes to a first response and to resolution where the lead set no SlaPolicy.
 DEFAULT_SLA = {"P1": (15, 240), "P2": (60, 480), "P3": (240, 1440), "P4": (1440, 4320)}
 

@@ -75,13 +75,14 @@ def mentions_with_cases(mention_ids: list[int]) -> set[int]:
 @transaction.atomic(savepoint=False)  # called per mention inside ingest's transaction
 def case_open_from_mention(*, mention_id: int, priority: str = Priority.P3, team: str = Team.SOCIAL,
                            tags: list[str] | None = None, actor=None, rules: list["CompiledTriageRule"] | None = None,
-                           checked: bool = False) -> Case:
+                           checked: bool = False, team_fixed: bool = False) -> Case:
     """One case per mention: opening it again returns the case that exists. A batch
     caller that asked `mentions_with_cases` first passes `checked` and saves the lookups.
 
     The first of the lead's triage rules the mention meets decides the team, adds its
     tags, may assign and escalate; the priority is the more urgent of the rule's and the
-    caller's (a crisis alert's P1 is never demoted by a routine rule)."""
+    caller's (a crisis alert's P1 is never demoted by a routine rule). With `team_fixed` the
+    caller's team stands (a declared crisis's cases stay with the crisis team)."""
     if not checked:
         existing = Case.objects.filter(mention_id=mention_id).first()
         if existing is None:  # a reply that joined its thread's case
@@ -92,7 +93,7 @@ def case_open_from_mention(*, mention_id: int, priority: str = Priority.P3, team
     mention = Mention.objects.get(id=mention_id)
     rule = triage_rule_for(mention_facts(mention), triage_rules_compiled() if rules is None else rules)
     if rule is not None:
-        priority, team = min(priority, rule.priority), rule.team
+        priority, team = min(priority, rule.priority), team if team_fixed else rule.team
         tags = [*(tags or []), *(t for t in rule.tags if t not in (tags or []))]
     now = timezone.now()
     first_due, resolution_due = _due(now, priority)

@@ -72,3 +72,26 @@ def check_peer(host: str, peer: str) -> None:
     """After connecting: the address the socket really reached (a DNS answer may have changed)."""
     if not address_public(peer):
         raise NotPublic(f"{host} connected to {peer}, a private or reserved address.")
+
+
+def check_url(url: str) -> str:
+    """A URL someone configured (a Slack webhook, say), when a worker may call it; else
+    NotPublic saying why. Hosts in NETGUARD_ALLOW_HOSTS (the tests' loopback fakes; never set
+    in production) skip the check."""
+    from urllib.parse import urlsplit
+
+    from django.conf import settings
+
+    parts = urlsplit(url or "")
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise NotPublic("The URL must start with https:// and name a host.")
+    host = parts.hostname
+    if host in set(getattr(settings, "NETGUARD_ALLOW_HOSTS", ())):
+        return url
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as error:
+        raise NotPublic(f"{host} does not resolve.") from error
+    check_host(host, port)
+    return url

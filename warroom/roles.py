@@ -109,6 +109,10 @@ PAGE_ROLES = {
     "alerts": frozenset({COMMUNITY_MANAGER, PRODUCER, LEAD, ADMIN}),
     "sources": frozenset({LEAD, ADMIN}),
     "rules": frozenset({LEAD, ADMIN}),
+    "crisis": EVERYONE,
+    "crisis_banner": EVERYONE,
+    "crisis_report_csv": frozenset({LEAD, ADMIN}),
+    "crisis_report_pdf": frozenset({LEAD, ADMIN}),
 }
 
 NAVIGATION = (

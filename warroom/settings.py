@@ -107,6 +107,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "warroom.roles.context",
                 "approvals.context.queue_switch",
+                "room.context.crisis_banner",
             ],
             "builtins": ["warroom.templatetags.untrusted"],  # |bdi and |no_bidi_controls for outside text
         },
@@ -273,4 +274,11 @@ DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "warroom@localhost")
 SLACK_WEBHOOK_URL = env("SLACK_WEBHOOK_URL", "")
 # The address notices link back to (e-mail has no request to build it from).
 PUBLIC_BASE_URL = env("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
+# Crisis mode (room/flows/crisis.py): how the contact tree is reached when a crisis is
+# declared (a list of channel classes; add one to reach people another way), the Slack
+# incoming webhook for crisis notices (falls back to SLACK_WEBHOOK_URL), and hosts an
+# outgoing request may reach although they are not public (warroom/netguard.py; tests only).
+CRISIS_CHANNELS = env_list("CRISIS_CHANNELS", "room.channels.EmailChannel,room.channels.SlackChannel")
+CRISIS_SLACK_WEBHOOK_URL = env("CRISIS_SLACK_WEBHOOK_URL", "")
+NETGUARD_ALLOW_HOSTS: list[str] = []  # set by tests only, never from the environment: it lifts the guard
 CELERY_BEAT_SCHEDULE["topics-refresh"] = {"task": "wall.tasks.topics_refresh", "schedule": 60.0}

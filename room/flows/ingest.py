@@ -12,6 +12,8 @@ from triage import services as triage
 from wall import rollups
 from warroom.errors import Conflict
 
+from . import crisis
+
 CASES_PER_BATCH = 50
 
 
@@ -21,6 +23,7 @@ def batch_stored(*, source, new_rows: list[tuple[int, dict]], rules: list[listen
     rollups.mention_minutes_add(source_id=source.id, rows=[row for _, row in new_rows])
     joined = triage.mentions_join_threads(mentions=new_rows)  # a customer writing again joins their case
     listening.alerts_for(new_rows=new_rows, rules={c.rule.id: c.rule for c in rules}, now=now)
+    crisis.mentions_route(new_rows=new_rows)  # a declared crisis's terms: P1 for the crisis team
     # After the alerts' cases, which carry their priority; the triage rules open the rest.
     triage.mentions_route(mentions=[pair for pair in new_rows if pair[0] not in joined])
     playbooks.scenarios_match_mentions(new_rows=new_rows, now=now)  # the night's scenarios light up
@@ -32,6 +35,8 @@ def alert_actions(*, alert: Alert, rule: AlertRule, mention_ids: list[int], crea
     pause the outgoing queue (approvals), suggest the night's spike scenarios (playbooks),
     open cases (triage) — one incident case for a spike or crisis, else a case per
     mention (listening.alert_matched)."""
+    if rule.declare_crisis and created:  # before the rule's own pause, so the pause names the crisis
+        crisis.crisis_declare(user=None, name=rule.name, reason=alert.title, terms=rule.query, alert_id=alert.id)
     if rule.pause_queue and created:
         try:
             approvals.queue_pause(user=None, reason=f"Alert rule \u201c{rule.name}\u201d: {alert.title}")

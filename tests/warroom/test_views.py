@@ -8,7 +8,7 @@ from tests.conftest import PASSWORD
 from warroom import roles
 from warroom.models import Announcement, AuditEntry
 
-PUBLIC = {"login", "logout", "healthz", "webhook"}
+PUBLIC = {"login", "logout", "healthz", "webhook", "crisis_executive"}  # the executive page: its signed link is the key
 POST_ONLY = {"announce"}
 
 

@@ -16,15 +16,28 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
-from approvals.models import Account
 from approvals import services as approvals
+from approvals.models import Account, Post
 from approvals.services import CHECKLIST
 from listening import services as listening
 from listening.models import AlertRule, Source
 from playbooks import services as playbooks
 from playbooks import yaml_io
 from playbooks.models import Event, Variant
+from triage import services as triage
+from triage.models import Team, TriageRule
 from warroom import roles
+
+from ...models import CrisisContact
+
+# Who is reached when a crisis is declared (example.com: nothing leaves the demo).
+DEMO_CONTACTS = (
+    ("Dana Ruiz (head of PR)", "dana.ruiz@example.com", True),
+    ("Sam Okafor (general counsel)", "sam.okafor@example.com", False),
+    ("CEO's office", "ceo.office@example.com", False),
+)
+HOLDING_STATEMENT = ("We are aware of reports near Bayfront Stadium and have paused our posts tonight. "
+                     "Our thoughts are with everyone there. Please follow local authorities.")
 
 DEMO_USERS = (
     ("manager", "Maya", "Ortiz", roles.COMMUNITY_MANAGER),
@@ -38,6 +51,9 @@ DEMO_USERS = (
 DEMO_RULES = (
     {"name": "Blackout spike", "kind": AlertRule.Kind.SPIKE, "query": 'blackout OR "lights out" OR "power outage" OR outage',
      "priority": "P2", "spike_window_minutes": 2, "spike_baseline_minutes": 20, "spike_factor": 3, "spike_min_count": 15},
+    {"name": "Tragedy lexicon", "kind": AlertRule.Kind.CRISIS, "declare_crisis": True, "pause_queue": True,
+     "query": 'shooting OR "shots fired" OR "active shooter" OR explosion OR evacuat* OR "stay away" OR injured OR '
+              'casualties OR stampede OR "bomb threat"'},
     {"name": "Safety scare", "kind": AlertRule.Kind.CRISIS,
      "query": '"allergic reaction" OR peanut* OR "got sick" OR recall OR hospital OR ER', "open_case": True},
     {"name": "Angry customers", "kind": AlertRule.Kind.SENTIMENT, "query": "", "sentiment_at_most": -0.6, "priority": "P2",
@@ -91,8 +107,26 @@ class Command(BaseCommand):
             if rule["name"] not in existing:
                 listening.rule_create(user=lead, **rule)
         self._playbook(User.objects.get(username="producer"))
+        self._crisis(lead, User.objects.get(username="producer"), User.objects.get(username="legal"))
         for username, password, role in logins:
             self.stdout.write(f"  {role:<18} {username:<10} {password}")
+
+    def _crisis(self, lead, producer, legal) -> None:
+        """The crisis team (a triage rule sending the tragedy rule's cases to it at P1), the
+        contact tree, and a holding statement legal cleared ahead of time."""
+        rule = AlertRule.objects.get(name="Tragedy lexicon")
+        if not TriageRule.objects.filter(name="Crisis team").exists():
+            triage.triage_rule_create(user=lead, name="Crisis team", alert_rule=rule.id, team=Team.CRISIS,
+                                      priority="P1", tags=["crisis"])
+        for order, (name, email, slack) in enumerate(DEMO_CONTACTS):
+            CrisisContact.objects.get_or_create(name=name, defaults={"email": email, "slack": slack, "order": order})
+        if Post.objects.filter(holding=True).exists():
+            return
+        account = Account.objects.get(handle="Crunchwave")
+        post = approvals.post_create(author=producer, account_id=account.id, text=HOLDING_STATEMENT, holding=True)
+        approvals.post_submit(post_id=post.id, user=producer, checklist={q: True for q in CHECKLIST})
+        post.refresh_from_db()
+        approvals.post_approve(post_id=post.id, user=legal, content_hash=post.content_hash())
 
     def _playbook(self, producer) -> None:
         Account.objects.get_or_create(handle="Crunchwave_sandbox", defaults={
