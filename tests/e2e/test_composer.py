@@ -96,8 +96,9 @@ def test_a_post_with_an_image_for_two_networks_previewed_approved_and_published_
     expect(bluesky_preview.locator("img")).to_have_attribute("alt", "A bag of chips glowing in a dark stadium",
                                                              timeout=LIVE)
     expect(x_preview.locator(".problems")).to_have_count(0)
-    page.screenshot(path=str(screenshot_dir(artifacts) / "composer.png"), full_page=False,
-                    clip=composer.bounding_box())
+    page.evaluate("() => window.scrollTo(0, 0)")  # page coordinates: the sticky header stays at the top
+    page.screenshot(path=str(screenshot_dir(artifacts) / "composer.png"), full_page=True,
+                    clip=composer.locator("section.previews").bounding_box())
 
     for box in composer.locator('fieldset.checklist input[type="checkbox"]').all():
         box.check()
