@@ -99,7 +99,10 @@ def _row_context() -> dict:
 def _page_context(request: HttpRequest, *, error=None, error_post=None, composer=None, composer_error=None,
                   typed_text=None) -> dict:
     user = request.user
-    composer = composer or {"accounts": [], "text": "", "texts": {}, "media": [], "when": "now"}
+    if composer is None:  # a brand with one account has it ticked; with several, the author chooses
+        only = list(selectors.account_list()[:2])
+        composer = {"accounts": [only[0].id] if len(only) == 1 else [], "text": "", "texts": {}, "media": [],
+                    "when": "now"}
     approver = selectors.is_approver(user)
     author = roles.has_role(user, services.AUTHORS)
     items = selectors.approver_items(user) if approver else []
@@ -258,7 +261,7 @@ def _compose(request: HttpRequest) -> HttpResponse:
     if error is None and not request.htmx:
         return redirect("approvals")
     if request.htmx:
-        empty = {**typed, "accounts": [], "text": "", "texts": {}, "media": [], "checklist": set(), "override_reason": ""}
+        empty = {**typed, "text": "", "texts": {}, "media": [], "checklist": set(), "override_reason": ""}
         context = {
             **_composer_context(typed if error else empty), "composer_error": error, "sent": len(posts) if not error else 0,
             "accounts": selectors.account_list(),
