@@ -238,6 +238,7 @@ def post_create(*, author, account_id: int, text: str, media=None, in_reply_to: 
 MAX_UPLOAD_FILES = 4
 
 
+@transaction.atomic
 def media_upload(*, user, data: bytes, name: str = "the file", event_tag: str = "", use_tag: str = "",
                  title: str = "") -> MediaAsset:
     """Store an uploaded file once under its hash (approvals/media.py checks what it is by
