@@ -1,6 +1,6 @@
 """The results page in a real browser: each post's chart holds exactly the engagement
 series stored for it, and a new reading reaches the open page live (its chart is given
-the new data, not rebuilt)."""
+the new data, not rebuilt) and the Wall's "what we posted tonight" tile."""
 
 from datetime import timedelta
 
@@ -61,6 +61,8 @@ def test_the_results_chart_shows_exactly_the_stored_series_and_follows_new_readi
         assert off_main_thread(lambda m=minute: engagement_refresh(now=published + timedelta(minutes=m))) == 2
     by_tracked = {Tracked.objects.get(post=post).id: firing.id for firing, post in firings}
 
+    wall = signed_in_page(room_server, people[roles.COMMUNITY_MANAGER], "/wall/")
+    expect(wall.locator("#wall-posted")).to_contain_text("Lights out? We still deliver.")
     page = signed_in_page(room_server, people[roles.LEGAL], f"/playbooks/{event.id}/results/")
     expect(page.locator("#results-best")).to_contain_text("Overtime")
     wait_until(page, "() => Object.keys(window.__resultsCharts || {}).length === 2")
@@ -74,3 +76,5 @@ def test_the_results_chart_shows_exactly_the_stored_series_and_follows_new_readi
     assert page.evaluate(CHART_DATA) == stored(by_tracked)
     assert page.locator("#results-charts canvas").count() == 2  # the same charts, given new data
     expect(page.locator("#results-best")).to_contain_text("Blackout")
+    expect(wall.locator("#wall-posted .likes").first).to_have_text("38")  # Overtime, newest first
+    expect(wall.locator("#wall-posted")).to_contain_text("500 likes", timeout=10000)  # the Wall redraws live

@@ -69,6 +69,16 @@ def test_the_results_page_lists_every_variant_fired_with_its_engagement_best_and
     assert 'id="results-series"' in html and 'class="best"' in html
 
 
+def test_the_wall_shows_what_we_posted_tonight_with_its_latest_engagement(people, account, x,  # noqa: F811
+                                                                      time_machine):
+    night(people, account, x, time_machine)
+    panels = signed_in(people[roles.COMMUNITY_MANAGER]).get("/wall/panels/").content.decode()
+    tile = panels.split('id="wall-posted"')[1].split("</section>")[0]
+    assert "Overtime snacks are on us." in tile and "Lights out? We still deliver." in tile
+    assert tile.index("Overtime") < tile.index("Lights out")  # newest first
+    assert '<strong class="likes">55</strong>' in tile and '<strong class="likes">2</strong>' in tile
+
+
 def test_results_export_as_csv_and_pdf_and_refuse_the_wrong_role(people, account, x, time_machine):  # noqa: F811
     event, bold, calm = night(people, account, x, time_machine)
     lead = signed_in(people[roles.LEAD])
