@@ -164,7 +164,7 @@ def _urls(text: str) -> list[str]:
 
 
 def _short_url(link: ShortLink) -> str:
-    return f"{settings.SHORT_LINK_BASE_URL.rstrip('/')}/l/{link.code}"
+    return f"{settings.PUBLIC_BASE_URL.rstrip('/')}/l/{link.code}"
 
 
 # Substrings of user agents that are bots, link unfurlers and prefetchers, not people.

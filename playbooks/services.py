@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from django.db import transaction
 from django.utils import timezone
 
+from approvals import engagement as approvals_engagement
 from approvals import services as approvals
 from approvals.models import Account, Post
 from approvals.tasks import post_publish as post_publish_task
@@ -240,6 +241,19 @@ def variant_submit(*, user, variant_id: int, checklist: dict[str, bool], overrid
     approvals.post_submit(post_id=variant.post_id, user=user, checklist=checklist, override_reason=override_reason)
     variant.post.refresh_from_db()
     return variant
+
+
+@transaction.atomic
+def variant_follow_up_add(*, user, variant_id: int, text: str, likes: int, within_minutes: int = 60,
+                          checklist: dict[str, bool]) -> Post:
+    """Ride the wave: a reply to this variant, prepared ahead and sent to legal for its
+    exact text at once; it fires by itself, once, when the variant passes `likes` likes
+    within `within_minutes` of going out (room/flows/engagement.py), never while paused."""
+    _builder(user)
+    variant = Variant.objects.select_related("post").get(id=variant_id)
+    follow_up = approvals_engagement.follow_up_create(user=user, parent_post_id=variant.post_id, text=text,
+                                                      likes=likes, within_minutes=within_minutes)
+    return approvals.post_submit(post_id=follow_up.post_id, user=user, checklist=checklist)
 
 
 @transaction.atomic

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from approvals import engagement
 from approvals import services as approvals
-from approvals.models import ShortLink, Tracked
+from approvals.models import FollowUp, Post, ShortLink, Tracked
 from playbooks import services as playbooks
 from room.flows.engagement import engagement_refresh
 from tests.fakes.x_api import x_api  # noqa: F401  (fixture)
@@ -137,7 +137,7 @@ def test_a_short_link_redirects_with_utm_tags_and_counts_people_not_bots(people,
 
 
 def test_wrapping_a_drafts_links_sends_it_to_legal_with_the_short_links(people, account, settings):  # noqa: F811
-    settings.SHORT_LINK_BASE_URL = "https://room.example"
+    settings.PUBLIC_BASE_URL = "https://room.example"
     author = people[roles.PRODUCER]
     post = approvals.post_create(author=author, account_id=account.id, text="Snacks: https://brand.example/s now")
     wrapped = engagement.post_wrap_links(user=author, post_id=post.id, campaign="Super Bowl")
@@ -147,3 +147,21 @@ def test_wrapping_a_drafts_links_sends_it_to_legal_with_the_short_links(people, 
     assert ShortLink.objects.get(id=link.id).clicks == 1
     with pytest.raises(Exception, match="http"):
         engagement.short_link_create(user=author, account_id=account.id, url="javascript:alert(1)")
+
+
+def test_a_producer_adds_a_follow_up_to_a_variant_and_it_goes_to_legal(people, account):  # noqa: F811
+    event = make_event(people, account)
+    scenario = playbooks.scenario_create(user=people[roles.PRODUCER], event_id=event.id, name="Blackout")
+    variant = approved_variant(people, event, scenario, account, "Lights out? We still deliver.")
+    producer = signed_in(people[roles.PRODUCER])
+    form = {"action": "follow_up_add", "variant": variant.id, "text": "Still dark. Still snacking.", "likes": "500",
+            "within_minutes": "60", "checklist": ["0", "1", "2"]}
+    assert producer.post(f"/playbooks/{event.id}/", form).status_code in (200, 302)
+    follow_up = FollowUp.objects.get(post__reply_to_post=variant.post)
+    assert (follow_up.likes, follow_up.within_minutes, follow_up.post.state) == (500, 60, Post.State.PENDING)
+    assert follow_up.post.fire_only and follow_up.post.text == "Still dark. Still snacking."
+    page = producer.get(f"/playbooks/{event.id}/").content.decode()
+    assert f'id="follow-up-{follow_up.id}"' in page and "500 likes within 60 min" in page
+    legal = signed_in(people[roles.LEGAL])
+    refused = legal.post(f"/playbooks/{event.id}/", {**form, "text": "Legal writes nothing"})
+    assert refused.status_code == 403 and FollowUp.objects.count() == 1
