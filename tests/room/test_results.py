@@ -163,5 +163,7 @@ def test_a_producer_adds_a_follow_up_to_a_variant_and_it_goes_to_legal(people, a
     page = producer.get(f"/playbooks/{event.id}/").content.decode()
     assert f'id="follow-up-{follow_up.id}"' in page and "500 likes within 60 min" in page
     legal = signed_in(people[roles.LEGAL])
+    approvals_page = legal.get("/approvals/").content.decode()
+    assert f"a reply to our post #{variant.post_id}, sent when it passes 500 likes within 60 min" in approvals_page
     refused = legal.post(f"/playbooks/{event.id}/", {**form, "text": "Legal writes nothing"})
     assert refused.status_code == 403 and FollowUp.objects.count() == 1
