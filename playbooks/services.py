@@ -257,6 +257,17 @@ def variant_follow_up_add(*, user, variant_id: int, text: str, likes: int, withi
 
 
 @transaction.atomic
+def variant_wrap_links(*, user, variant_id: int) -> Variant:
+    """Put every URL of a variant behind the room's own short links, tagged with the
+    account and this event (utm_campaign); an edit like any other, so it goes back to legal."""
+    _builder(user)
+    variant = Variant.objects.select_related("post", "scenario__event").get(id=variant_id)
+    approvals_engagement.post_wrap_links(user=user, post_id=variant.post_id, campaign=variant.scenario.event.name)
+    variant.post.refresh_from_db()
+    return variant
+
+
+@transaction.atomic
 def variant_edit(*, user, variant_id: int, text: str, media=None) -> Variant:
     """Change a variant's content. If legal had answered or was asked, the approval is void
     and the variant goes back to legal as a new request (approvals.post_edit)."""

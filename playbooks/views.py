@@ -161,6 +161,11 @@ def _editor_action(request, event: Event) -> None:
             services.variant_submit(user=user, variant_id=variant.id,
                                     checklist={q: str(n) in ticked for n, q in enumerate(questions)},
                                     override_reason=post.get("override_reason", ""))
+    elif action == "wrap_links":
+        variant = Variant.objects.filter(id=_int(post.get("variant")), scenario__event=event).first()
+        if variant is None:
+            raise InvalidInput("That variant is not on this event.")
+        services.variant_wrap_links(user=user, variant_id=variant.id)
     elif action == "follow_up_add":
         variant = Variant.objects.filter(id=_int(post.get("variant")), scenario__event=event).first()
         if variant is None:

@@ -167,3 +167,26 @@ def test_a_producer_adds_a_follow_up_to_a_variant_and_it_goes_to_legal(people, a
     assert f"a reply to our post #{variant.post_id}, sent when it passes 500 likes within 60 min" in approvals_page
     refused = legal.post(f"/playbooks/{event.id}/", {**form, "text": "Legal writes nothing"})
     assert refused.status_code == 403 and FollowUp.objects.count() == 1
+
+
+def test_a_variants_links_become_short_links_tagged_with_the_event(people, account, settings):  # noqa: F811
+    settings.PUBLIC_BASE_URL = "https://room.example"
+    event = make_event(people, account, name="Super Bowl LXIV")
+    scenario = playbooks.scenario_create(user=people[roles.PRODUCER], event_id=event.id, name="Blackout")
+    variant = approved_variant(people, event, scenario, account, "Snacks in the dark: https://brand.example/dark")
+    producer = signed_in(people[roles.PRODUCER])
+    assert "Use our short links" in producer.get(f"/playbooks/{event.id}/").content.decode()
+    producer.post(f"/playbooks/{event.id}/", {"action": "wrap_links", "variant": variant.id})
+    link = ShortLink.objects.get(post=variant.post)
+    post = Post.objects.get(id=variant.post_id)
+    assert post.text == f"Snacks in the dark: https://room.example/l/{link.code}"
+    assert post.state == Post.State.PENDING  # the edit voided legal's Yes: it goes back
+    assert "utm_campaign=Super+Bowl+LXIV" in link.target and "utm_source=x-brand_us" in link.target
+
+
+def test_the_sources_page_shows_listening_and_engagement_reads_apart(people):  # noqa: F811
+    from listening import services as listening
+
+    listening.engagement_reads_record(reads=42)
+    page = signed_in(people[roles.LEAD]).get("/feed/sources/").content.decode()
+    assert "engagement of our posts <strong>42</strong>" in page
