@@ -108,6 +108,13 @@ def _count(rows: list[tuple]) -> tuple[Counter, Counter, Counter, dict]:
     return terms, tags, links, words_of
 
 
+def _sample(m: dict) -> dict:
+    url = m["url"] if m["url"].lower().startswith(("https://", "http://")) and len(m["url"]) <= MAX_URL else ""
+    return {"id": m["id"], "handle": _bound(m["author_handle"], MAX_NAME), "name": _bound(m["author_name"], MAX_NAME),
+            "followers": m["author_followers"], "text": _bound(m["head"], MAX_TEXT), "url": url,
+            "posted_at": m["posted_at"].isoformat()}
+
+
 def spike_mentions(rule: AlertRule) -> QuerySet:
     """The mentions a spike rule counts (the same set spikes_check judges)."""
     mentions = Mention.objects.all()
@@ -145,28 +152,25 @@ def spike_explain(*, rule: AlertRule, now: datetime) -> dict:
         .order_by("-reach", "-mentions", "author_handle")[:TOP_AUTHORS]
     )
 
-    # Samples: the spike's mentions that carry most of its top words, widest reach first,
-    # one per text (a hundred retweets of one post are one sample).
+    # Samples: the spike's mentions that carry most of its top words, widest reach first;
+    # each first adds top words the ones before it lacked, then the rest fill in; one per text
+    # (a hundred reposts of one post are one sample).
     top_words = {r["term"] for r in terms} | {r["term"] for r in hashtags}
-    score = {i: len(words_of[i] & top_words) for i, _ in spike_rows}
-    candidates = sorted(score, key=lambda i: -score[i])[: SAMPLES * 20]  # stable: newest first among equals
+    mine = {i: words_of[i] & top_words for i, _ in spike_rows}
+    candidates = sorted(mine, key=lambda i: -len(mine[i]))[: SAMPLES * 20]  # stable: newest first among equals
     by_id = {m["id"]: m for m in Mention.objects.filter(id__in=candidates).annotate(head=Left("text", MAX_TEXT + 1))
              .values("id", "author_handle", "author_name", "author_followers", "head", "url", "posted_at")}
-    samples, seen_texts = [], set()
-    for i in sorted(candidates, key=lambda i: (-score[i], -by_id[i]["author_followers"], -i)):
-        m = by_id[i]
-        key = m["head"].strip().lower()
-        if key in seen_texts:
-            continue
-        seen_texts.add(key)
-        samples.append({
-            "id": m["id"], "handle": _bound(m["author_handle"], MAX_NAME), "name": _bound(m["author_name"], MAX_NAME),
-            "followers": m["author_followers"], "text": _bound(m["head"], MAX_TEXT),
-            "url": m["url"] if m["url"].lower().startswith(("https://", "http://")) and len(m["url"]) <= MAX_URL else "",
-            "posted_at": m["posted_at"].isoformat(),
-        })
-        if len(samples) == SAMPLES:
-            break
+    ordered = sorted(candidates, key=lambda i: (-len(mine[i]), -by_id[i]["author_followers"], -i))
+    chosen, covered, seen_texts = [], set(), set()
+    for adds_something in (True, False):
+        for i in ordered:
+            key = by_id[i]["head"].strip().lower()
+            if len(chosen) == SAMPLES or key in seen_texts or (adds_something and not mine[i] - covered):
+                continue
+            chosen.append(i)
+            covered |= mine[i]
+            seen_texts.add(key)
+    samples = [_sample(by_id[i]) for i in chosen]
 
     return {
         "window": {"from": (now - window).isoformat(), "to": now.isoformat(), "minutes": rule.spike_window_minutes,
