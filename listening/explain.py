@@ -24,6 +24,9 @@ TOP_AUTHORS = 5
 TOP_LINKS = 5
 SAMPLES = 5
 MIN_SPIKE_MENTIONS = 2  # a term in one spike mention is an anecdote, not what the spike is about
+# A rule's own baseline thinner than this says little: the spike is set against everything the
+# room heard in that span instead.
+MIN_BASELINE = 20
 MAX_TERM = 60
 MAX_URL = 300
 MAX_NAME = 100
@@ -84,16 +87,18 @@ def _share(count: int, total: int) -> float:
 
 
 def _ranked(spike: Counter, base: Counter, spike_total: int, base_total: int, top: int) -> list[dict]:
+    """Terms by lift; with no baseline at all there is nothing to lift against, and every
+    term is new: they rank by count, without a lift."""
     rows = []
     for term, count in spike.items():
         if count < MIN_SPIKE_MENTIONS:
             continue
-        value = lift(count, spike_total, base[term], base_total)
-        if value <= 1 and base_total:
-            continue  # no more common than before: not what is new (with no baseline at all, everything is)
-        rows.append({"term": term, "spike": count, "baseline": base[term], "lift": round(value, 2),
+        value = round(lift(count, spike_total, base[term], base_total), 2) if base_total else None
+        if value is not None and value <= 1:
+            continue  # no more common than before: not what is new
+        rows.append({"term": term, "spike": count, "baseline": base[term], "lift": value,
                      "spike_share": _share(count, spike_total), "baseline_share": _share(base[term], base_total)})
-    rows.sort(key=lambda r: (-r["lift"], -r["spike"], r["term"]))
+    rows.sort(key=lambda r: (-(r["lift"] or 0), -r["spike"], r["term"]))
     return rows[:top]
 
 
@@ -125,12 +130,18 @@ def spike_mentions(rule: AlertRule) -> QuerySet:
 
 def spike_explain(*, rule: AlertRule, now: datetime) -> dict:
     """The explanation of the spike `rule` sees at `now`: its window (the last
-    spike_window_minutes) against the baseline span before it. Bounded in size."""
+    spike_window_minutes) against the baseline span before it (the rule's own mentions
+    there, or all the room's when those are fewer than MIN_BASELINE). Bounded in size."""
     window = timedelta(minutes=rule.spike_window_minutes)
     baseline_span = timedelta(minutes=rule.spike_baseline_minutes)
     mentions = spike_mentions(rule)
     in_spike = mentions.filter(posted_at__gt=now - window, posted_at__lte=now)
-    in_baseline = mentions.filter(posted_at__gt=now - window - baseline_span, posted_at__lte=now - window)
+    span = {"posted_at__gt": now - window - baseline_span, "posted_at__lte": now - window}
+    in_baseline, scope = mentions.filter(**span), "rule"
+    baseline_count = in_baseline.count()
+    if baseline_count < MIN_BASELINE and rule.query.strip():
+        in_baseline, scope = Mention.objects.filter(**span), "room"
+        baseline_count = in_baseline.count()
 
     spike_rows = list(in_spike.annotate(head=Left("text", TEXT_HEAD)).order_by("-posted_at", "-id")
                       .values_list("id", "head")[:SAMPLE_MENTIONS])
@@ -176,7 +187,7 @@ def spike_explain(*, rule: AlertRule, now: datetime) -> dict:
         "window": {"from": (now - window).isoformat(), "to": now.isoformat(), "minutes": rule.spike_window_minutes,
                    "mentions": in_spike.count(), "read": s_total},
         "baseline": {"from": (now - window - baseline_span).isoformat(), "minutes": rule.spike_baseline_minutes,
-                     "mentions": in_baseline.count(), "read": b_total},
+                     "mentions": baseline_count, "read": b_total, "scope": scope},
         "terms": terms,
         "hashtags": hashtags,
         "authors": [{"platform": a["platform"], "handle": _bound(a["author_handle"], MAX_NAME),

@@ -188,3 +188,40 @@ def test_the_explanation_is_shown_escaped_on_alerts_feed_and_wall(make_user):
         assert "<bdi>&lt;script&gt;window.pwned=1&lt;/script&gt;</bdi>" in html  # the author's name, escaped
         assert "124 followers" in html  # widest reach first
     assert "widest reach" in pages["wall"]
+
+
+def test_a_thin_rule_baseline_gives_way_to_the_room_and_an_empty_one_ranks_by_count(make_user):
+    lead = make_user(roles.LEAD)
+    rule = services.rule_create(user=lead, name="Blackout", kind="spike", query="blackout OR outage",
+                                spike_window_minutes=2, spike_baseline_minutes=20, spike_factor=3, spike_min_count=15)
+    source = f.source()
+    now = timezone.now()
+    services.mention_ingest_batch(source_id=source.id, fetched=[  # the room's chatter before: no blackout in it
+        f.fetched(f"halftime snacks crunchwave {i}", posted_at=now - timedelta(minutes=10)) for i in range(30)
+    ])
+    services.mention_ingest_batch(source_id=source.id, fetched=[
+        f.fetched(f"stadium blackout power outage {i}", posted_at=now - timedelta(minutes=1)) for i in range(12)
+    ] + [f.fetched(f"blackout crunchwave {i}", posted_at=now - timedelta(minutes=1)) for i in range(8)])
+    services.spikes_check(now=now)
+    e = Alert.objects.get(rule=rule).explanation
+    assert e["baseline"] == {**e["baseline"], "scope": "room", "mentions": 30, "read": 30}
+    S, B = 20, 30
+    assert [(t["term"], t["lift"]) for t in e["terms"]] == [
+        ("blackout", round(by_hand(20, S, 0, B), 2)),
+        ("outage", round(by_hand(12, S, 0, B), 2)), ("power", round(by_hand(12, S, 0, B), 2)),
+        ("stadium", round(by_hand(12, S, 0, B), 2)),
+    ]  # "crunchwave" is in 8 of 20 now and 30 of 30 before: less common, not new
+
+    quiet = services.rule_create(user=lead, name="Quiet", kind="spike", query="zeppelin", spike_window_minutes=2,
+                                 spike_baseline_minutes=20, spike_factor=3, spike_min_count=15)
+    later = now + timedelta(hours=2)  # nothing at all in the 20 minutes before
+    services.mention_ingest_batch(source_id=source.id, fetched=[
+        f.fetched(f"zeppelin {'over the bay' if i < 5 else 'landing'} {i}", posted_at=later - timedelta(minutes=1))
+        for i in range(16)
+    ])
+    services.spikes_check(now=later)
+    e = Alert.objects.get(rule=quiet).explanation
+    assert e["baseline"]["read"] == 0
+    assert [(t["term"], t["spike"], t["lift"]) for t in e["terms"]] == [
+        ("zeppelin", 16, None), ("landing", 11, None), ("bay", 5, None),
+    ]
