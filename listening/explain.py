@@ -11,12 +11,12 @@ from django.db.models import Count, Max, QuerySet
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Left
 
-from listening.models import AlertRule, Mention
-from listening.query import tokenize
+from .models import AlertRule, Mention
+from .query import tokenize
 
 # Bounds: what is read and what is stored. A spike of 50,000 mentions is judged on a sample
 # of this many per period (the newest of the spike, an even spread of the baseline).
-SAMPLE_MENTIONS = 2000
+SAMPLE_MENTIONS = 1000
 TEXT_HEAD = 1000  # characters of each mention read, as enrichment does
 TOP_TERMS = 10
 TOP_HASHTAGS = 5
@@ -45,7 +45,7 @@ other ought our ours ourselves out over own re same shan she should shouldn so s
 their theirs them themselves then there these they this those through to too under until up ve very was
 wasn we were weren what when where which while who whom why will with won would wouldn you your yours
 yourself yourselves im ive id youre thats dont cant wont get got gonna like just really also still even
-rt via amp one would us lol omg yes yeah oh ok okay
+rt via amp one would us lol omg yes yeah oh ok okay said says say
 el la los las un una unos unas y o de del al en que es por con para se su sus lo le les no si mas muy
 le la les un une des et ou de du au aux en est que qui pour par avec sur ce cette ces pas plus ne il elle
 der die das ein eine und oder zu von mit ist im auf für nicht es sie er wir ich den dem des
@@ -145,9 +145,10 @@ def spike_explain(*, rule: AlertRule, now: datetime) -> dict:
 
     spike_rows = list(in_spike.annotate(head=Left("text", TEXT_HEAD)).order_by("-posted_at", "-id")
                       .values_list("id", "head")[:SAMPLE_MENTIONS])
-    # An even spread over the baseline, the same every time: ids scattered by a multiplicative hash.
-    base_rows = list(in_baseline.annotate(head=Left("text", TEXT_HEAD), spread=RawSQL("hashint8(listening_mention.id)", []))
-                     .order_by("spread", "id").values_list("id", "head")[:SAMPLE_MENTIONS])
+    # An even spread over the baseline, the same every time: ids in the order of their hash.
+    picked = in_baseline.annotate(spread=RawSQL("hashint8(listening_mention.id)", [])).order_by("spread", "id")
+    base_rows = list(Mention.objects.filter(id__in=list(picked.values_list("id", flat=True)[:SAMPLE_MENTIONS]))
+                     .annotate(head=Left("text", TEXT_HEAD)).values_list("id", "head"))
     s_terms, s_tags, s_links, words_of = _count(spike_rows)
     b_terms, b_tags, b_links, _ = _count(base_rows)
     s_total, b_total = len(spike_rows), len(base_rows)

@@ -164,8 +164,8 @@ def test_the_explanation_is_shown_escaped_on_alerts_feed_and_wall(make_user):
     source = f.source()
     now = timezone.now()
     services.mention_ingest_batch(source_id=source.id, fetched=[
-        f.fetched(f"kaboom {HOSTILE} \u202eevil #Mayhem https://t.co/{HOSTILE} {i}", posted_at=now - timedelta(minutes=1),
-                  author_handle=f"h{i}", author_name=f"\u202e{HOSTILE}", author_followers=100 + i)
+        f.fetched(f"kaboom {HOSTILE} \u202eevil #Mayhem https://t.co/{HOSTILE} {i}",
+                  posted_at=now - timedelta(minutes=1), author_handle=f"h{i}", author_name=f"\u202e{HOSTILE}", author_followers=100 + i)
         for i in range(25)
     ])
     services.spikes_check(now=now)
