@@ -3,10 +3,12 @@ the baseline before it (by smoothed lift, not raw count), the authors with the w
 the links shared most, and a few sample mentions. Plain SQL and counters, no model; computed
 once when a spike alert is raised and stored on it, so no page recounts it."""
 
+import logging
 import re
 from collections import Counter
 from datetime import datetime, timedelta
 
+from django.db import transaction
 from django.db.models import Count, Max, QuerySet
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Left
@@ -31,6 +33,8 @@ MAX_TERM = 60
 MAX_URL = 300
 MAX_NAME = 100
 MAX_TEXT = 280
+
+logger = logging.getLogger(__name__)
 
 _URL = re.compile(r"https?://[^\s<>\"'`]+", re.IGNORECASE)
 _URL_TRAILING = ".,;:!?)]}'\"…"
@@ -131,7 +135,17 @@ def spike_mentions(rule: AlertRule) -> QuerySet:
 def spike_explain(*, rule: AlertRule, now: datetime) -> dict:
     """The explanation of the spike `rule` sees at `now`: its window (the last
     spike_window_minutes) against the baseline span before it (the rule's own mentions
-    there, or all the room's when those are fewer than MIN_BASELINE). Bounded in size."""
+    there, or all the room's when those are fewer than MIN_BASELINE). Bounded in size.
+    Empty if it cannot be worked out: the alert matters more than its explanation."""
+    try:
+        with transaction.atomic():  # a savepoint: a failure here leaves the alert's transaction usable
+            return _explain(rule=rule, now=now)
+    except Exception:
+        logger.exception("The spike of rule %s could not be explained", rule.id)
+        return {}
+
+
+def _explain(*, rule: AlertRule, now: datetime) -> dict:
     window = timedelta(minutes=rule.spike_window_minutes)
     baseline_span = timedelta(minutes=rule.spike_baseline_minutes)
     mentions = spike_mentions(rule)
