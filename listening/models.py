@@ -161,6 +161,9 @@ class Alert(models.Model):
     mention_count = models.PositiveIntegerField(default=0)
     peak = models.PositiveIntegerField(default=0, help_text="a spike's highest count per window")
     baseline = models.FloatField(default=0.0)
+    explanation = models.JSONField(
+        default=dict, blank=True, help_text="a spike's terms, hashtags, authors, links and samples (listening/explain.py)"
+    )
     mentions = models.ManyToManyField(Mention, related_name="alerts", blank=True)
     acknowledged_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"

@@ -136,6 +136,10 @@ def alert_get(alert_id: int) -> Alert:
     return Alert.objects.select_related("rule", "acknowledged_by").get(id=alert_id)
 
 
+def alert_find(alert_id: int) -> Alert | None:
+    return Alert.objects.select_related("rule").filter(id=alert_id).first()
+
+
 def alert_mentions(alert: Alert, limit: int = 200) -> list[Mention]:
     return list(alert.mentions.select_related("source").order_by("-id")[:limit])
 

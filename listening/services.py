@@ -25,6 +25,7 @@ from warroom.text import without_bidi_controls
 
 from . import enrich, query, selectors
 from .adapters import FetchedMention, PermanentError, RateLimited, TransientError, registry
+from .explain import spike_explain
 from .models import Alert, AlertRule, Mention, ReadUsage, Source, new_token
 
 FEED_AUDIENCE = [live.role_group(role) for role in (roles.COMMUNITY_MANAGER, roles.PRODUCER, roles.LEAD, roles.ADMIN)]
@@ -404,7 +405,8 @@ def spikes_check(*, now: datetime | None = None) -> list[Alert]:
                         title=f"Spike: {rule.name} ({current} in {rule.spike_window_minutes} min, baseline {baseline:.1f})",
                     )
                     alert.peak, alert.baseline = current, baseline
-                    alert.save(update_fields=["peak", "baseline"])
+                    alert.explanation = spike_explain(rule=rule, now=now)  # once per raised spike
+                    alert.save(update_fields=["peak", "baseline", "explanation"])
                     raised.append(alert)
                 else:
                     known = set(open_alert.mentions.filter(id__in=ids).values_list("id", flat=True))

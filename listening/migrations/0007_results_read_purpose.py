@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('listening', '0005_alertrule_declare_crisis'),
+        ('listening', '0006_spike_alert_explanation'),
     ]
 
     operations = [
