@@ -178,12 +178,24 @@ class Alert(models.Model):
 
 
 class ReadUsage(models.Model):
-    """Posts read from a metered API (X) per source per day: the budget meter's ledger."""
+    """Posts read from a metered API (X) per source per day, and the engagement reads of
+    what the room published (no source): the budget meter's ledger."""
 
-    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="usage")
+    class Purpose(models.TextChoices):
+        LISTENING = "listening", "Listening"
+        ENGAGEMENT = "engagement", "Engagement of our posts"
+
+    source = models.ForeignKey(Source, null=True, blank=True, on_delete=models.CASCADE, related_name="usage")
+    purpose = models.CharField(max_length=12, choices=Purpose.choices, default=Purpose.LISTENING)
     day = models.DateField()
     reads = models.PositiveIntegerField(default=0)
     polls = models.PositiveIntegerField(default=0)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["source", "day"], name="read_usage_source_day")]
+        constraints = [
+            models.UniqueConstraint(fields=["source", "day"], name="read_usage_source_day"),
+            models.UniqueConstraint(fields=["day"], condition=models.Q(source__isnull=True, purpose="engagement"),
+                                    name="read_usage_engagement_day"),
+            models.CheckConstraint(condition=models.Q(source__isnull=False) | models.Q(purpose="engagement"),
+                                   name="read_usage_listening_has_source"),
+        ]

@@ -554,6 +554,14 @@ def _usage_add(*, source: Source, reads: int, day) -> None:
     ReadUsage.objects.filter(id=usage.id).update(reads=F("reads") + reads, polls=F("polls") + 1)
 
 
+def engagement_reads_record(*, reads: int, requests: int = 1, now: datetime | None = None) -> None:
+    """X posts read to follow the engagement of what the room published: they count
+    against the same monthly cap as listening, on their own line of the meter."""
+    day = (now or timezone.now()).date()
+    usage, _ = ReadUsage.objects.get_or_create(source=None, day=day, purpose=ReadUsage.Purpose.ENGAGEMENT)
+    ReadUsage.objects.filter(id=usage.id).update(reads=F("reads") + reads, polls=F("polls") + requests)
+
+
 # --- The lead's sources and rules ------------------------------------------------------
 
 @transaction.atomic
