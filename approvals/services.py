@@ -604,11 +604,14 @@ def posts_due_claim(*, now: datetime | None = None, limit: int = 500) -> list[in
 def _publisher(post: Post) -> Callable[[], str]:
     """The network call for this post: its media uploaded (their bytes checked against the
     approved hashes first), then the post. X's today; the networks' publisher interface
-    picks the module for the account's platform."""
+    picks the module for the account's platform. A follow-up replies to our own post,
+    whose id is known only once that went out."""
+    parent = post.reply_to_post.platform_id if post.reply_to_post_id else ""
+
     def publish() -> str:
         files = _media_files(post)
         media_ids = x.upload_media(files) if files else []
-        return x.publish(post.text, in_reply_to=post.in_reply_to or None, media_ids=media_ids)
+        return x.publish(post.text, in_reply_to=post.in_reply_to or parent or None, media_ids=media_ids)
     return publish
 
 
