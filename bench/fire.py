@@ -162,14 +162,12 @@ def reset_and_prepare():
         client.delete(*keys[start : start + 500])
     client.close()
     app.control.purge()
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "TRUNCATE playbooks_firing, playbooks_suggestion, playbooks_drill, playbooks_moment_scenarios, "
-            "playbooks_moment, playbooks_variant, playbooks_scenario, playbooks_contact, playbooks_event_accounts, "
-            "playbooks_event, approvals_publishattempt, approvals_approvalrequest, approvals_post, approvals_account, "
-            "listening_alert_mentions, listening_alert, listening_mention, listening_readusage, listening_source, "
-            "triage_caseevent, triage_case_mentions, triage_case, warroom_liveevent, warroom_auditentry, "
-            "django_session RESTART IDENTITY CASCADE")
+    common.truncate("playbooks_firing", "playbooks_suggestion", "playbooks_drill", "playbooks_moment_scenarios",
+        "playbooks_moment", "playbooks_variant", "playbooks_scenario", "playbooks_contact",
+        "playbooks_event_accounts", "playbooks_event", "approvals_publishattempt", "approvals_approvalrequest",
+        "approvals_post", "approvals_account", "listening_alert_mentions", "listening_alert", "listening_mention",
+        "listening_readusage", "listening_source", "triage_caseevent", "triage_case_mentions", "triage_case",
+        "warroom_liveevent", "warroom_auditentry", "django_session")
     QueueState.objects.update_or_create(id=1, defaults={"paused": False, "reason": "", "paused_by": None,
                                                         "paused_at": None, "auto_resume_at": None})
     roles.ensure_groups()

@@ -72,10 +72,8 @@ def reset() -> tuple[int, list[int]]:
     from listening.models import Source
     from warroom import roles
 
-    with connection.cursor() as cursor:
-        cursor.execute("TRUNCATE triage_caseevent, triage_case_mentions, triage_case, listening_alert_mentions, "
-                       "listening_alert, listening_mention, listening_source, warroom_liveevent, warroom_auditentry "
-                       "RESTART IDENTITY CASCADE")
+    common.truncate("triage_caseevent", "triage_case_mentions", "triage_case", "listening_alert_mentions",
+        "listening_alert", "listening_mention", "listening_source", "warroom_liveevent", "warroom_auditentry")
     roles.ensure_groups()
     source = Source.objects.create(name="Queue bench", kind=Source.Kind.DEMO, query="speed=10")
     users = get_user_model()

@@ -96,13 +96,10 @@ def load(now: datetime) -> None:
     rng = random.Random(SEED)
     lines = corpus()
     labels = ("positive", "neutral", "negative")
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "TRUNCATE listening_alert_mentions, listening_alert, listening_mention, listening_alertrule, listening_source,"
-            " triage_caseevent, triage_case_mentions, triage_case, approvals_approvalrequest, approvals_publishattempt,"
-            " approvals_post, approvals_account, wall_mentionminute, wall_topicday, wall_topic, wall_notification,"
-            " warroom_liveevent RESTART IDENTITY CASCADE"
-        )
+    common.truncate("listening_alert_mentions", "listening_alert", "listening_mention", "listening_alertrule",
+        "listening_source", "triage_caseevent", "triage_case_mentions", "triage_case",
+        "approvals_approvalrequest", "approvals_publishattempt", "approvals_post", "approvals_account",
+        "wall_mentionminute", "wall_topicday", "wall_topic", "wall_notification", "warroom_liveevent")
     sources = [Source.objects.create(name=f"bench source {n}", kind=Source.Kind.WEBHOOK) for n in range(SOURCES)]
     columns = ("source_id, platform, external_id, url, author_handle, author_name, author_followers, text, truncated,"
                " lang, sentiment, sentiment_label, rule_ids, in_reply_to, conversation_id, posted_at, received_at")
