@@ -16,20 +16,22 @@ socket (/ws/room/, like the cockpit page) and, per round:
     4. presses fire at once: the cockpit's POST (session, CSRF, htmx)  -> t_fire
     5. waits until the fake X accepted the variant's text              -> fire_to_published
 
-Goals (issue 7): suggested within 1 s of the poll that fetched the trigger (the poll is
-enqueued the moment the post is accepted, so t0 is when the poll starts); published within
-2 s of the fire. Each variant must reach X exactly once (duplicates, must be 0).
+Goals (issue 14): at the 99th percentile over the rounds (nearest rank: with 20 rounds,
+the slowest), suggested within 500 ms of the poll that fetched the trigger (the poll is
+enqueued the moment the post is accepted, so t0 is when the poll starts) and published
+within 500 ms of the fire. Each variant must reach X exactly once (duplicates, must be 0).
 
 Uses its own database (warroom_bench_fire, emptied with TRUNCATE at the start), Redis
-database 12 and channel prefix; BENCH_DATABASE_URL, BENCH_REDIS_URL, BENCH_ROUNDS override.
+database 12 and channel prefix; BENCH_DATABASE_URL, BENCH_REDIS_URL, BENCH_ROUNDS (20) override.
 BENCH_SERVICES=0 skips scripts/services.sh (PostgreSQL and Redis already answer).
-The last line is the summary (medians over the rounds):
-    fire: trigger_to_suggest_ms=<a> fire_to_published_ms=<b>
+The last line is the summary (p99 and medians over the rounds):
+    fire: rounds=20 trigger_to_suggest_p99_ms=<a> fire_to_published_p99_ms=<b> trigger_to_suggest_ms=<median> ...
 """
 
 import asyncio
 import functools
 import json
+import math
 import os
 import secrets
 import signal
@@ -54,9 +56,15 @@ ENV = common.bench_env(name="fire", redis_db=12,
                        SECURE_SSL_REDIRECT="0", SESSION_COOKIE_SECURE="0", CSRF_COOKIE_SECURE="0", X_BEARER_TOKEN="bench")
 DATABASE_URL, REDIS_URL, CHANNEL_PREFIX = ENV["DATABASE_URL"], ENV["REDIS_URL"], ENV["CHANNEL_PREFIX"]
 SERVICES_TAG = "bench-fire"
-ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "20"))
 WAIT = float(os.environ.get("BENCH_WAIT_SECONDS", "60"))
-GOAL_SUGGEST_MS, GOAL_PUBLISH_MS = 1000, 2000
+GOAL_SUGGEST_MS, GOAL_PUBLISH_MS = 500, 500  # p99
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Nearest-rank percentile."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)]
 
 os.environ.update(ENV)  # before django.setup(): settings read them once
 
@@ -322,10 +330,11 @@ def main() -> int:
         counts = Counter(post.text for post in fake.posts)
         duplicates = sum(n - 1 for n in counts.values() if n > 1)
         suggest_ms, publish_ms = statistics.median(to_suggest), statistics.median(to_publish)
+        suggest_p99, publish_p99 = percentile(to_suggest, 99), percentile(to_publish, 99)
+        met = suggest_p99 <= GOAL_SUGGEST_MS and publish_p99 <= GOAL_PUBLISH_MS and duplicates == 0
         print(f"fire: rounds={len(to_suggest)} duplicates={duplicates} slowest trigger_to_suggest_ms={max(to_suggest):.0f}"
-              f" fire_to_published_ms={max(to_publish):.0f}; goals <= {GOAL_SUGGEST_MS} and <= {GOAL_PUBLISH_MS}:"
-              f" {'met' if suggest_ms <= GOAL_SUGGEST_MS and publish_ms <= GOAL_PUBLISH_MS else 'NOT met'} (medians)",
-              flush=True)
+              f" fire_to_published_ms={max(to_publish):.0f}; goals p99 <= {GOAL_SUGGEST_MS} and <= {GOAL_PUBLISH_MS}:"
+              f" {'met' if met else 'NOT met'}", flush=True)
     finally:
         if socket is not None:
             socket.stopping = True
@@ -337,7 +346,8 @@ def main() -> int:
             fake.stop()
         if use_services:
             services("stop")
-    print(f"fire: trigger_to_suggest_ms={suggest_ms:.0f} fire_to_published_ms={publish_ms:.0f}")
+    print(f"fire: rounds={len(to_suggest)} trigger_to_suggest_p99_ms={suggest_p99:.0f} fire_to_published_p99_ms={publish_p99:.0f}"
+          f" trigger_to_suggest_ms={suggest_ms:.0f} fire_to_published_ms={publish_ms:.0f} duplicates={duplicates}")
     return 0
 
 
