@@ -128,16 +128,18 @@ def load(now: datetime) -> None:
                 INSERT INTO listening_mention (source_id, platform, external_id, url, author_handle, author_name,
                                                author_followers, text, truncated, lang, sentiment, sentiment_label,
                                                rule_ids, in_reply_to, conversation_id, posted_at, received_at)
-                SELECT (%(sources)s::bigint[])[1 + n %% %(source_count)s], 'webhook', 'bench-' || n, '', c.handle,
+                SELECT (%(sources)s::bigint[])[1 + g.n %% %(source_count)s], 'webhook', 'bench-' || g.n, '', c.handle,
                        c.name, c.followers, c.text, false, c.lang,
                        CASE label WHEN 'positive' THEN 0.5 WHEN 'negative' THEN -0.5 ELSE 0.0 END, label,
                        '{}', '', '', at, at
-                FROM generate_series(%(lo)s::bigint, %(hi)s::bigint - 1) n
-                JOIN bench_corpus c ON c.n = n %% %(corpus)s,
-                LATERAL (SELECT (ARRAY['positive', 'neutral', 'negative'])[1 + floor(random() * 3)::int] AS label,
-                                random() * %(span)s AS ago, random() < 0.4 AS evening, random() AS r) d,
+                FROM generate_series(%(lo)s::bigint, %(hi)s::bigint - 1) g(n)
+                JOIN bench_corpus c ON c.n = g.n %% %(corpus)s,
+                -- g.n * 0: a LATERAL that names no outer column is evaluated once, not per row
+                LATERAL (SELECT (ARRAY['positive', 'neutral', 'negative'])[1 + floor(random() * 3 + g.n * 0)::int] AS label,
+                                random() * %(span)s + g.n * 0 AS ago, random() + g.n * 0 < 0.4 AS evening,
+                                random() + g.n * 0 AS r) d,
                 LATERAL (SELECT %(now)s::timestamptz - make_interval(secs => CASE
-                           WHEN n >= %(mentions)s - 3000 THEN d.r * 600  -- the spike: the last ten minutes
+                           WHEN g.n >= %(mentions)s - 3000 THEN d.r * 600  -- the spike: the last ten minutes
                            WHEN d.evening THEN floor(d.ago / 86400) * 86400 + d.r * 4 * 3600  -- evenings are busier
                            ELSE d.ago END)) t(at)
             """, {"sources": [source.id for source in sources], "source_count": SOURCES, "lo": start,
