@@ -6,8 +6,9 @@ Against real daphne servers (started here the way Procfile's web process is, wit
 DEBUG off; two by default, sharing the channel layer in Redis as web processes behind a
 load balancer do), 1,000 logged-in WebSocket clients, spread evenly over the servers, say
 hello on /ws/room/ (`--old` runs the previous round instead: 50 and then 200 clients on
-one daphne; `--clients`, `--processes` change it); a publisher thread calls `live.publish(...)` for 500 events at a steady rate and notes the
-moment each transaction committed; every client notes when each event id arrived.
+one daphne; `--clients`, `--processes` change it); a publisher thread calls
+`live.publish(...)` for 500 events at a steady rate and notes the moment each transaction
+committed; every client notes when each event id arrived.
 Latency = receive time - commit time, over all clients x events (rendering, group_send,
 the consumer and the socket included); both sides read time.time() on this machine.
 The clients share one asyncio loop: they need a fraction of a core (bench_cpu; and
