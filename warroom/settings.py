@@ -282,3 +282,6 @@ CRISIS_CHANNELS = env_list("CRISIS_CHANNELS", "room.channels.EmailChannel,room.c
 CRISIS_SLACK_WEBHOOK_URL = env("CRISIS_SLACK_WEBHOOK_URL", "")
 NETGUARD_ALLOW_HOSTS: list[str] = []  # set by tests only, never from the environment: it lifts the guard
 CELERY_BEAT_SCHEDULE["topics-refresh"] = {"task": "wall.tasks.topics_refresh", "schedule": 60.0}
+# Approve away from the desk (approvals.services.approval_link_issue): how long the
+# signed, single-use link an approver on deck receives stays good.
+APPROVAL_LINK_MINUTES = int(env("APPROVAL_LINK_MINUTES", "15"))
