@@ -14,7 +14,8 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import Resolver404, resolve
 from django.utils.http import urlencode
-from django_otp import devices_for_user, login as otp_login, match_token, user_has_device
+from django_otp import DEVICE_ID_SESSION_KEY, devices_for_user, login as otp_login, match_token, user_has_device
+from django_otp.models import Device
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -38,6 +39,17 @@ def required_for(user) -> bool:
 
 def enrolled(user) -> bool:
     return user_has_device(user, confirmed=True)
+
+
+def session_passes(user, session) -> bool:
+    """Whether a session (a SessionStore, or its loaded data) may read the room: it verified
+    a second factor of this user's, when the user needs one. The room's socket asks it when
+    it connects and at every re-check (warroom.sessions), as the middleware asks for pages."""
+    if not (enrolled(user) or required_for(user)):
+        return True
+    persistent_id = session.get(DEVICE_ID_SESSION_KEY)
+    device = Device.from_persistent_id(persistent_id) if persistent_id else None
+    return device is not None and device.user_id == user.id
 
 
 def _clean_code(code: str) -> str:

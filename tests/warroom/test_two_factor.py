@@ -147,3 +147,18 @@ def test_the_admin_resets_someones_devices_and_it_is_audited(make_user):
     entry = AuditEntry.objects.get(action="2fa.reset")
     assert entry.actor == admin and entry.object_id == str(user.id) and len(entry.details["devices"]) == 2
     assert client.get("/admin/otp_totp/totpdevice/").status_code == 404  # no unaudited way round the reset
+
+
+def test_the_room_socket_reads_only_for_a_session_that_verified_its_second_factor(make_user):
+    from django.contrib.sessions.backends.db import SessionStore
+
+    from warroom import sessions
+
+    user = make_user(roles.LEGAL, "ana")
+    device = enrolled(user)
+    client = signed_in_with_password(user)
+    key = client.cookies["sessionid"].value
+    assert sessions.socket_access(session_key=key) is None  # password only
+    assert not twofactor.session_passes(user, SessionStore(key))
+    client.post("/login/verify/", {"code": code_for(device)})
+    assert sessions.socket_access(session_key=client.cookies["sessionid"].value) == {roles.LEGAL}
