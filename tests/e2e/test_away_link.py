@@ -60,7 +60,7 @@ def no_horizontal_scroll(page) -> bool:
 
 
 def test_an_approver_answers_from_the_link_on_a_phone_and_a_second_use_is_refused(away_server, phone, make_user,
-                                                                                   mailoutbox):
+                                                                                   mailoutbox, artifacts):
     expiry, who = presence._keys()
     presence._redis().delete(expiry, who)
     ana = make_user(roles.LEGAL, "ana", email="ana@example.com")
@@ -87,6 +87,7 @@ def test_an_approver_answers_from_the_link_on_a_phone_and_a_second_use_is_refuse
     expect(card.locator("button.yes")).to_be_visible()
     expect(card.locator("input[name=reason]")).to_be_visible()
     assert no_horizontal_scroll(page)
+    page.screenshot(path=str(artifacts / "away-link-phone.png"), full_page=True)
 
     card.locator("button.yes").click()
     expect(page.locator("#away-answered")).to_contain_text("Yes sent")
