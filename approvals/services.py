@@ -596,7 +596,9 @@ def posts_due_claim(*, now: datetime | None = None, limit: int = 500) -> list[in
 
 
 def _publisher(post: Post) -> Callable[[], str]:
-    return lambda: x.publish(post.text, in_reply_to=post.in_reply_to or None)
+    # A follow-up replies to our own post, whose id is known only once that went out.
+    parent = post.reply_to_post.platform_id if post.reply_to_post_id else ""
+    return lambda: x.publish(post.text, in_reply_to=post.in_reply_to or parent or None)
 
 
 def post_publish(*, post_id: int) -> str:
