@@ -13,7 +13,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from . import live, presence, roles, sessions
+from . import live, presence, roles, sessions, twofactor
 
 # Close codes the page reads (static/warroom/live.js). A refusal is sent after accepting:
 # a socket closed before its handshake completes reaches the browser as a bare 1006.
@@ -114,6 +114,9 @@ class RoomConsumer(AsyncWebsocketConsumer):
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
             await self.refuse(CLOSE_UNAUTHENTICATED)
+            return
+        if not await database_sync_to_async(twofactor.session_passes)(user, self.scope["session"]):
+            await self.refuse(CLOSE_UNAUTHENTICATED)  # the second factor is still to come
             return
         self.held = await database_sync_to_async(roles.roles_of)(user)
         if not self.held:
