@@ -5,6 +5,7 @@ until the user's right to read ends (see warroom.sessions)."""
 import asyncio
 import json
 import logging
+import random
 from collections import deque
 from datetime import timedelta
 
@@ -263,9 +264,15 @@ class RoomConsumer(AsyncWebsocketConsumer):
         """channels-redis drops pushes to a channel over capacity: every few seconds, send
         what the table holds that this socket has not sent, and advance the watermark.
         Each time, first check that the user may still read it: a close message can be
-        dropped too."""
+        dropped too.
+
+        The first sweep comes at a random point of the second half of the first interval:
+        pages opened together (a deploy, a server restart) would otherwise sweep together
+        every few seconds, a burst of database work that delays the pushes in flight."""
+        delay = settings.LIVE_SYNC_SECONDS * (0.5 + random.random() / 2)
         while True:
-            await asyncio.sleep(settings.LIVE_SYNC_SECONDS)
+            await asyncio.sleep(delay)
+            delay = settings.LIVE_SYNC_SECONDS
             if self.verified is None:  # still catching up
                 continue
             try:
