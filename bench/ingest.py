@@ -96,7 +96,6 @@ def reset_state():
     audit log of this bench database) and the channel-layer keys under the bench prefix;
     then the demo source and the demo rules. Returns the source."""
     import redis
-    from django.db import connection
 
     from listening import services
     from listening.models import Source
@@ -106,12 +105,10 @@ def reset_state():
     for start in range(0, len(keys), 500):
         client.delete(*keys[start : start + 500])
     client.close()
-    with connection.cursor() as cursor:
-        # TRUNCATE fires no row trigger: the audit log's append-only guard refuses UPDATE/DELETE only.
-        cursor.execute(
-            "TRUNCATE listening_alert_mentions, listening_alert, listening_mention, listening_readusage, "
-            "listening_alertrule, listening_source, warroom_liveevent, warroom_auditentry RESTART IDENTITY CASCADE"
-        )
+    common.truncate(
+        "listening_alert_mentions, listening_alert, listening_mention, listening_readusage, "
+        "listening_alertrule, listening_source, warroom_liveevent, warroom_auditentry"
+    )
     source = Source.objects.create(name="Super Bowl night (ingest bench)", kind=Source.Kind.DEMO, query="speed=10")
     for rule in RULES:
         services.rule_create(user=None, **rule)

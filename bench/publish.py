@@ -98,12 +98,10 @@ def reset_state():
         client.delete(*keys[start : start + 500])
     client.close()
     app.control.purge()
-    with connection.cursor() as cursor:
-        # TRUNCATE fires no row trigger: the audit log's append-only guard refuses UPDATE/DELETE only.
-        cursor.execute(
-            "TRUNCATE approvals_publishattempt, approvals_approvalrequest, approvals_post, approvals_account, "
-            "warroom_liveevent, warroom_auditentry RESTART IDENTITY CASCADE"
-        )
+    common.truncate(
+        "approvals_publishattempt, approvals_approvalrequest, approvals_post, approvals_account, "
+        "warroom_liveevent, warroom_auditentry"
+    )
     QueueState.objects.update_or_create(id=1, defaults={"paused": False, "reason": "", "paused_by": None,
                                                         "paused_at": None, "auto_resume_at": None})
     roles.ensure_groups()

@@ -88,7 +88,7 @@ def rules_compiled() -> list[CompiledRule]:
     compiled = []
     for rule in AlertRule.objects.filter(enabled=True).order_by("id"):
         try:
-            parsed = query.parse(rule.query) if rule.query.strip() else None
+            parsed = query.parse_cached(rule.query) if rule.query.strip() else None
         except query.QuerySyntaxError:
             continue  # refused at save time; a rule saved before a parser change is skipped, not fatal
         compiled.append(CompiledRule(rule=rule, query=parsed))
