@@ -491,7 +491,9 @@ def posts_publish_batch(*, limit: int = PUBLISH_BATCH, now: datetime | None = No
 
 
 def _publisher(post: Post) -> Callable[[], str]:
-    return lambda: x.publish(post.text, in_reply_to=post.in_reply_to or None)
+    # A follow-up replies to our own post, whose id is known only once that went out.
+    parent = post.reply_to_post.platform_id if post.reply_to_post_id else ""
+    return lambda: x.publish(post.text, in_reply_to=post.in_reply_to or parent or None)
 
 
 def post_publish(*, post_id: int) -> str:

@@ -29,6 +29,7 @@ from warroom.text import without_bidi_controls
 from . import enrich, query, selectors
 from .adapters import (AdapterError, FetchedMention, FetchResult, PermanentError, RateLimited, TransientError,
                        registry)
+from .explain import spike_explain
 from .models import Alert, AlertRule, Mention, ReadUsage, Source, new_token
 
 logger = logging.getLogger(__name__)
@@ -459,7 +460,8 @@ def spikes_check(*, now: datetime | None = None) -> list[Alert]:
                         title=f"Spike: {rule.name} ({current} in {rule.spike_window_minutes} min, baseline {baseline:.1f})",
                     )
                     alert.peak, alert.baseline = current, baseline
-                    alert.save(update_fields=["peak", "baseline"])
+                    alert.explanation = spike_explain(rule=rule, now=now)  # once per raised spike
+                    alert.save(update_fields=["peak", "baseline", "explanation"])
                     raised.append(alert)
                 else:
                     known = set(open_alert.mentions.filter(id__in=ids).values_list("id", flat=True))
@@ -607,6 +609,14 @@ def _interval(source: Source) -> float:
 def _usage_add(*, source: Source, reads: int, day) -> None:
     usage, _ = ReadUsage.objects.get_or_create(source=source, day=day)
     ReadUsage.objects.filter(id=usage.id).update(reads=F("reads") + reads, polls=F("polls") + 1)
+
+
+def engagement_reads_record(*, reads: int, requests: int = 1, now: datetime | None = None) -> None:
+    """X posts read to follow the engagement of what the room published: they count
+    against the same monthly cap as listening, on their own line of the meter."""
+    day = (now or timezone.now()).date()
+    usage, _ = ReadUsage.objects.get_or_create(source=None, day=day, purpose=ReadUsage.Purpose.ENGAGEMENT)
+    ReadUsage.objects.filter(id=usage.id).update(reads=F("reads") + reads, polls=F("polls") + requests)
 
 
 # --- The lead's sources and rules ------------------------------------------------------

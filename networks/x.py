@@ -3,7 +3,8 @@ failures in the words of networks/errors.py, and publishing. tweepy talks to the
 host https://api.twitter.com; a transport mounted on its requests session sends those
 requests to X_API_BASE_URL when it is set (the loopback fake in tests and the demo) and
 enforces X_TIMEOUT_SECONDS on every request. Listening's X adapter fetches through
-`client_for` and `translated_errors`; approvals and drills publish with `publish`.
+`client_for` and `translated_errors`; approvals and drills publish with `publish`;
+room/flows/engagement.py reads what went out with `engagement`.
 
 Settings read here (getattr with defaults): X_BEARER_TOKEN, X_API_BASE_URL,
 X_TIMEOUT_SECONDS (10), and for publishing X_CONSUMER_KEY, X_CONSUMER_SECRET,
@@ -226,3 +227,46 @@ def publish(text: str, *, in_reply_to: str | None = None, sandbox: bool = False)
         raise PublishOutcomeUnknown("X accepted the post but its answer carried no post id: check the account "
                                     "before trying again.")
     return post_id
+
+
+# --- engagement ------------------------------------------------------------------------
+
+LOOKUP_BATCH = 100  # GET /2/tweets takes up to 100 ids
+
+
+def _count(metrics: dict, name: str) -> int | None:
+    value = metrics.get(name)
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
+def engagement(ids: list[str]) -> dict[str, dict]:
+    """The public counts of these posts, by id: likes, reposts, replies, quotes and
+    impressions (None where X does not give them). Posts X no longer shows (deleted,
+    protected) are left out. One request per 100 ids, with the app's bearer token; every
+    post returned is one read against the monthly cap. Raises networks/errors.py's errors."""
+    ids = [post_id for post_id in dict.fromkeys(ids) if valid_id(post_id)]
+    if not ids:
+        return {}
+    if not settings.X_BEARER_TOKEN:
+        raise PermanentError("No X credentials to read engagement with: set X_BEARER_TOKEN.")
+    client = client_for(bearer_token=settings.X_BEARER_TOKEN)
+    found: dict[str, dict] = {}
+    try:
+        for start in range(0, len(ids), LOOKUP_BATCH):
+            with translated_errors():
+                body = client.get_tweets(ids[start:start + LOOKUP_BATCH], tweet_fields=["public_metrics"])
+            for item in (body.get("data") or []) if isinstance(body, dict) else []:
+                post_id = valid_id(item.get("id")) if isinstance(item, dict) else None
+                metrics = item.get("public_metrics") if post_id else None
+                if not isinstance(metrics, dict):
+                    continue
+                found[post_id] = {
+                    "likes": _count(metrics, "like_count") or 0,
+                    "reposts": _count(metrics, "retweet_count") or 0,
+                    "replies": _count(metrics, "reply_count") or 0,
+                    "quotes": _count(metrics, "quote_count") or 0,
+                    "impressions": _count(metrics, "impression_count"),
+                }
+    finally:
+        client.session.close()
+    return found

@@ -255,6 +255,9 @@ CELERY_BEAT_SCHEDULE["spikes-check"] = {"task": "listening.tasks.spikes_check", 
 GUARDRAIL_BLOCKED_TERMS = env_list("GUARDRAIL_BLOCKED_TERMS", "")
 PUBLISH_EVERY_SECONDS = float(env("PUBLISH_EVERY_SECONDS", "2"))
 CELERY_BEAT_SCHEDULE["publish-due-posts"] = {"task": "approvals.tasks.publish_due_posts", "schedule": PUBLISH_EVERY_SECONDS}
+# Results: the engagement of what went out is read on a decaying schedule (room/flows/engagement.py).
+ENGAGEMENT_EVERY_SECONDS = float(env("ENGAGEMENT_EVERY_SECONDS", "30"))
+CELERY_BEAT_SCHEDULE["engagement-refresh"] = {"task": "room.tasks.engagement_refresh", "schedule": ENGAGEMENT_EVERY_SECONDS}
 CELERY_BEAT_SCHEDULE["approvals-housekeeping"] = {"task": "approvals.tasks.housekeeping", "schedule": 15.0}
 CELERY_BEAT_SCHEDULE["sla-check"] = {"task": "triage.tasks.sla_check", "schedule": 15.0}
 CELERY_BEAT_SCHEDULE["kpis-refresh"] = {"task": "triage.tasks.kpis_refresh", "schedule": 60.0}
