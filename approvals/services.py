@@ -575,24 +575,57 @@ def approval_link_answer(*, token: str, user, answer: str, reason: str = "") -> 
 ENQUEUED_FOR = timedelta(seconds=30)
 
 
-def posts_due(*, now: datetime | None = None, limit: int = 500) -> list[int]:
-    now = now or timezone.now()
+def _due(now: datetime):
     posts = Post.objects.filter(state=Post.State.SCHEDULED, publish_at__lte=now)
     if _queue_row().paused:  # only a fired holding statement leaves a paused queue (a lost task is found again)
         posts = posts.filter(holding=True)
-    posts = posts.exclude(retry_at__gt=now)
-    return list(posts.order_by("publish_at", "id").values_list("id", flat=True)[:limit])
+    return posts.exclude(retry_at__gt=now)
+
+
+def posts_due(*, now: datetime | None = None, limit: int = 500) -> list[int]:
+    now = now or timezone.now()
+    return list(_due(now).order_by("publish_at", "id").values_list("id", flat=True)[:limit])
+
+
+PUBLISH_BATCH = 25  # due posts one task claims and then publishes one after the other
+
+
+def posts_due_unclaimed(*, now: datetime | None = None, limit: int = 500) -> int:
+    """How many due posts no task has claimed in the last ENQUEUED_FOR (up to `limit`):
+    beat sends one batch task per PUBLISH_BATCH of them."""
+    now = now or timezone.now()
+    return _due(now).exclude(enqueued_at__gt=now - ENQUEUED_FOR)[:limit].count()
 
 
 @transaction.atomic
 def posts_due_claim(*, now: datetime | None = None, limit: int = 500) -> list[int]:
-    """The due posts to hand to workers now: each is marked as enqueued, so a backlog is
-    not enqueued again on every beat tick (a lost task is re-enqueued after ENQUEUED_FOR)."""
+    """Claim due posts for the task that asks (SELECT ... FOR UPDATE SKIP LOCKED LIMIT n):
+    each is marked as taken, so no other task claims it for ENQUEUED_FOR (a task that dies
+    leaves the posts it had not reached to be claimed again after that)."""
     now = now or timezone.now()
-    due = Post.objects.filter(id__in=posts_due(now=now, limit=limit * 2)).exclude(enqueued_at__gt=now - ENQUEUED_FOR)
+    due = _due(now).exclude(enqueued_at__gt=now - ENQUEUED_FOR)
     ids = list(due.select_for_update(skip_locked=True).order_by("publish_at", "id").values_list("id", flat=True)[:limit])
     Post.objects.filter(id__in=ids).update(enqueued_at=now)
     return ids
+
+
+def posts_publish_batch(*, limit: int = PUBLISH_BATCH, now: datetime | None = None) -> dict[str, int]:
+    """One task's share of the due posts: claim up to `limit` at once, then publish them one
+    at a time, each through `post_publish` (its own two transactions: the pause check and
+    the call under the queue row lock, so a worker killed mid-batch leaves only the post in
+    flight PUBLISHING, for the sweep to move to needs-check). A pause met mid-batch hands
+    the rest back at once. `now` moves the claim's clock only (tests). Returns outcome counts."""
+    ids = posts_due_claim(now=now, limit=limit)
+    outcomes: dict[str, int] = {}
+    for index, post_id in enumerate(ids):
+        outcome = post_publish(post_id=post_id)
+        outcomes[outcome] = outcomes.get(outcome, 0) + 1
+        if outcome == "held":  # paused: beat finds the rest again after the resume
+            rest = ids[index + 1:]
+            Post.objects.filter(id__in=rest, state=Post.State.SCHEDULED).update(enqueued_at=None)
+            outcomes["handed back"] = len(rest)
+            break
+    return outcomes
 
 
 def _publisher(post: Post) -> Callable[[], str]:

@@ -14,7 +14,9 @@ X_ACCESS_TOKEN, X_ACCESS_TOKEN_SECRET (OAuth 1.0a user context) or X_USER_ACCESS
 
 from __future__ import annotations
 
+import os
 import re
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
@@ -62,6 +64,29 @@ def client_for(**credentials) -> tweepy.Client:
     timeout = float(getattr(settings, "X_TIMEOUT_SECONDS", DEFAULT_TIMEOUT))
     client.session.mount(X_HOST + "/", XTransport(base_url=settings.X_API_BASE_URL or "", timeout=timeout))
     return client
+
+
+_clients: dict[tuple, tweepy.Client] = {}
+
+
+def client_cached(**credentials) -> tweepy.Client:
+    """`client_for`, made once per process (a forked worker makes its own) and thread for each
+    set of credentials and target, and kept: publishing reuses the client and its kept-alive
+    connection instead of a new client and TLS handshake per post."""
+    key = (os.getpid(), threading.get_ident(), settings.X_API_BASE_URL or "", getattr(settings, "X_TIMEOUT_SECONDS", DEFAULT_TIMEOUT),
+           tuple(sorted(credentials.items())))
+    client = _clients.get(key)
+    if client is None:
+        client = _clients[key] = client_for(**credentials)
+    return client
+
+
+def _client_forget(client: tweepy.Client) -> None:
+    """After a failed call: the next one starts from a fresh client and connection."""
+    for key, kept in list(_clients.items()):
+        if kept is client:
+            del _clients[key]
+    client.session.close()
 
 
 # --- errors ----------------------------------------------------------------------------
@@ -166,21 +191,21 @@ def _publishing_client(*, sandbox: bool = False) -> tuple[tweepy.Client, bool]:
         if not token:
             raise PermanentError("No sandbox account to post to: set X_SANDBOX_USER_ACCESS_TOKEN. Drills never "
                                  "post with the brand's credentials.")
-        return client_for(bearer_token=token), False
+        return client_cached(bearer_token=token), False
     names = ("X_CONSUMER_KEY", "X_CONSUMER_SECRET", "X_ACCESS_TOKEN", "X_ACCESS_TOKEN_SECRET")
     oauth1 = {name: getattr(settings, name, "") or "" for name in names}
     if all(oauth1.values()):
-        return client_for(consumer_key=oauth1["X_CONSUMER_KEY"], consumer_secret=oauth1["X_CONSUMER_SECRET"],
-                       access_token=oauth1["X_ACCESS_TOKEN"], access_token_secret=oauth1["X_ACCESS_TOKEN_SECRET"]), True
+        return client_cached(consumer_key=oauth1["X_CONSUMER_KEY"], consumer_secret=oauth1["X_CONSUMER_SECRET"],
+                             access_token=oauth1["X_ACCESS_TOKEN"], access_token_secret=oauth1["X_ACCESS_TOKEN_SECRET"]), True
     if any(oauth1.values()):
         missing = ", ".join(name for name, value in oauth1.items() if not value)
         raise PermanentError(f"X posting credentials are incomplete: {missing} not set.")
     user_token = getattr(settings, "X_USER_ACCESS_TOKEN", "") or ""
     if user_token:
-        return client_for(bearer_token=user_token), False
+        return client_cached(bearer_token=user_token), False
     if not settings.X_BEARER_TOKEN:
         raise PermanentError("No X credentials to post with: set X_ACCESS_TOKEN and friends or X_USER_ACCESS_TOKEN.")
-    return client_for(bearer_token=settings.X_BEARER_TOKEN), False
+    return client_cached(bearer_token=settings.X_BEARER_TOKEN), False
 
 
 def publish(text: str, *, in_reply_to: str | None = None, sandbox: bool = False) -> str:
@@ -189,12 +214,13 @@ def publish(text: str, *, in_reply_to: str | None = None, sandbox: bool = False)
     Sends exactly one request and never retries. Raises RateLimited, PermanentError, or
     TransientError; PublishOutcomeUnknown (a TransientError) when X may have created the
     post anyway, so the caller must check before sending it again."""
-    client, user_auth = _publishing_client(sandbox=sandbox)
+    client, user_auth = _publishing_client(sandbox=sandbox)  # kept per process and credentials
     try:
         with translated_errors(publishing=True):
             body = client.create_tweet(text=text, in_reply_to_tweet_id=in_reply_to, user_auth=user_auth)
-    finally:
-        client.session.close()
+    except BaseException:
+        _client_forget(client)
+        raise
     data = body.get("data") if isinstance(body, dict) else None
     post_id = valid_id(data.get("id")) if isinstance(data, dict) else None
     if post_id is None:
