@@ -185,6 +185,28 @@ class PublishAttempt(models.Model):
     error = models.CharField(max_length=500, blank=True)
 
 
+class ApprovalLink(models.Model):
+    """A signed, single-use link an approver on deck answers one request from, away from
+    the desk. Only a SHA-256 of the token is stored; the link is bound to the request, to
+    the person it was sent to and to the exact content hash of the post they were shown."""
+
+    class Outcome(models.TextChoices):
+        APPROVED = "approved", "Yes"
+        REJECTED = "rejected", "No"
+
+    token_hash = models.CharField(max_length=64, unique=True)
+    request = models.ForeignKey(ApprovalRequest, on_delete=models.CASCADE, related_name="links")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    content_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(max_length=10, choices=Outcome.choices, blank=True)
+
+    def __str__(self) -> str:
+        return f"link #{self.id} for request #{self.request_id} to user #{self.user_id}"
+
+
 class Tracked(models.Model):
     """A post that went out (a published post, or a drill's post on the sandbox account)
     whose engagement the room follows on a schedule that decays with its age. The latest

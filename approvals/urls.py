@@ -10,4 +10,5 @@ urlpatterns = [
     path("media/", views.media_library, name="media_library"),
     path("media/<str:sha256>/", views.media_file, name="media_file"),
     path("preview/", views.compose_preview, name="compose_preview"),
+    path("away/<str:token>/", views.away, name="approval_away"),
 ]

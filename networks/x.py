@@ -15,7 +15,9 @@ X_ACCESS_TOKEN, X_ACCESS_TOKEN_SECRET (OAuth 1.0a user context) or X_USER_ACCESS
 from __future__ import annotations
 
 import io
+import os
 import re
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
@@ -65,6 +67,29 @@ def client_for(**credentials) -> tweepy.Client:
     timeout = float(getattr(settings, "X_TIMEOUT_SECONDS", DEFAULT_TIMEOUT))
     client.session.mount(X_HOST + "/", XTransport(base_url=settings.X_API_BASE_URL or "", timeout=timeout))
     return client
+
+
+_clients: dict[tuple, tweepy.Client] = {}
+
+
+def client_cached(**credentials) -> tweepy.Client:
+    """`client_for`, made once per process (a forked worker makes its own) and thread for each
+    set of credentials and target, and kept: publishing reuses the client and its kept-alive
+    connection instead of a new client and TLS handshake per post."""
+    key = (os.getpid(), threading.get_ident(), settings.X_API_BASE_URL or "", getattr(settings, "X_TIMEOUT_SECONDS", DEFAULT_TIMEOUT),
+           tuple(sorted(credentials.items())))
+    client = _clients.get(key)
+    if client is None:
+        client = _clients[key] = client_for(**credentials)
+    return client
+
+
+def _client_forget(client: tweepy.Client) -> None:
+    """After a failed call: the next one starts from a fresh client and connection."""
+    for key, kept in list(_clients.items()):
+        if kept is client:
+            del _clients[key]
+    client.session.close()
 
 
 # --- errors ----------------------------------------------------------------------------
@@ -191,7 +216,7 @@ def _publishing_credentials(*, sandbox: bool = False) -> tuple[dict[str, str], b
 
 def _publishing_client(*, sandbox: bool = False) -> tuple[tweepy.Client, bool]:
     credentials, user_auth = _publishing_credentials(sandbox=sandbox)
-    return client_for(**credentials), user_auth
+    return client_cached(**credentials), user_auth
 
 
 def _upload_api(*, sandbox: bool = False) -> tweepy.API:
@@ -255,13 +280,14 @@ def publish(text: str, *, in_reply_to: str | None = None, sandbox: bool = False,
     Sends exactly one request and never retries. Raises RateLimited, PermanentError, or
     TransientError; PublishOutcomeUnknown (a TransientError) when X may have created the
     post anyway, so the caller must check before sending it again."""
-    client, user_auth = _publishing_client(sandbox=sandbox)
+    client, user_auth = _publishing_client(sandbox=sandbox)  # kept per process and credentials
     try:
         with translated_errors(publishing=True):
             body = client.create_tweet(text=text, in_reply_to_tweet_id=in_reply_to, media_ids=media_ids or None,
                                        user_auth=user_auth)
-    finally:
-        client.session.close()
+    except BaseException:
+        _client_forget(client)
+        raise
     data = body.get("data") if isinstance(body, dict) else None
     post_id = valid_id(data.get("id")) if isinstance(data, dict) else None
     if post_id is None:

@@ -91,6 +91,9 @@ PAGE_ROLES = {
     "media_library": EVERYONE,
     "media_file": EVERYONE,
     "compose_preview": frozenset({COMMUNITY_MANAGER, PRODUCER, LEAD, ADMIN}),
+    # The page of a link sent to an approver on deck: anyone signed in may open it, and a
+    # link that is not theirs is refused (and audited) by the service.
+    "approval_away": EVERYONE,
     "triage_routing": frozenset({LEAD, ADMIN}),
     "kpis": frozenset({LEAD, ADMIN}),
     "playbooks": frozenset({PRODUCER, LEGAL, LEAD, ADMIN}),
@@ -115,6 +118,9 @@ PAGE_ROLES = {
     "alerts": frozenset({COMMUNITY_MANAGER, PRODUCER, LEAD, ADMIN}),
     "sources": frozenset({LEAD, ADMIN}),
     "rules": frozenset({LEAD, ADMIN}),
+    "two_factor": EVERYONE,
+    "two_factor_qr": EVERYONE,
+    "two_factor_verify": EVERYONE,
     "crisis": EVERYONE,
     "crisis_banner": EVERYONE,
     "crisis_report_csv": frozenset({LEAD, ADMIN}),

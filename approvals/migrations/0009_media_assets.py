@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('approvals', '0007_results_engagement'),
+        ('approvals', '0008_away_links'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
