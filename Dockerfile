@@ -32,7 +32,8 @@ COPY . .
 RUN SECRET_KEY="$(python -c 'import secrets; print(secrets.token_urlsafe(64))')" python manage.py collectstatic --noinput
 # The app user owns only .run (beat's schedule file goes there); the code and static files
 # stay read-only to it.
-RUN chown warroom:warroom /app/.run
+# .run/media is where compose mounts the media volume: a new volume takes this owner.
+RUN mkdir -p /app/.run/media && chown warroom:warroom /app/.run /app/.run/media
 
 ENV DEBUG=0
 USER warroom

@@ -21,9 +21,44 @@ class Account(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     sandbox = models.BooleanField(default=False, help_text="drills publish here, never to a real account")
+    require_alt_text = models.BooleanField(default=True, help_text="every image or video posted here needs alt text")
 
     def __str__(self) -> str:
         return f"{self.name} (@{self.handle})"
+
+
+class MediaAsset(models.Model):
+    """A file stored once under its SHA-256 (approvals/media.py), and the content library's
+    entry for it: what event and use it is for, and who cleared it."""
+
+    sha256 = models.CharField(max_length=64, unique=True)
+    file = models.FileField(max_length=200)
+    content_type = models.CharField(max_length=40)
+    size = models.BigIntegerField()
+    width = models.PositiveIntegerField(default=0)
+    height = models.PositiveIntegerField(default=0)
+    duration = models.FloatField(default=0.0, help_text="seconds, for a video")
+    frames = models.PositiveIntegerField(default=1)
+    title = models.CharField(max_length=200, blank=True)
+    event_tag = models.CharField(max_length=100, blank=True, db_index=True, help_text="the event it was made for")
+    use_tag = models.CharField(max_length=100, blank=True, help_text="what it is for: blackout, win, apology…")
+    default_alt_text = models.CharField(max_length=2000, blank=True)
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    cleared_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                   related_name="+")
+    cleared_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return self.title or f"{self.content_type} {self.sha256[:12]}"
+
+    @property
+    def kind(self) -> str:
+        return self.content_type.split("/", 1)[1].upper()
+
+    @property
+    def is_video(self) -> bool:
+        return self.content_type.startswith("video/")
 
 
 class QueueState(models.Model):
@@ -86,8 +121,14 @@ class Post(models.Model):
     def __str__(self) -> str:
         return f"#{self.id} {self.text[:60]}"
 
+    def media_items(self) -> list[dict]:
+        """The attached files, in order: {"sha256", "alt"} each (older posts may also hold
+        plain URLs from before uploads; those are links, not files, and are not sent)."""
+        return [m for m in self.media if isinstance(m, dict) and isinstance(m.get("sha256"), str)]
+
     def content_hash(self) -> str:
-        """What an approval is bound to: the account, the text, the reply target and the media."""
+        """What an approval is bound to: the account, the text, the reply target and the
+        media, each file by the SHA-256 of its bytes with its alt text."""
         parts = [self.account_id, self.text, self.in_reply_to, self.media]
         if self.reply_to_post_id:  # a follow-up: legal cleared it as a reply to that post
             parts.append(self.reply_to_post_id)

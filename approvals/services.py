@@ -28,13 +28,15 @@ from django.core import signing
 from django.db import transaction
 from django.utils import timezone
 
-from networks import x
+from networks import limits, x
+from networks.media import MediaFile
 from networks.errors import PermanentError, PublishOutcomeUnknown, RateLimited, TransientError
 from warroom import audit, live, roles
 from warroom.errors import Conflict, Forbidden, InvalidInput, WarroomError
 from warroom.hooks import Hook
 
-from .models import Account, ApprovalLink, ApprovalRequest, Post, PublishAttempt, QueueState
+from . import media as media_files
+from .models import Account, ApprovalLink, ApprovalRequest, MediaAsset, Post, PublishAttempt, QueueState
 
 # The three questions, written as what the author affirms by ticking.
 CHECKLIST = (
@@ -156,22 +158,53 @@ def queue_auto_resume() -> bool:
 
 # --- Posts -------------------------------------------------------------------------------
 
-def _clean_text(text: str) -> str:
+def _clean_text(text: str, account: Account | None = None) -> str:
+    """The text, refused with the network's own count when that network would refuse it."""
     text = (text or "").replace("\x00", "").strip()
     if not text:
         raise InvalidInput("Text is empty: write the post.")
-    if len(text) > Post.MAX_TEXT:
-        raise InvalidInput(f"Text is {len(text)} characters; X takes at most {Post.MAX_TEXT}.")
+    problems = limits.network(account.platform if account else "x").text_problems(text)
+    if problems:
+        where = f" for {account.name}" if account else ""
+        raise InvalidInput(f"Text{where}: {' '.join(problems)}")
     return text
 
 
-def _clean_media(media) -> list[str]:
+def _clean_media(media, account: Account | None = None) -> list:
+    """Attached files as [{"sha256", "alt"}], each an uploaded asset, held to the account's
+    network (types, sizes, pixels, video length, how many) and to its alt-text rule. Older
+    callers may still pass http(s) URLs: links kept with the post, never uploaded."""
     media = media or []
-    if not isinstance(media, list) or not all(isinstance(m, str) and m.startswith(("http://", "https://")) for m in media):
-        raise InvalidInput("Media must be a list of http(s) URLs.")
-    if len(media) > 4:
-        raise InvalidInput("X takes at most 4 media items per post.")
-    return media
+    if not isinstance(media, list):
+        raise InvalidInput("Media must be a list of uploaded files.")
+    cleaned, files = [], []
+    for n, item in enumerate(media, 1):
+        if isinstance(item, str) and item.startswith(("http://", "https://")):
+            cleaned.append(item[:1000])
+            continue
+        if not isinstance(item, dict) or not isinstance(item.get("sha256"), str):
+            raise InvalidInput(f"Media {n}: attach an uploaded file (or an http(s) URL).")
+        asset = MediaAsset.objects.filter(sha256=item["sha256"].lower()[:64]).first()
+        if asset is None:
+            raise InvalidInput(f"Media {n}: that file is not in the room's media; upload it again.")
+        alt = " ".join(str(item.get("alt") or "").replace("\x00", "").split())
+        if not alt and account is not None and account.require_alt_text:
+            raise InvalidInput(f"Media {n} ({asset.kind}): alt text is missing; {account.name} requires a "
+                               "description of every image and video for people who cannot see it.")
+        cleaned.append({"sha256": asset.sha256, "alt": alt})
+        files.append((_info(asset), alt))
+    network = limits.network(account.platform if account else "x")
+    problems = network.media_problems(files)
+    if not files and len(cleaned) > network.media.max_items:
+        problems.append(f"{network.name} takes at most {network.media.max_items} media items per post.")
+    if problems:
+        where = f" for {account.name}" if account else ""
+        raise InvalidInput(f"Media{where}: {' '.join(problems)}")
+    return cleaned
+
+
+def _info(asset: MediaAsset) -> limits.MediaInfo:
+    return limits.MediaInfo(asset.content_type, asset.size, asset.width, asset.height, asset.duration, asset.frames)
 
 
 def _not_past(publish_at: datetime | None) -> datetime | None:
@@ -194,12 +227,122 @@ def post_create(*, author, account_id: int, text: str, media=None, in_reply_to: 
     account = Account.objects.filter(id=account_id).first()
     if account is None:
         raise InvalidInput("Account: choose one of the brand's accounts.")
-    post = Post.objects.create(account=account, author=author, text=_clean_text(text), media=_clean_media(media),
+    post = Post.objects.create(account=account, author=author, text=_clean_text(text, account),
+                               media=_clean_media(media, account),
                                in_reply_to=(in_reply_to or "")[:128], publish_at=None if fire_only else publish_at,
                                publish_on_approval=publish_on_approval and not fire_only, fire_only=fire_only,
                                holding=holding)
     audit.record(actor=author, action="post.create", obj=post)
     return post
+
+
+# --- Media and the composer ----------------------------------------------------------------
+
+MAX_UPLOAD_FILES = 4
+
+
+@transaction.atomic
+def media_upload(*, user, data: bytes, name: str = "the file", event_tag: str = "", use_tag: str = "",
+                 title: str = "") -> MediaAsset:
+    """Store an uploaded file once under its hash (approvals/media.py checks what it is by
+    its bytes). Uploading the same bytes again returns the same asset."""
+    if not roles.has_role(user, AUTHORS):
+        raise Forbidden("Your role cannot upload media.")
+    limit = settings.MEDIA_UPLOAD_MAX_MB * 1024 * 1024
+    if len(data) > limit:
+        raise InvalidInput(f"{name} is {len(data) / 1024 / 1024:.1f} MB; the room takes files up to "
+                           f"{settings.MEDIA_UPLOAD_MAX_MB} MB.")
+    asset, created = media_files.store(data=data, user=user, name=name)
+    if created:
+        asset.title = (title or "").replace("\x00", "").strip()[:200]
+        asset.event_tag = (event_tag or "").replace("\x00", "").strip()[:100]
+        asset.use_tag = (use_tag or "").replace("\x00", "").strip()[:100]
+        asset.save(update_fields=["title", "event_tag", "use_tag"])
+        audit.record(actor=user, action="media.upload", obj=asset,
+                     details={"sha256": asset.sha256, "type": asset.content_type, "size": asset.size})
+        live.publish("media.uploaded", audience=[live.role_group(r) for r in sorted(AUTHORS | {roles.LEGAL})],
+                     summary=f"New media in the library: {asset.kind} {asset.sha256[:12]}", actor=_name(user),
+                     sha256=asset.sha256)
+    return asset
+
+
+@transaction.atomic
+def media_clear(*, user, sha256: str) -> MediaAsset:
+    """Legal clears a library asset for use (who and when are shown wherever it is picked)."""
+    if not roles.has_role(user, {roles.LEGAL}):
+        raise Forbidden("Only legal clears media in the library.")
+    asset = MediaAsset.objects.select_for_update().filter(sha256=sha256).first()
+    if asset is None:
+        raise InvalidInput("No such file in the library.")
+    if asset.cleared_at is not None:
+        raise Conflict(f"Already cleared by {_name(asset.cleared_by)} at {asset.cleared_at:%Y-%m-%d %H:%M} UTC.")
+    asset.cleared_by, asset.cleared_at = user, timezone.now()
+    asset.save(update_fields=["cleared_by", "cleared_at"])
+    audit.record(actor=user, action="media.clear", obj=asset, details={"sha256": asset.sha256})
+    live.publish("media.cleared", audience=[live.role_group(r) for r in sorted(AUTHORS | {roles.LEGAL})],
+                 summary=f"Media cleared by legal: {asset}", actor=_name(user), sha256=asset.sha256)
+    return asset
+
+
+def compose_check(*, versions: list[tuple[int, str]], media) -> list[tuple[Account, str, list]]:
+    """Every account's version held to its network before anything is stored: the accounts,
+    their texts and media, or InvalidInput naming every problem (per account)."""
+    if not versions:
+        raise InvalidInput("Accounts: choose at least one account to post to.")
+    problems, checked = [], []
+    accounts = Account.objects.in_bulk([account_id for account_id, _ in versions])
+    for account_id, text in versions:
+        account = accounts.get(account_id)
+        if account is None:
+            raise InvalidInput("Account: choose one of the brand's accounts.")
+        try:
+            checked.append((account, _clean_text(text, account), _clean_media(media, account)))
+        except InvalidInput as exc:
+            problems.append(str(exc))
+    if problems:
+        raise InvalidInput(" ".join(problems))
+    return checked
+
+
+@transaction.atomic
+def posts_compose(*, author, versions: list[tuple[int, str]], media=None, checklist: dict[str, bool],
+                  publish_at: datetime | None = None, override_reason: str = "") -> list[Post]:
+    """One post written for several accounts (each with its own text if given), each sent
+    to legal as its own request: legal approves each account's exact version. All or none:
+    one account's refusal stores nothing."""
+    if not roles.has_role(author, AUTHORS):
+        raise Forbidden("Your role cannot write posts.")
+    posts = []
+    for account, text, cleaned in compose_check(versions=versions, media=media):
+        post = post_create(author=author, account_id=account.id, text=text, media=cleaned, publish_at=publish_at,
+                           publish_on_approval=publish_at is None)
+        posts.append(post_submit(post_id=post.id, user=author, checklist=checklist, override_reason=override_reason))
+    return posts
+
+
+def post_attachments(post: Post) -> list[tuple[MediaAsset, str]]:
+    """(asset, alt text) of each file attached to the post, in order."""
+    items = post.media_items()
+    assets = {a.sha256: a for a in MediaAsset.objects.filter(sha256__in=[m["sha256"] for m in items])}
+    return [(assets[m["sha256"]], m.get("alt", "")) for m in items if m["sha256"] in assets]
+
+
+def _media_files(post: Post) -> list[MediaFile]:
+    """The bytes to upload: only those that still hash to what legal approved."""
+    items, attached = post.media_items(), post_attachments(post)
+    if len(attached) != len(items):
+        raise PermanentError("A file attached to this post is no longer in the room's media: attach it again "
+                             "(legal will see the post again).")
+    files = []
+    for asset, alt in attached:
+        try:
+            data = media_files.read_verified(asset)
+        except (OSError, ValueError) as exc:
+            raise PermanentError(f"Not sent: {exc}. The file legal approved is not the file on disk; "
+                                 "attach it again for a new Yes.") from exc
+        files.append(MediaFile(data=data, content_type=asset.content_type, sha256=asset.sha256, alt_text=alt,
+                               animated=asset.frames > 1))
+    return files
 
 
 # What a post's text touches that the room should not (text, extra_terms) -> hits, in words:
@@ -370,13 +513,14 @@ def post_reject(*, post_id: int, user, reason: str, content_hash: str) -> Post:
 def post_edit(*, post_id: int, user, text: str, media=None) -> Post:
     """Change the content. Any approval given or asked for is void: the post goes back to
     legal as a new request showing what changed."""
-    post = Post.objects.select_for_update().get(id=post_id)
+    post = Post.objects.select_for_update().select_related("account").get(id=post_id)
     if user.id != post.author_id and not roles.has_role(user, {roles.LEAD, roles.ADMIN}):
         raise Forbidden("Only the author or the lead can edit this post.")
     if post.state in (Post.State.PUBLISHING, Post.State.PUBLISHED, Post.State.CANCELLED, Post.State.NEEDS_CHECK):
         raise Conflict(f"This post is {post.get_state_display().lower()} and can no longer be edited.")
     before_text, before_hash = post.text, post.content_hash()
-    post.text, post.media = _clean_text(text), _clean_media(post.media if media is None else media)
+    post.text = _clean_text(text, post.account)
+    post.media = _clean_media(post.media if media is None else media, post.account)
     if post.content_hash() == before_hash:
         return post
     was = post.state
@@ -629,9 +773,17 @@ def posts_publish_batch(*, limit: int = PUBLISH_BATCH, now: datetime | None = No
 
 
 def _publisher(post: Post) -> Callable[[], str]:
-    # A follow-up replies to our own post, whose id is known only once that went out.
+    """The network call for this post: its media uploaded (their bytes checked against the
+    approved hashes first), then the post. X's today; the networks' publisher interface
+    picks the module for the account's platform. A follow-up replies to our own post,
+    whose id is known only once that went out."""
     parent = post.reply_to_post.platform_id if post.reply_to_post_id else ""
-    return lambda: x.publish(post.text, in_reply_to=post.in_reply_to or parent or None)
+
+    def publish() -> str:
+        files = _media_files(post)
+        media_ids = x.upload_media(files) if files else []
+        return x.publish(post.text, in_reply_to=post.in_reply_to or parent or None, media_ids=media_ids)
+    return publish
 
 
 def post_publish(*, post_id: int) -> str:

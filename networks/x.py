@@ -14,6 +14,7 @@ X_ACCESS_TOKEN, X_ACCESS_TOKEN_SECRET (OAuth 1.0a user context) or X_USER_ACCESS
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import threading
@@ -30,6 +31,7 @@ from urllib3.exceptions import MaxRetryError, NewConnectionError
 from .errors import PermanentError, PublishOutcomeUnknown, RateLimited, TransientError
 
 X_HOST = "https://api.twitter.com"
+UPLOAD_HOST = "https://upload.twitter.com"
 DEFAULT_TIMEOUT = 10.0
 DEFAULT_RATE_LIMIT_WAIT = timedelta(minutes=15)
 DETAIL_LIMIT = 300
@@ -42,14 +44,15 @@ class XTransport(HTTPAdapter):
     """Sends requests for https://api.twitter.com to `base_url` instead (when given), with
     a timeout (seconds X may stay silent while connecting or between bytes) and no retries."""
 
-    def __init__(self, *, base_url: str = "", timeout: float = DEFAULT_TIMEOUT):
+    def __init__(self, *, base_url: str = "", timeout: float = DEFAULT_TIMEOUT, host: str = X_HOST):
         super().__init__(max_retries=0)
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
+        self.host = host
 
     def send(self, request, stream=False, timeout=None, verify=True, cert=None, proxies=None):
-        if self.base_url and request.url.startswith(X_HOST + "/"):
-            request.url = self.base_url + request.url[len(X_HOST):]
+        if self.base_url and request.url.startswith(self.host + "/"):
+            request.url = self.base_url + request.url[len(self.host):]
             # The session chose proxies for api.twitter.com; choose them again for the real target.
             proxies = requests.utils.get_environ_proxies(request.url)
         return super().send(request, stream=stream, timeout=self.timeout if timeout is None else timeout,
@@ -167,6 +170,8 @@ def translated_errors(*, publishing: bool = False) -> Iterator[None]:
         raise TransientError(f"Could not reach X ({type(exc).__name__}: {str(exc)[:DETAIL_LIMIT]}).") from exc
     except ValueError as exc:  # tweepy's int() of a garbled x-rate-limit-reset header
         raise uncertain(f"X sent a response we could not read ({str(exc)[:DETAIL_LIMIT]}).{maybe}") from exc
+    except tweepy.TweepyException as exc:  # the v1.1 API's own parse errors (a truncated answer)
+        raise uncertain(f"X sent a response we could not read ({str(exc)[:DETAIL_LIMIT]}).{maybe}") from exc
 
 
 def valid_id(value) -> str | None:
@@ -176,8 +181,9 @@ def valid_id(value) -> str | None:
 
 # --- publishing ------------------------------------------------------------------------
 
-def _publishing_client(*, sandbox: bool = False) -> tuple[tweepy.Client, bool]:
-    """A client with user-context credentials and whether tweepy should sign with OAuth 1.0a.
+def _publishing_credentials(*, sandbox: bool = False) -> tuple[dict[str, str], bool]:
+    """User-context credentials (tweepy.Client keyword arguments) and whether tweepy should
+    sign with OAuth 1.0a.
 
     `sandbox` (drills) posts only with X_SANDBOX_USER_ACCESS_TOKEN, the sandbox account's
     own token, and never falls back to the brand's credentials.
@@ -191,25 +197,85 @@ def _publishing_client(*, sandbox: bool = False) -> tuple[tweepy.Client, bool]:
         if not token:
             raise PermanentError("No sandbox account to post to: set X_SANDBOX_USER_ACCESS_TOKEN. Drills never "
                                  "post with the brand's credentials.")
-        return client_cached(bearer_token=token), False
+        return {"bearer_token": token}, False
     names = ("X_CONSUMER_KEY", "X_CONSUMER_SECRET", "X_ACCESS_TOKEN", "X_ACCESS_TOKEN_SECRET")
     oauth1 = {name: getattr(settings, name, "") or "" for name in names}
     if all(oauth1.values()):
-        return client_cached(consumer_key=oauth1["X_CONSUMER_KEY"], consumer_secret=oauth1["X_CONSUMER_SECRET"],
-                             access_token=oauth1["X_ACCESS_TOKEN"], access_token_secret=oauth1["X_ACCESS_TOKEN_SECRET"]), True
+        return {"consumer_key": oauth1["X_CONSUMER_KEY"], "consumer_secret": oauth1["X_CONSUMER_SECRET"],
+                "access_token": oauth1["X_ACCESS_TOKEN"], "access_token_secret": oauth1["X_ACCESS_TOKEN_SECRET"]}, True
     if any(oauth1.values()):
         missing = ", ".join(name for name, value in oauth1.items() if not value)
         raise PermanentError(f"X posting credentials are incomplete: {missing} not set.")
     user_token = getattr(settings, "X_USER_ACCESS_TOKEN", "") or ""
     if user_token:
-        return client_cached(bearer_token=user_token), False
+        return {"bearer_token": user_token}, False
     if not settings.X_BEARER_TOKEN:
         raise PermanentError("No X credentials to post with: set X_ACCESS_TOKEN and friends or X_USER_ACCESS_TOKEN.")
-    return client_cached(bearer_token=settings.X_BEARER_TOKEN), False
+    return {"bearer_token": settings.X_BEARER_TOKEN}, False
 
 
-def publish(text: str, *, in_reply_to: str | None = None, sandbox: bool = False) -> str:
-    """Create one post on X (a reply when `in_reply_to` is a post id) and return its id.
+def _publishing_client(*, sandbox: bool = False) -> tuple[tweepy.Client, bool]:
+    credentials, user_auth = _publishing_credentials(sandbox=sandbox)
+    return client_cached(**credentials), user_auth
+
+
+def _upload_api(*, sandbox: bool = False) -> tweepy.API:
+    """tweepy's v1.1 API (the media upload lives there) with the posting credentials, its
+    api.twitter.com and upload.twitter.com requests sent to X_API_BASE_URL when it is set."""
+    credentials, oauth1 = _publishing_credentials(sandbox=sandbox)
+    if oauth1:
+        auth = tweepy.OAuth1UserHandler(credentials["consumer_key"], credentials["consumer_secret"],
+                                        credentials["access_token"], credentials["access_token_secret"])
+    else:
+        auth = tweepy.OAuth2BearerHandler(credentials["bearer_token"])
+    timeout = float(getattr(settings, "X_TIMEOUT_SECONDS", DEFAULT_TIMEOUT))
+    api = tweepy.API(auth, timeout=timeout, wait_on_rate_limit=False, retry_count=0)
+    base_url = settings.X_API_BASE_URL or ""
+    api.session.mount(X_HOST + "/", XTransport(base_url=base_url, timeout=timeout))
+    api.session.mount(UPLOAD_HOST + "/", XTransport(base_url=base_url, timeout=timeout, host=UPLOAD_HOST))
+    return api
+
+
+def _category(file) -> str:
+    if file.is_video:
+        return "tweet_video"
+    return "tweet_gif" if file.content_type == "image/gif" and file.animated else "tweet_image"
+
+
+def upload_media(files, *, sandbox: bool = False) -> list[str]:
+    """Upload each file (networks.media.MediaFile) through X's chunked media upload, as
+    tweepy does it: INIT with the size, type and category, APPEND in segments, FINALIZE,
+    and STATUS while X processes a video; then the alt text (media/metadata/create).
+    Returns X's media ids, in order. Nothing is posted, so a failure is never
+    PublishOutcomeUnknown: the post is tried again (or fails) like any refused call."""
+    api = _upload_api(sandbox=sandbox)
+    media_ids = []
+    try:
+        for file in files:
+            with translated_errors():
+                media = api.chunked_upload(file.filename, file=io.BytesIO(file.data), file_type=file.content_type,
+                                           media_category=_category(file), wait_for_async_finalize=True)
+            info = getattr(media, "processing_info", None) or {}
+            if info.get("state") == "failed":
+                error = info.get("error") or {}
+                raise PermanentError(f"X could not process the {file.content_type} file: "
+                                     f"{error.get('message') or error.get('name') or 'no reason given'}.")
+            media_id = valid_id(getattr(media, "media_id_string", None) or str(getattr(media, "media_id", "")))
+            if media_id is None:
+                raise TransientError("X's media upload answered without a media id.")
+            if file.alt_text and not file.is_video:
+                with translated_errors():
+                    api.create_media_metadata(media_id, file.alt_text[:1000])
+            media_ids.append(media_id)
+    finally:
+        api.session.close()
+    return media_ids
+
+
+def publish(text: str, *, in_reply_to: str | None = None, sandbox: bool = False,
+            media_ids: list[str] | None = None) -> str:
+    """Create one post on X (a reply when `in_reply_to` is a post id), with the media
+    `upload_media` returned, and return its id.
 
     Sends exactly one request and never retries. Raises RateLimited, PermanentError, or
     TransientError; PublishOutcomeUnknown (a TransientError) when X may have created the
@@ -217,7 +283,8 @@ def publish(text: str, *, in_reply_to: str | None = None, sandbox: bool = False)
     client, user_auth = _publishing_client(sandbox=sandbox)  # kept per process and credentials
     try:
         with translated_errors(publishing=True):
-            body = client.create_tweet(text=text, in_reply_to_tweet_id=in_reply_to, user_auth=user_auth)
+            body = client.create_tweet(text=text, in_reply_to_tweet_id=in_reply_to, media_ids=media_ids or None,
+                                       user_auth=user_auth)
     except BaseException:
         _client_forget(client)
         raise

@@ -88,6 +88,9 @@ PAGE_ROLES = {
     "approvals": EVERYONE,
     "calendar": frozenset({PRODUCER, COMMUNITY_MANAGER, LEAD, ADMIN}),
     "queue_switch": frozenset({LEAD}),
+    "media_library": EVERYONE,
+    "media_file": EVERYONE,
+    "compose_preview": frozenset({COMMUNITY_MANAGER, PRODUCER, LEAD, ADMIN}),
     # The page of a link sent to an approver on deck: anyone signed in may open it, and a
     # link that is not theirs is refused (and audited) by the service.
     "approval_away": EVERYONE,

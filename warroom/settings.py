@@ -180,6 +180,18 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = BASE_DIR / ".run" / "staticfiles"
 WHITENOISE_USE_FINDERS = True
 
+# Media files (approvals/media.py): stored once under their SHA-256 in the default storage,
+# never served from MEDIA_URL: the room serves them to signed-in people through a view.
+# MEDIA_STORAGE names another backend (e.g. django-storages' storages.backends.s3.S3Storage,
+# configured by its own AWS_* settings).
+MEDIA_ROOT = env("MEDIA_ROOT", str(BASE_DIR / ".run" / "media"))
+MEDIA_URL = "/approvals/media/"
+STORAGES = {
+    "default": {"BACKEND": env("MEDIA_STORAGE", "django.core.files.storage.FileSystemStorage")},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+MEDIA_UPLOAD_MAX_MB = int(env("MEDIA_UPLOAD_MAX_MB", "100"))
+
 # Celery: late acks so a killed worker's task is redelivered; due times live in the
 # database, never in countdowns longer than the visibility timeout.
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", REDIS_URL)
