@@ -41,9 +41,10 @@ def case_audience(case: Case) -> list[str]:
 
 
 def _changed(case: Case, kind: str, actor, summary: str, text: str = "", post=None, audit_details=None,
-             created: bool = False) -> None:
+             created: bool = False, group: live.Group | None = None) -> None:
     """Record one change to a case: history, version, audit, live push. A case just
-    created (at version 1) is not saved again."""
+    created (at version 1) is not saved again. With `group`, a burst of like changes is
+    one rail item and one notice with a count (live.Group)."""
     if not created:
         case.version += 1
         case.save()
@@ -51,7 +52,16 @@ def _changed(case: Case, kind: str, actor, summary: str, text: str = "", post=No
     audit.record(actor=actor, action=f"case.{kind}", obj=case, details=audit_details or {})
     live.publish(f"case.{kind}", audience=case_audience(case), summary=summary, actor=_name(actor) if actor else "",
                  case_id=case.id, status=case.status, priority=case.priority, team=case.team,
-                 assignee=_name(case.assignee) if case.assignee_id else "", version=case.version)
+                 assignee=_name(case.assignee) if case.assignee_id else "", version=case.version, group=group)
+
+
+def _breach_group(case: Case, target: str) -> live.Group:
+    """SLA breaches of one target, priority and team within LIVE_GROUP_SECONDS are one notice."""
+    what = "first-response" if target == "first_response" else "resolution"
+    return live.Group(key=f"{target}:{case.priority}:{case.team}",
+                      one=f"{case.priority} case breached its {what} target",
+                      many=f"{case.priority} cases breached their {what} target",
+                      link=f"/queue/?breached=1&priority={case.priority}&team={case.team}")
 
 
 def _require(user, allowed=AGENTS, what="work cases") -> None:
@@ -104,7 +114,10 @@ def case_open_from_mention(*, mention_id: int, priority: str = Priority.P3, team
     )
     routed = f" (rule \u201c{rule.name}\u201d)" if rule else ""
     _changed(case, "opened", actor, f"{priority} case opened{routed}: {case.title[:120]}",
-             audit_details={"rule": rule.id} if rule else None, created=True)
+             audit_details={"rule": rule.id} if rule else None, created=True,
+             group=None if actor is not None else live.Group(
+                 key=f"{priority}:{team}", one=f"{priority} case opened", many=f"{priority} cases opened",
+                 link=f"/queue/?priority={priority}&team={team}"))
     if rule is not None:
         _rule_actions(case, rule)
     return case
@@ -573,7 +586,8 @@ def sla_check(*, now: datetime | None = None) -> list[int]:
         for case in late_first:
             case.first_response_breached_at = now
             _changed(case, "breached", None, f"SLA breached: no first response on {case.priority} case #{case.id}",
-                     audit_details={"target": "first_response", "due": case.first_response_due.isoformat()})
+                     audit_details={"target": "first_response", "due": case.first_response_due.isoformat()},
+                     group=_breach_group(case, "first_response"))
             breached.append(case.id)
         late_resolution = Case.objects.select_for_update(skip_locked=True).filter(
             resolved_at__isnull=True, resolution_breached_at__isnull=True, resolution_due__lt=now,
@@ -581,6 +595,7 @@ def sla_check(*, now: datetime | None = None) -> list[int]:
         for case in late_resolution:
             case.resolution_breached_at = now
             _changed(case, "breached", None, f"SLA breached: {case.priority} case #{case.id} not resolved in time",
-                     audit_details={"target": "resolution", "due": case.resolution_due.isoformat()})
+                     audit_details={"target": "resolution", "due": case.resolution_due.isoformat()},
+                     group=_breach_group(case, "resolution"))
             breached.append(case.id)
     return breached
