@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.contrib.auth import get_user_model
-from django.db import transaction
+from django.conf import settings
+from django.db import connection, transaction
 from django.utils import timezone
 
 from approvals import services as approvals
@@ -373,24 +374,73 @@ def sla_policy_set(*, user, priority: str, first_response_minutes: int, resoluti
     return policy
 
 
-@transaction.atomic(savepoint=False)  # called per mention inside ingest's transaction
+INCIDENT_LOCK = 0x494E4349  # "INCI": with the rule's id, serializes one rule's incident
+
+
+@transaction.atomic(savepoint=False)  # called inside ingest's transaction
 def incident_open_or_join(*, alert_id: int, mention_ids: list[int], priority: str) -> Case:
-    """A spike or crisis alert is one incident: one case, one owner, all its mentions."""
-    alert = Alert.objects.get(id=alert_id)
+    """A spike or crisis rule has one incident at a time: one case, one owner, all its
+    mentions. A later alert of the same rule (a new spike) joins the open incident and is
+    added to its spike history; a resolved incident reopens when its rule fires again
+    within INCIDENT_REOPEN_MINUTES, instead of a second case with the same title."""
+    alert = Alert.objects.select_related("rule").get(id=alert_id)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [INCIDENT_LOCK, alert.rule_id or 0])
     case = Case.objects.select_for_update().filter(alert=alert).first()
+    if case is None and alert.rule_id is not None:
+        case = (Case.objects.select_for_update().filter(incident_rule_id=alert.rule_id)
+                .exclude(status=Case.Status.RESOLVED).order_by("-id").first())
+    now = timezone.now()
+    if case is None and alert.rule_id is not None:
+        reopen_after = now - timedelta(minutes=settings.INCIDENT_REOPEN_MINUTES)
+        case = (Case.objects.select_for_update()
+                .filter(incident_rule_id=alert.rule_id, status=Case.Status.RESOLVED, resolved_at__gte=reopen_after)
+                .order_by("-resolved_at").first())
+        if case is not None:
+            _spike(case, alert, mention_ids, now)
+            case.mentions.add(*mention_ids)
+            _first, resolution_minutes = sla_minutes(case.priority)
+            case.status = Case.Status.OPEN if case.assignee_id else Case.Status.NEW
+            case.resolved_at, case.resolution_breached_at = None, None
+            case.resolution_due = now + timedelta(minutes=resolution_minutes)
+            case.priority = min(case.priority, priority)
+            case.reopened_count += 1
+            _changed(case, "reopened", None, f"{case.priority} incident #{case.id} reopened: {alert.title} fired again "
+                     f"({len(mention_ids)} mention{'s' if len(mention_ids) != 1 else ''})",
+                     audit_details={"alert": alert.id, "mentions": len(mention_ids)})
+            return case
     if case is None:
-        now = timezone.now()
         first_due, resolution_due = _due(now, priority)
-        case = Case.objects.create(title=f"Incident: {alert.title}", alert=alert, priority=priority, tags=["incident"],
-                                   opened_at=now, first_response_due=first_due, resolution_due=resolution_due, version=0)
+        case = Case.objects.create(title=f"Incident: {alert.title}", alert=alert, incident_rule_id=alert.rule_id,
+                                   priority=priority, tags=["incident"], opened_at=now, first_response_due=first_due,
+                                   resolution_due=resolution_due, version=0)
+        _spike(case, alert, mention_ids, now)
         case.mentions.add(*mention_ids)
         _changed(case, "opened", None, f"{priority} incident opened: {alert.title}",
                  audit_details={"alert": alert.id, "mentions": len(mention_ids)})
         return case
     case.mentions.add(*mention_ids)
-    _changed(case, "grouped", None, f"{len(mention_ids)} more mention(s) on incident #{case.id}",
-             audit_details={"mentions": len(mention_ids)})
+    if _spike(case, alert, mention_ids, now):
+        case.priority = min(case.priority, priority)
+        _changed(case, "grouped", None, f"New spike of \u201c{alert.title}\u201d joined incident #{case.id} "
+                 f"(spike {len(case.spikes)}, {len(mention_ids)} mention{'s' if len(mention_ids) != 1 else ''})",
+                 audit_details={"alert": alert.id, "mentions": len(mention_ids), "spike": len(case.spikes)})
+    else:
+        _changed(case, "grouped", None, f"{len(mention_ids)} more mention(s) on incident #{case.id}",
+                 audit_details={"mentions": len(mention_ids)})
     return case
+
+
+def _spike(case: Case, alert: Alert, mention_ids: list[int], now: datetime) -> bool:
+    """Add `alert` to the incident's spike history (or count its mentions there); True
+    when it is a new spike of the incident."""
+    for spike in case.spikes:
+        if spike["alert"] == alert.id:
+            spike["mentions"] += len(mention_ids)
+            return False
+    case.spikes = [*case.spikes, {"alert": alert.id, "at": now.isoformat(), "mentions": len(mention_ids),
+                                  "title": alert.title[:200]}][-100:]
+    return True
 
 
 @transaction.atomic
