@@ -31,9 +31,17 @@ def on_phone(page: Page) -> Page:
     return page
 
 
+# What sticks out past the right edge, outermost first (for the failure message).
+WIDE = """(limit) => Array.from(document.querySelectorAll("body *")).filter((el) => {
+  const box = el.getBoundingClientRect();
+  return box.right > limit + 1 && getComputedStyle(el).position !== "fixed" && !el.closest("dialog:not([open])");
+}).slice(0, 8).map((el) => el.tagName + "#" + el.id + "." + el.className + " " + Math.round(el.getBoundingClientRect().right))"""
+
+
 def no_sideways_scroll(page: Page, where: str) -> None:
     width = page.evaluate("document.documentElement.scrollWidth")
-    assert width <= PHONE["width"], f"{where}: the page is {width} px wide on a {PHONE['width']} px phone"
+    assert width <= PHONE["width"], (f"{where}: the page is {width} px wide on a {PHONE['width']} px phone: "
+                                     f"{page.evaluate(WIDE, PHONE['width'])}")
 
 
 @pytest.fixture
