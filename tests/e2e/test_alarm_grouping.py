@@ -11,6 +11,7 @@ from playwright.sync_api import expect
 from listening import services as listening
 from listening.models import Mention
 from tests.e2e.support import announce_here, off_main_thread, signed_in_page  # noqa: F401  (a fixture)
+from tests.e2e.test_shell import screenshot_dir
 from tests.listening import factories as f
 from triage import services as triage
 from triage.models import Case
@@ -28,7 +29,7 @@ COUNT_TOASTS = """() => {
 
 
 def test_a_burst_of_100_sla_breaches_is_one_rail_item_and_at_most_one_toast_each(
-    transactional_db, room_server, signed_in_page, make_user
+    transactional_db, room_server, signed_in_page, make_user, artifacts
 ):
     def open_cases():
         listening.mention_ingest_batch(source_id=f.source().id,
@@ -37,7 +38,7 @@ def test_a_burst_of_100_sla_breaches_is_one_rail_item_and_at_most_one_toast_each
 
     case_ids = off_main_thread(open_cases)
     lead = make_user(roles.LEAD, "lead")
-    pages = [signed_in_page(room_server, make_user(roles.COMMUNITY_MANAGER, "maya")),
+    pages = [signed_in_page(room_server, make_user(roles.COMMUNITY_MANAGER, "maya", last_name="Reyes")),
              signed_in_page(room_server, lead)]
     for page in pages:
         page.evaluate(COUNT_TOASTS)
@@ -78,3 +79,7 @@ def test_a_burst_of_100_sla_breaches_is_one_rail_item_and_at_most_one_toast_each
     page.reload()
     page.wait_for_selector("#connection.dot-live")
     expect(page.locator("#room-events li.event").first).to_contain_text("100 P1 cases breached")
+    expect(page.locator("#room-events li.event").first).to_have_class(re.compile(r"\bpinned\b"))
+    target = screenshot_dir(artifacts)
+    page.screenshot(path=str(target / "room.png"))
+    assert (target / "room.png").stat().st_size > 0

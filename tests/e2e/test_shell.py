@@ -163,7 +163,7 @@ def test_readme_screenshots_of_the_room_and_the_audit_log(
     expect(page.locator("#room-events li.event")).to_have_count(3)
 
     target = screenshot_dir(artifacts)
-    page.screenshot(path=str(target / "room.png"))
+    page.screenshot(path=str(artifacts / "room-announcements.png"))  # the README's room.png: test_alarm_grouping
 
     page.keyboard.press("g")
     page.keyboard.press("l")
@@ -171,4 +171,4 @@ def test_readme_screenshots_of_the_room_and_the_audit_log(
     expect(page.locator("#audit-results tbody tr")).to_have_count(3)  # the three announcements
     expect(page.locator("#audit-results")).to_contain_text("room.announce")
     page.screenshot(path=str(target / "audit.png"))
-    assert (target / "room.png").stat().st_size > 0 and (target / "audit.png").stat().st_size > 0
+    assert (target / "audit.png").stat().st_size > 0
