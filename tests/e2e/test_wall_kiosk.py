@@ -14,7 +14,6 @@ from approvals.models import Account
 from listening import services as listening
 from tests.e2e.support import off_main_thread, signed_in_page, wait_until  # noqa: F401  (a fixture)
 from tests.listening import factories as f
-from triage import services as triage
 from warroom import presence, roles
 
 SCREENS = [(1280, 720), (1440, 900), (1920, 1080), (3840, 2160)]
