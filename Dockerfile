@@ -12,6 +12,11 @@ RUN groupadd --system --gid 10001 warroom \
 
 WORKDIR /app
 
+# DejaVu Sans lets the crisis and results PDFs print any script (room/report_pdf.py falls back
+# to a Latin-1 core font, which turns the rest into "?").
+RUN apt-get update && apt-get install -y --no-install-recommends fonts-dejavu-core \
+    && rm -rf /var/lib/apt/lists/*
+
 # Dependencies first, from pyproject.toml alone, so code changes reuse this layer.
 # The project declares no packages (`packages = []`): `pip install .` installs the pinned
 # dependencies, and the code runs from /app, as it does from the checkout under `make run`.

@@ -60,6 +60,8 @@ class Post(models.Model):
     text = models.TextField()
     media = models.JSONField(default=list, blank=True)
     in_reply_to = models.CharField(max_length=128, blank=True, help_text="the platform id of the post replied to")
+    reply_to_post = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+                                      help_text="a reply to one of our own posts, whose id is known once it is out")
     state = models.CharField(max_length=20, choices=State.choices, default=State.DRAFT, db_index=True)
     publish_at = models.DateTimeField(null=True, blank=True, db_index=True)
     publish_on_approval = models.BooleanField(default=False, help_text="publish now: the moment the last Yes lands")
@@ -86,9 +88,10 @@ class Post(models.Model):
 
     def content_hash(self) -> str:
         """What an approval is bound to: the account, the text, the reply target and the media."""
-        content = json.dumps(
-            [self.account_id, self.text, self.in_reply_to, self.media], ensure_ascii=False, sort_keys=True
-        )
+        parts = [self.account_id, self.text, self.in_reply_to, self.media]
+        if self.reply_to_post_id:  # a follow-up: legal cleared it as a reply to that post
+            parts.append(self.reply_to_post_id)
+        content = json.dumps(parts, ensure_ascii=False, sort_keys=True)
         return hashlib.sha256(content.encode()).hexdigest()
 
 
@@ -139,3 +142,97 @@ class PublishAttempt(models.Model):
     outcome = models.CharField(max_length=10, choices=Outcome.choices, blank=True)
     platform_id = models.CharField(max_length=128, blank=True)
     error = models.CharField(max_length=500, blank=True)
+
+
+class ApprovalLink(models.Model):
+    """A signed, single-use link an approver on deck answers one request from, away from
+    the desk. Only a SHA-256 of the token is stored; the link is bound to the request, to
+    the person it was sent to and to the exact content hash of the post they were shown."""
+
+    class Outcome(models.TextChoices):
+        APPROVED = "approved", "Yes"
+        REJECTED = "rejected", "No"
+
+    token_hash = models.CharField(max_length=64, unique=True)
+    request = models.ForeignKey(ApprovalRequest, on_delete=models.CASCADE, related_name="links")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    content_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(max_length=10, choices=Outcome.choices, blank=True)
+
+    def __str__(self) -> str:
+        return f"link #{self.id} for request #{self.request_id} to user #{self.user_id}"
+
+
+class Tracked(models.Model):
+    """A post that went out (a published post, or a drill's post on the sandbox account)
+    whose engagement the room follows on a schedule that decays with its age. The latest
+    counts are rolled up here for the pages; the series is EngagementSample."""
+
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="+")
+    post = models.ForeignKey(Post, null=True, blank=True, on_delete=models.CASCADE, related_name="tracked")
+    platform = models.CharField(max_length=20, default="x")
+    platform_id = models.CharField(max_length=128)
+    sandbox = models.BooleanField(default=False)
+    published_at = models.DateTimeField()
+    next_read_at = models.DateTimeField(null=True, blank=True, db_index=True, help_text="empty: no more reads")
+    last_read_at = models.DateTimeField(null=True, blank=True)
+    reads = models.PositiveIntegerField(default=0)
+    likes = models.PositiveIntegerField(default=0)
+    reposts = models.PositiveIntegerField(default=0)
+    replies = models.PositiveIntegerField(default=0)
+    quotes = models.PositiveIntegerField(default=0)
+    impressions = models.PositiveIntegerField(null=True, blank=True)
+    clicks = models.PositiveIntegerField(default=0, help_text="clicks on the room's own short links")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["platform", "platform_id"], name="tracked_once_per_platform_id")]
+
+    def __str__(self) -> str:
+        return f"{self.platform}:{self.platform_id}"
+
+
+class EngagementSample(models.Model):
+    """One reading of a tracked post's counts: appended, never overwritten."""
+
+    tracked = models.ForeignKey(Tracked, on_delete=models.CASCADE, related_name="samples")
+    at = models.DateTimeField()
+    likes = models.PositiveIntegerField(default=0)
+    reposts = models.PositiveIntegerField(default=0)
+    replies = models.PositiveIntegerField(default=0)
+    quotes = models.PositiveIntegerField(default=0)
+    impressions = models.PositiveIntegerField(null=True, blank=True)
+    clicks = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["at", "id"]
+        indexes = [models.Index(fields=["tracked", "at"], name="sample_series")]
+
+
+class ShortLink(models.Model):
+    """The room's own redirect (`/l/<code>`) for a URL in a post, with UTM tags set per
+    account and event; clicks by people (not bots, not HEAD) are counted."""
+
+    code = models.CharField(max_length=16, unique=True)
+    target = models.URLField(max_length=2000, help_text="the URL with its UTM tags")
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="+")
+    post = models.ForeignKey(Post, null=True, blank=True, on_delete=models.SET_NULL, related_name="short_links")
+    campaign = models.CharField(max_length=120, blank=True, help_text="utm_campaign: the event")
+    clicks = models.PositiveIntegerField(default=0)
+    bot_hits = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+
+
+class FollowUp(models.Model):
+    """Ride the wave: `post` is a pre-approved reply to one of our own posts
+    (`post.reply_to_post`, cleared by legal for its exact text like any post) that fires
+    once when that parent passes `likes` likes within `within_minutes` of going out, and
+    only while the queue is not paused."""
+
+    post = models.OneToOneField(Post, on_delete=models.PROTECT, related_name="follow_up")
+    likes = models.PositiveIntegerField()
+    within_minutes = models.PositiveIntegerField(default=60)
+    fired_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)

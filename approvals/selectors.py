@@ -75,7 +75,7 @@ def checklist_rows(post: Post) -> list[tuple[str, bool]]:
     return asked + [(question, bool(value)) for question, value in ticked.items() if question not in CHECKLIST]
 
 
-def _request_item(request: ApprovalRequest) -> Item:
+def request_item(request: ApprovalRequest) -> Item:
     post = request.post
     due = request.due_at.astimezone(dt_timezone.utc).isoformat() if request.due_at else NO_TIME
     return Item(
@@ -98,7 +98,7 @@ def approver_items(user, *, post_id: int | None = None) -> list[Item]:
     requests = _open_requests_for(user)
     if post_id is not None:
         requests = requests.filter(post_id=post_id)
-    items = [_request_item(r) for r in requests.order_by("due_at", "created_at", "id")[:APPROVER_LIMIT]]
+    items = [request_item(r) for r in requests.order_by("due_at", "created_at", "id")[:APPROVER_LIMIT]]
     if roles.has_role(user, {roles.LEAD}):
         checks = Post.objects.filter(state=Post.State.NEEDS_CHECK).select_related("account", "author")
         if post_id is not None:

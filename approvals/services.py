@@ -16,22 +16,25 @@ listening's crisis topics), and what a post's final outcome means elsewhere
 (`post_outcome`, a reply's case in triage, room/flows/publishing.py).
 """
 
+import hashlib
+import secrets
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core import signing
 from django.db import transaction
 from django.utils import timezone
 
 from networks import x
 from networks.errors import PermanentError, PublishOutcomeUnknown, RateLimited, TransientError
 from warroom import audit, live, roles
-from warroom.errors import Conflict, Forbidden, InvalidInput
+from warroom.errors import Conflict, Forbidden, InvalidInput, WarroomError
 from warroom.hooks import Hook
 
-from .models import Account, ApprovalRequest, Post, PublishAttempt, QueueState
+from .models import Account, ApprovalLink, ApprovalRequest, Post, PublishAttempt, QueueState
 
 # The three questions, written as what the author affirms by ticking.
 CHECKLIST = (
@@ -432,33 +435,203 @@ def holding_fire(*, post_id: int, user) -> Post:
     return Post.objects.get(id=post.id)
 
 
+# --- Approve away from the desk ----------------------------------------------------------
+
+LINK_SALT = "approvals.away-link"
+
+
+class LinkRefused(WarroomError):
+    """A link that may not answer (unknown, someone else's, used, expired, for an older
+    version): the message says why and what to do instead; the refusal is audited."""
+
+    def __init__(self, message: str, *, why: str, status: int):
+        super().__init__(message)
+        self.why, self.status = why, status
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def may_answer(*, request_id: int, user) -> bool:
+    """Whether this user may answer this open request now (the same rules as the room)."""
+    request = ApprovalRequest.objects.filter(id=request_id).select_related("post").first()
+    if request is None:
+        return False
+    try:
+        return _answerable(request.post, user).id == request.id
+    except WarroomError:
+        return False
+
+
+@transaction.atomic
+def approval_link_issue(*, request_id: int, user) -> tuple[ApprovalLink, str]:
+    """A signed, single-use link for this approver to answer this request from a phone,
+    bound to the post's exact content now and good for APPROVAL_LINK_MINUTES. Returns the
+    link and its token: the token is only ever in the notice, the table keeps its hash."""
+    request = ApprovalRequest.objects.select_related("post").filter(id=request_id).first()
+    if request is None:
+        raise InvalidInput("No such approval request.")
+    post = Post.objects.select_for_update().get(id=request.post_id)
+    if _answerable(post, user).id != request.id:  # the author, the wrong role, an answered request: refused here too
+        raise Conflict("This request is no longer the one waiting for an answer.")
+    token = signing.Signer(salt=LINK_SALT).sign(secrets.token_urlsafe(32))
+    now = timezone.now()
+    link = ApprovalLink.objects.create(token_hash=_token_hash(token), request=request, user=user,
+                                       content_hash=post.content_hash(), created_at=now,
+                                       expires_at=now + timedelta(minutes=settings.APPROVAL_LINK_MINUTES))
+    audit.record(actor=user, action="approval_link.issue", obj=post,
+                 details={"link": link.id, "request": request.id, "content_hash": link.content_hash,
+                          "expires_at": link.expires_at.isoformat()})
+    return link, token
+
+
+def _link_find(token: str, *, lock: bool = False) -> ApprovalLink | None:
+    try:
+        signing.Signer(salt=LINK_SALT).unsign(token or "")
+    except signing.BadSignature:
+        return None
+    links = ApprovalLink.objects.select_related("request__post__account", "request__post__author", "user")
+    if lock:
+        links = links.select_for_update(of=("self",))
+    return links.filter(token_hash=_token_hash(token)).first()
+
+
+def _link_refusal(link: ApprovalLink | None, user) -> LinkRefused | None:
+    """Why this link may not answer for this user now, or None."""
+    if link is None:
+        return LinkRefused("This link is not one Warroom sent, or it was cut short: open the request in the room's "
+                           "Approvals page.", why="unknown", status=404)
+    if link.user_id != user.id:
+        return LinkRefused(f"This link was sent to {_name(link.user)}, not to you: it answers only for them. "
+                           "Answer in the room's Approvals page if the request waits for you.", why="wrong user",
+                           status=403)
+    if link.used_at is not None:
+        return LinkRefused(f"This link was used already, at {link.used_at:%H:%M} UTC ({link.get_outcome_display()}): "
+                           "each link answers once.", why="used", status=409)
+    if link.expires_at <= timezone.now():
+        return LinkRefused(f"This link expired at {link.expires_at:%H:%M} UTC: answer in the room's Approvals page.",
+                           why="expired", status=410)
+    request, post = link.request, link.request.post
+    if request.state == ApprovalRequest.State.VOID or post.content_hash() != link.content_hash:
+        return LinkRefused("The post was edited since this link was sent, so it no longer answers for it: the new "
+                           "version waits in the room's Approvals page.", why="edited", status=409)
+    try:
+        if _answerable(post, user).id != request.id:
+            raise Conflict("This request is no longer the one waiting for an answer.")
+    except WarroomError as error:
+        return LinkRefused(str(error), why="not answerable", status=error.status)
+    return None
+
+
+def _link_refuse(refusal: LinkRefused, *, link: ApprovalLink | None, user) -> LinkRefused:
+    """Audit a refusal in its own transaction (it must survive the refusal) and return it to raise."""
+    with transaction.atomic():
+        audit.record(actor=user, action="approval_link.refuse", obj=link.request.post if link else None,
+                     details={"why": refusal.why, "link": link.id if link else None,
+                              "request": link.request_id if link else None,
+                              "sent_to": link.user.get_username() if link else ""})
+    return refusal
+
+
+def approval_link_open(*, token: str, user) -> ApprovalLink:
+    """The link as its page shows it; a link that may not answer is refused and audited."""
+    link = _link_find(token)
+    refusal = _link_refusal(link, user)
+    if refusal is not None:
+        raise _link_refuse(refusal, link=link, user=user)
+    return link
+
+
+def approval_link_answer(*, token: str, user, answer: str, reason: str = "") -> Post:
+    """Yes or No (with a reason) from a link, once: for the exact content it was sent for,
+    through the same services (and rules) as an answer given in the room."""
+    if answer not in ("approve", "reject"):
+        raise InvalidInput("Answer Yes or No.")
+    link = None
+    try:
+        with transaction.atomic():
+            link = _link_find(token, lock=True)
+            refusal = _link_refusal(link, user)
+            if refusal is None:
+                if answer == "approve":
+                    post = post_approve(post_id=link.request.post_id, user=user, content_hash=link.content_hash)
+                else:
+                    post = post_reject(post_id=link.request.post_id, user=user, reason=reason,
+                                       content_hash=link.content_hash)
+                link.used_at = timezone.now()
+                link.outcome = ApprovalLink.Outcome.APPROVED if answer == "approve" else ApprovalLink.Outcome.REJECTED
+                link.save(update_fields=["used_at", "outcome"])
+                audit.record(actor=user, action="approval_link.use", obj=post,
+                             details={"link": link.id, "request": link.request_id, "answer": link.outcome})
+                return post
+    except (Forbidden, Conflict) as error:  # answered in the room meanwhile, a role lost: the room's own refusal
+        refusal = LinkRefused(str(error), why="not answerable", status=error.status)
+    raise _link_refuse(refusal, link=link, user=user)
+
+
 # --- Publishing --------------------------------------------------------------------------
 
 ENQUEUED_FOR = timedelta(seconds=30)
 
 
-def posts_due(*, now: datetime | None = None, limit: int = 500) -> list[int]:
-    now = now or timezone.now()
+def _due(now: datetime):
     posts = Post.objects.filter(state=Post.State.SCHEDULED, publish_at__lte=now)
     if _queue_row().paused:  # only a fired holding statement leaves a paused queue (a lost task is found again)
         posts = posts.filter(holding=True)
-    posts = posts.exclude(retry_at__gt=now)
-    return list(posts.order_by("publish_at", "id").values_list("id", flat=True)[:limit])
+    return posts.exclude(retry_at__gt=now)
+
+
+def posts_due(*, now: datetime | None = None, limit: int = 500) -> list[int]:
+    now = now or timezone.now()
+    return list(_due(now).order_by("publish_at", "id").values_list("id", flat=True)[:limit])
+
+
+PUBLISH_BATCH = 25  # due posts one task claims and then publishes one after the other
+
+
+def posts_due_unclaimed(*, now: datetime | None = None, limit: int = 500) -> int:
+    """How many due posts no task has claimed in the last ENQUEUED_FOR (up to `limit`):
+    beat sends one batch task per PUBLISH_BATCH of them."""
+    now = now or timezone.now()
+    return _due(now).exclude(enqueued_at__gt=now - ENQUEUED_FOR)[:limit].count()
 
 
 @transaction.atomic
 def posts_due_claim(*, now: datetime | None = None, limit: int = 500) -> list[int]:
-    """The due posts to hand to workers now: each is marked as enqueued, so a backlog is
-    not enqueued again on every beat tick (a lost task is re-enqueued after ENQUEUED_FOR)."""
+    """Claim due posts for the task that asks (SELECT ... FOR UPDATE SKIP LOCKED LIMIT n):
+    each is marked as taken, so no other task claims it for ENQUEUED_FOR (a task that dies
+    leaves the posts it had not reached to be claimed again after that)."""
     now = now or timezone.now()
-    due = Post.objects.filter(id__in=posts_due(now=now, limit=limit * 2)).exclude(enqueued_at__gt=now - ENQUEUED_FOR)
+    due = _due(now).exclude(enqueued_at__gt=now - ENQUEUED_FOR)
     ids = list(due.select_for_update(skip_locked=True).order_by("publish_at", "id").values_list("id", flat=True)[:limit])
     Post.objects.filter(id__in=ids).update(enqueued_at=now)
     return ids
 
 
+def posts_publish_batch(*, limit: int = PUBLISH_BATCH, now: datetime | None = None) -> dict[str, int]:
+    """One task's share of the due posts: claim up to `limit` at once, then publish them one
+    at a time, each through `post_publish` (its own two transactions: the pause check and
+    the call under the queue row lock, so a worker killed mid-batch leaves only the post in
+    flight PUBLISHING, for the sweep to move to needs-check). A pause met mid-batch hands
+    the rest back at once. `now` moves the claim's clock only (tests). Returns outcome counts."""
+    ids = posts_due_claim(now=now, limit=limit)
+    outcomes: dict[str, int] = {}
+    for index, post_id in enumerate(ids):
+        outcome = post_publish(post_id=post_id)
+        outcomes[outcome] = outcomes.get(outcome, 0) + 1
+        if outcome == "held":  # paused: beat finds the rest again after the resume
+            rest = ids[index + 1:]
+            Post.objects.filter(id__in=rest, state=Post.State.SCHEDULED).update(enqueued_at=None)
+            outcomes["handed back"] = len(rest)
+            break
+    return outcomes
+
+
 def _publisher(post: Post) -> Callable[[], str]:
-    return lambda: x.publish(post.text, in_reply_to=post.in_reply_to or None)
+    # A follow-up replies to our own post, whose id is known only once that went out.
+    parent = post.reply_to_post.platform_id if post.reply_to_post_id else ""
+    return lambda: x.publish(post.text, in_reply_to=post.in_reply_to or parent or None)
 
 
 def post_publish(*, post_id: int) -> str:

@@ -7,4 +7,5 @@ urlpatterns = [
     path("calendar/", views.calendar, name="calendar"),
     # Named queue_switch: "queue" is triage's page.
     path("queue/", views.queue_switch, name="queue_switch"),
+    path("away/<str:token>/", views.away, name="approval_away"),
 ]

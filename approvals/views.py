@@ -354,3 +354,33 @@ def queue_switch(request: HttpRequest) -> HttpResponse:
         return {"due": services.came_due_while_paused(), "error": error, "form": form}
 
     return render_page(request, "approvals/queue.html", context, status=error.status if error else 200)
+
+
+# --- /approvals/away/<token>/ --------------------------------------------------------------
+
+@require_http_methods(["GET", "POST"])
+@role_required(*PAGE_ROLES["approval_away"])
+def away(request: HttpRequest, token: str) -> HttpResponse:
+    """An approver on deck answers one request from the link in their notice: the card
+    legal sees in the room, Yes and No. Every refusal says why, with its status."""
+    token = token[:200]
+    context: dict = {"token": token, "away": True}
+    status = 200
+    try:
+        if request.method == "POST":
+            answer = request.POST.get("action", "")
+            post = services.approval_link_answer(token=token, user=request.user, answer=answer,
+                                                 reason=request.POST.get("reason", ""))
+            context.update(answered=answer, post=post)
+        else:
+            context["items"] = [selectors.request_item(services.approval_link_open(token=token, user=request.user).request)]
+    except services.LinkRefused as exc:
+        context["refused"], status = exc, exc.status
+    except WarroomError as exc:  # a No without a reason: the card comes back with the message
+        context["error"], status = exc, exc.status
+        try:
+            link = services.approval_link_open(token=token, user=request.user)
+            context["items"], context["error_post"] = [selectors.request_item(link.request)], link.request.post_id
+        except services.LinkRefused as refused:
+            context["refused"], status = refused, refused.status
+    return TemplateResponse(request, "approvals/away.html", context, status=status)

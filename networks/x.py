@@ -3,7 +3,8 @@ failures in the words of networks/errors.py, and publishing. tweepy talks to the
 host https://api.twitter.com; a transport mounted on its requests session sends those
 requests to X_API_BASE_URL when it is set (the loopback fake in tests and the demo) and
 enforces X_TIMEOUT_SECONDS on every request. Listening's X adapter fetches through
-`client_for` and `translated_errors`; approvals and drills publish with `publish`.
+`client_for` and `translated_errors`; approvals and drills publish with `publish`;
+room/flows/engagement.py reads what went out with `engagement`.
 
 Settings read here (getattr with defaults): X_BEARER_TOKEN, X_API_BASE_URL,
 X_TIMEOUT_SECONDS (10), and for publishing X_CONSUMER_KEY, X_CONSUMER_SECRET,
@@ -13,7 +14,9 @@ X_ACCESS_TOKEN, X_ACCESS_TOKEN_SECRET (OAuth 1.0a user context) or X_USER_ACCESS
 
 from __future__ import annotations
 
+import os
 import re
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
@@ -61,6 +64,29 @@ def client_for(**credentials) -> tweepy.Client:
     timeout = float(getattr(settings, "X_TIMEOUT_SECONDS", DEFAULT_TIMEOUT))
     client.session.mount(X_HOST + "/", XTransport(base_url=settings.X_API_BASE_URL or "", timeout=timeout))
     return client
+
+
+_clients: dict[tuple, tweepy.Client] = {}
+
+
+def client_cached(**credentials) -> tweepy.Client:
+    """`client_for`, made once per process (a forked worker makes its own) and thread for each
+    set of credentials and target, and kept: publishing reuses the client and its kept-alive
+    connection instead of a new client and TLS handshake per post."""
+    key = (os.getpid(), threading.get_ident(), settings.X_API_BASE_URL or "", getattr(settings, "X_TIMEOUT_SECONDS", DEFAULT_TIMEOUT),
+           tuple(sorted(credentials.items())))
+    client = _clients.get(key)
+    if client is None:
+        client = _clients[key] = client_for(**credentials)
+    return client
+
+
+def _client_forget(client: tweepy.Client) -> None:
+    """After a failed call: the next one starts from a fresh client and connection."""
+    for key, kept in list(_clients.items()):
+        if kept is client:
+            del _clients[key]
+    client.session.close()
 
 
 # --- errors ----------------------------------------------------------------------------
@@ -165,21 +191,21 @@ def _publishing_client(*, sandbox: bool = False) -> tuple[tweepy.Client, bool]:
         if not token:
             raise PermanentError("No sandbox account to post to: set X_SANDBOX_USER_ACCESS_TOKEN. Drills never "
                                  "post with the brand's credentials.")
-        return client_for(bearer_token=token), False
+        return client_cached(bearer_token=token), False
     names = ("X_CONSUMER_KEY", "X_CONSUMER_SECRET", "X_ACCESS_TOKEN", "X_ACCESS_TOKEN_SECRET")
     oauth1 = {name: getattr(settings, name, "") or "" for name in names}
     if all(oauth1.values()):
-        return client_for(consumer_key=oauth1["X_CONSUMER_KEY"], consumer_secret=oauth1["X_CONSUMER_SECRET"],
-                       access_token=oauth1["X_ACCESS_TOKEN"], access_token_secret=oauth1["X_ACCESS_TOKEN_SECRET"]), True
+        return client_cached(consumer_key=oauth1["X_CONSUMER_KEY"], consumer_secret=oauth1["X_CONSUMER_SECRET"],
+                             access_token=oauth1["X_ACCESS_TOKEN"], access_token_secret=oauth1["X_ACCESS_TOKEN_SECRET"]), True
     if any(oauth1.values()):
         missing = ", ".join(name for name, value in oauth1.items() if not value)
         raise PermanentError(f"X posting credentials are incomplete: {missing} not set.")
     user_token = getattr(settings, "X_USER_ACCESS_TOKEN", "") or ""
     if user_token:
-        return client_for(bearer_token=user_token), False
+        return client_cached(bearer_token=user_token), False
     if not settings.X_BEARER_TOKEN:
         raise PermanentError("No X credentials to post with: set X_ACCESS_TOKEN and friends or X_USER_ACCESS_TOKEN.")
-    return client_for(bearer_token=settings.X_BEARER_TOKEN), False
+    return client_cached(bearer_token=settings.X_BEARER_TOKEN), False
 
 
 def publish(text: str, *, in_reply_to: str | None = None, sandbox: bool = False) -> str:
@@ -188,15 +214,59 @@ def publish(text: str, *, in_reply_to: str | None = None, sandbox: bool = False)
     Sends exactly one request and never retries. Raises RateLimited, PermanentError, or
     TransientError; PublishOutcomeUnknown (a TransientError) when X may have created the
     post anyway, so the caller must check before sending it again."""
-    client, user_auth = _publishing_client(sandbox=sandbox)
+    client, user_auth = _publishing_client(sandbox=sandbox)  # kept per process and credentials
     try:
         with translated_errors(publishing=True):
             body = client.create_tweet(text=text, in_reply_to_tweet_id=in_reply_to, user_auth=user_auth)
-    finally:
-        client.session.close()
+    except BaseException:
+        _client_forget(client)
+        raise
     data = body.get("data") if isinstance(body, dict) else None
     post_id = valid_id(data.get("id")) if isinstance(data, dict) else None
     if post_id is None:
         raise PublishOutcomeUnknown("X accepted the post but its answer carried no post id: check the account "
                                     "before trying again.")
     return post_id
+
+
+# --- engagement ------------------------------------------------------------------------
+
+LOOKUP_BATCH = 100  # GET /2/tweets takes up to 100 ids
+
+
+def _count(metrics: dict, name: str) -> int | None:
+    value = metrics.get(name)
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
+def engagement(ids: list[str]) -> dict[str, dict]:
+    """The public counts of these posts, by id: likes, reposts, replies, quotes and
+    impressions (None where X does not give them). Posts X no longer shows (deleted,
+    protected) are left out. One request per 100 ids, with the app's bearer token; every
+    post returned is one read against the monthly cap. Raises networks/errors.py's errors."""
+    ids = [post_id for post_id in dict.fromkeys(ids) if valid_id(post_id)]
+    if not ids:
+        return {}
+    if not settings.X_BEARER_TOKEN:
+        raise PermanentError("No X credentials to read engagement with: set X_BEARER_TOKEN.")
+    client = client_for(bearer_token=settings.X_BEARER_TOKEN)
+    found: dict[str, dict] = {}
+    try:
+        for start in range(0, len(ids), LOOKUP_BATCH):
+            with translated_errors():
+                body = client.get_tweets(ids[start:start + LOOKUP_BATCH], tweet_fields=["public_metrics"])
+            for item in (body.get("data") or []) if isinstance(body, dict) else []:
+                post_id = valid_id(item.get("id")) if isinstance(item, dict) else None
+                metrics = item.get("public_metrics") if post_id else None
+                if not isinstance(metrics, dict):
+                    continue
+                found[post_id] = {
+                    "likes": _count(metrics, "like_count") or 0,
+                    "reposts": _count(metrics, "retweet_count") or 0,
+                    "replies": _count(metrics, "reply_count") or 0,
+                    "quotes": _count(metrics, "quote_count") or 0,
+                    "impressions": _count(metrics, "impression_count"),
+                }
+    finally:
+        client.session.close()
+    return found

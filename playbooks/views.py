@@ -161,6 +161,20 @@ def _editor_action(request, event: Event) -> None:
             services.variant_submit(user=user, variant_id=variant.id,
                                     checklist={q: str(n) in ticked for n, q in enumerate(questions)},
                                     override_reason=post.get("override_reason", ""))
+    elif action == "wrap_links":
+        variant = Variant.objects.filter(id=_int(post.get("variant")), scenario__event=event).first()
+        if variant is None:
+            raise InvalidInput("That variant is not on this event.")
+        services.variant_wrap_links(user=user, variant_id=variant.id)
+    elif action == "follow_up_add":
+        variant = Variant.objects.filter(id=_int(post.get("variant")), scenario__event=event).first()
+        if variant is None:
+            raise InvalidInput("That variant is not on this event.")
+        ticked = set(post.getlist("checklist"))
+        services.variant_follow_up_add(
+            user=user, variant_id=variant.id, text=post.get("text", ""), likes=_int(post.get("likes")) or 0,
+            within_minutes=_int(post.get("within_minutes")) or 60,
+            checklist={q: str(n) in ticked for n, q in enumerate(approvals_services.CHECKLIST)})
     elif action == "moment_add":
         services.moment_add(user=user, event_id=event.id, at=_local(post.get("at"), event.time_zone, "Time"),
                             title=post.get("title", ""), scenario_ids=[i for i in map(_int, post.getlist("scenarios")) if i])

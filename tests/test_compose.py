@@ -300,6 +300,8 @@ def test_the_image_is_built_as_a_non_root_python_311_with_collected_static_files
     assert "manage.py collectstatic --noinput" in dockerfile
     users = [line.split()[1] for line in instructions if line.startswith("USER ")]
     assert users and users[-1] not in {"root", "0"}
+    from room.report_pdf import UNICODE_FONT
+    assert UNICODE_FONT.name == "DejaVuSans.ttf" and "fonts-dejavu-core" in dockerfile, "PDFs need DejaVu in the image"
     ignored = (ROOT / ".dockerignore").read_text().split()
     assert {".venv", ".run", ".git", "test-artifacts"} <= set(ignored)
 

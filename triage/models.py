@@ -140,6 +140,10 @@ class Case(models.Model):
                          include=["priority", "status", "first_responded_at", "first_response_due",
                                   "first_response_breached_at"]),
             models.Index(fields=["team"], condition=~Q(status="resolved"), name="case_open_team"),
+            # The Queue's tag filter (selectors.queue_tags) reads the tags of open tagged cases
+            # from this index alone: at 10 M cases, not 100 k heap pages.
+            models.Index(fields=["team", "tags"], condition=~Q(status="resolved") & Q(tags__len__gt=0),
+                         name="case_open_tagged"),
         ]
 
     def __str__(self) -> str:

@@ -116,12 +116,82 @@ def case_open_from_mention(*, mention_id: int, priority: str = Priority.P3, team
     routed = f" (rule \u201c{rule.name}\u201d)" if rule else ""
     _changed(case, "opened", actor, f"{priority} case opened{routed}: {case.title[:120]}",
              audit_details={"rule": rule.id} if rule else None, created=True,
-             group=None if actor is not None else live.Group(
-                 key=f"{priority}:{team}", one=f"{priority} case opened", many=f"{priority} cases opened",
-                 link=f"/queue/?priority={priority}&team={team}"))
+             group=None if actor is not None else _opened_group(priority, team))
     if rule is not None:
         _rule_actions(case, rule)
     return case
+
+
+def _opened_group(priority: str, team: str) -> live.Group:
+    """Cases the rules open (not a person) come in bursts: one rail item per priority and team."""
+    return live.Group(key=f"{priority}:{team}", one=f"{priority} case opened", many=f"{priority} cases opened",
+                      link=f"/queue/?priority={priority}&team={team}")
+
+
+@transaction.atomic(savepoint=False)  # inside ingest's transaction
+def cases_open_from_mentions(*, mention_ids: list[int], priority: str = Priority.P3, team: str = Team.SOCIAL,
+                             tags: list[str] | None = None, rules: list["CompiledTriageRule"] | None = None,
+                             checked: bool = False, team_fixed: bool = False) -> list[Case]:
+    """`case_open_from_mention` for a batch, opened by the system: one statement per table
+    (the mentions, the SLA policies, the cases, their history, their audit entries, their
+    live events), not seven per case. Mentions that have a case already are skipped (unless
+    the caller `checked`). Returns the cases opened, in the order of `mention_ids`."""
+    mention_ids = list(dict.fromkeys(mention_ids))
+    if not checked and mention_ids:
+        have = mentions_with_cases(mention_ids)
+        mention_ids = [mention_id for mention_id in mention_ids if mention_id not in have]
+    if not mention_ids:
+        return []
+    rules = triage_rules_compiled() if rules is None else rules
+    mentions = Mention.objects.only("id", "author_handle", "text", "sentiment", "lang", "author_followers",
+                                    "rule_ids").in_bulk(mention_ids)
+    slas = _sla_table()
+    now = timezone.now()
+    cases, routed_by = [], []
+    for mention_id in mention_ids:
+        mention = mentions.get(mention_id)
+        if mention is None:
+            continue
+        rule = triage_rule_for(mention_facts(mention), rules) if rules else None
+        case_priority, case_team, case_tags = priority, team, list(tags or [])
+        if rule is not None:
+            case_priority, case_team = min(priority, rule.priority), team if team_fixed else rule.team
+            case_tags += [t for t in rule.tags if t not in case_tags]
+        first, resolution = slas[case_priority]
+        cases.append(Case(
+            title=f"@{mention.author_handle}: {mention.text[:200]}", mention=mention, priority=case_priority,
+            team=case_team, tags=case_tags, opened_at=now, first_response_due=now + timedelta(minutes=first),
+            resolution_due=now + timedelta(minutes=resolution), version=1, rule=rule,
+            replies_need_legal=bool(rule and rule.replies_need_legal),
+        ))
+        routed_by.append(rule)
+    Case.objects.bulk_create(cases)
+    CaseEvent.objects.bulk_create([CaseEvent(case=case, kind="opened") for case in cases])
+    audit.record_many(actor=None, entries=[("case.opened", case, {"rule": rule.id} if rule else None)
+                                           for case, rule in zip(cases, routed_by)])
+    live.publish_many([
+        live.Pending(
+            kind="case.opened", audience=case_audience(case),
+            summary=f"{case.priority} case opened"
+                    + (f" (rule \u201c{rule.name}\u201d)" if rule else "") + f": {case.title[:120]}",
+            payload={"case_id": case.id, "status": case.status, "priority": case.priority, "team": case.team,
+                     "assignee": "", "version": case.version},
+            group=_opened_group(case.priority, case.team),
+        )
+        for case, rule in zip(cases, routed_by)
+    ])
+    for case, rule in zip(cases, routed_by):
+        if rule is not None and (rule.assign == TriageRule.Assign.ROUND_ROBIN or rule.escalate_note):
+            _rule_actions(case, rule)  # rare, and per case: assignment takes the rule's row lock
+    return cases
+
+
+def _sla_table() -> dict[str, tuple[int, int]]:
+    """(first response, resolution) minutes per priority, in one query."""
+    table = dict(DEFAULT_SLA)
+    for policy in SlaPolicy.objects.all():
+        table[policy.priority] = (policy.first_response_minutes, policy.resolution_minutes)
+    return table
 
 
 # --- Triage rules ----------------------------------------------------------------------
@@ -149,7 +219,7 @@ def triage_rules_compiled() -> list[CompiledTriageRule]:
     compiled = []
     for rule in TriageRule.objects.filter(enabled=True).order_by("position", "id"):
         try:
-            parsed = query.parse(rule.query) if rule.query.strip() else None
+            parsed = query.parse_cached(rule.query) if rule.query.strip() else None
         except query.QuerySyntaxError:
             continue  # refused when saved; a rule saved before a parser change is skipped, not fatal
         compiled.append(CompiledTriageRule(rule=rule, query=parsed))
@@ -209,9 +279,8 @@ def mentions_route(*, mentions: list[tuple[int, dict]]) -> list[int]:
     matched = [mention_id for mention_id, row in mentions if triage_rule_for(mention_facts(row), rules) is not None]
     if not matched:
         return []
-    have = mentions_with_cases(matched)  # e.g. opened by an alert rule a moment ago
-    return [case_open_from_mention(mention_id=mention_id, rules=rules, checked=True).id
-            for mention_id in matched if mention_id not in have]
+    # Skips those with a case already, e.g. opened by an alert rule a moment ago.
+    return [case.id for case in cases_open_from_mentions(mention_ids=matched, rules=rules)]
 
 
 def _rule_actions(case: Case, rule: TriageRule) -> None:

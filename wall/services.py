@@ -10,6 +10,8 @@ from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from approvals import services as approvals
+from approvals.models import ApprovalRequest
 from listening import query as query_language
 from listening.models import Mention
 from warroom import audit, live, presence, roles
@@ -151,6 +153,46 @@ def event_notify(*, event_id: int) -> int:
                 logger.warning("Slack notice %s not sent: %s", notice.key, error)
                 notice.error = f"{type(error).__name__}: {error}"[:500]
             notice.save(update_fields=["sent_at", "error"])
+    return sent
+
+
+def approval_notify(*, event_id: int) -> int:
+    """An approval request waits: each approver on deck who is not in the room and may
+    answer it gets an e-mail with their own signed, single-use link to answer it from a
+    phone (never Slack: the link is for one person). Claimed once per (event, person)
+    like every notice. Returns how many notices this run sent."""
+    event = LiveEvent.objects.filter(id=event_id, kind="approval.requested").first()
+    request_id = event.payload.get("request_id") if event else None
+    request = ApprovalRequest.objects.filter(id=request_id, state=ApprovalRequest.State.OPEN).first() if request_id else None
+    if request is None:
+        return 0
+    base = settings.PUBLIC_BASE_URL.rstrip("/")
+    summary = _one_line(event.payload.get("summary", ""), 1000)
+    sent = 0
+    for pref in people_on_deck():
+        if not (pref.email and pref.user.email) or not roles.has_role(pref.user, {roles.LEGAL, roles.LEAD}):
+            continue
+        if not approvals.may_answer(request_id=request.id, user=pref.user):
+            continue
+        notice = _claim(event=event, channel=Notification.Channel.EMAIL, user=pref.user)
+        if notice is None:
+            continue
+        try:
+            link, token = approvals.approval_link_issue(request_id=request.id, user=pref.user)
+            send_mail(
+                subject=f"[Warroom] Your answer: {_one_line(summary, SUBJECT_LIMIT)}",
+                message=f"{summary}\n\nYou are on deck and not in the room. Answer Yes or No from here "
+                        f"(sign in first; the link answers once, for this exact text, until "
+                        f"{link.expires_at:%H:%M} UTC):\n{base}/approvals/away/{token}/\n\n"
+                        f"Change what you receive: {base}/wall/notifications/\n",
+                from_email=None, recipient_list=[pref.user.email],
+            )
+            notice.sent_at = timezone.now()
+            sent += 1
+        except Exception as error:  # noqa: BLE001 - one bad address or server must not stop the others
+            logger.warning("approval notice %s not sent: %s", notice.key, error)
+            notice.error = f"{type(error).__name__}: {error}"[:500]
+        notice.save(update_fields=["sent_at", "error"])
     return sent
 
 

@@ -34,6 +34,19 @@ def event_notify_enqueue(event) -> None:
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)
+def approval_notify(event_id: int) -> int:
+    return services.approval_notify(event_id=event_id)
+
+
+def approval_notify_enqueue(event) -> None:
+    """Approvers on deck get a link to answer a new request (services.approval_notify)."""
+    try:
+        approval_notify.delay(event.id)
+    except Exception:  # noqa: BLE001 - the request is committed; a broker outage must not undo the caller
+        logger.exception("could not enqueue approval notices for live event %s", event.id)
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
 def topic_refresh(topic_id: int) -> int:
     return services.topic_refresh(topic_id=topic_id)
 

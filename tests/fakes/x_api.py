@@ -14,6 +14,8 @@ tweepy and listening/adapters/x.py run unchanged against it (point X_API_BASE_UR
         x_api.fail_next(status=503, after=1)       # let one request through, fail the second
         x_api.page_size = 7                        # pages of 7 whatever max_results says
         x_api.requests, x_api.posts                # snapshots: every request; accepted posts
+        x_api.set_engagement(post_id, likes=600)   # fixed counts for GET /2/tweets?ids=
+        x_api.engagement_per_minute = {"likes": 5} # how fast accepted posts grow (see below)
 
 Behaviour worth knowing:
 
@@ -29,6 +31,11 @@ Behaviour worth knowing:
   `text`, `edit_history_tweet_ids`; `id`, `name`, `username`), and `author_id` with
   `includes.users` only with `expansions=author_id`, as X does. An author that does not exist is reported in a
   partial `errors` entry, as X does.
+- Engagement: `GET /2/tweets?ids=` (post lookup) answers `public_metrics` when asked. A
+  post the fake accepted through `POST /2/tweets` grows with the minutes since it was
+  accepted (`engagement_per_minute`, for its first day; the clock is `time.time()`, so
+  time-machine moves it); `set_engagement` fixes a post's counts instead. Ids it does not
+  hold come back in `errors`, as X reports deleted posts.
 - Every request needs an `Authorization` header (any bearer, or OAuth 1.0a); set
   `require_bearer` to demand one token. `POST /2/tweets` rejects duplicate text from the
   same account and replies to posts it does not hold with 403, like X. An accepted post is
@@ -196,6 +203,9 @@ class FakeXAPI:
         self.reject_duplicates = True
         self.max_post_length = 280  # counted in code points (X weighs URLs and CJK; the fake does not)
         self.oldest_since_id: int | None = None  # recent search's 7-day edge: no posts below it, no since_id below it
+        self._accepted: dict[int, float] = {}  # post id -> when POST /2/tweets accepted it
+        self._engagement: dict[int, dict] = {}
+        self.engagement_per_minute = {"likes": 3.0, "reposts": 1.0, "replies": 0.5, "quotes": 0.2, "impressions": 120.0}
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -332,6 +342,22 @@ class FakeXAPI:
         with self._lock:
             return dict(self._tweets[int(tweet_id)].json)
 
+    def set_engagement(self, tweet_id: str, **counts: int) -> None:
+        """Fix the counts GET /2/tweets sends for this post (likes, reposts, replies,
+        quotes, impressions); counts not given are 0."""
+        with self._lock:
+            self._engagement[int(tweet_id)] = dict(counts)
+
+    def _metrics(self, tweet_id: int) -> dict:
+        counts = self._engagement.get(tweet_id)
+        if counts is None:
+            accepted = self._accepted.get(tweet_id)
+            minutes = min(max(0.0, time.time() - accepted) / 60, 24 * 60) if accepted is not None else 0.0
+            counts = {name: int(rate * minutes) for name, rate in self.engagement_per_minute.items()}
+        return {"retweet_count": counts.get("reposts", 0), "reply_count": counts.get("replies", 0),
+                "like_count": counts.get("likes", 0), "quote_count": counts.get("quotes", 0),
+                "bookmark_count": 0, "impression_count": counts.get("impressions", 0)}
+
     # --- state ---------------------------------------------------------------------
 
     @staticmethod
@@ -460,6 +486,8 @@ class FakeXAPI:
                 return 200, self._user_by_username(unquote(parts[4]), params)
             if method == "GET" and len(parts) == 4 and parts[:2] == ["2", "users"] and parts[3] == "mentions":
                 return 200, self._mentions(parts[2], params)
+            if method == "GET" and parts == ["2", "tweets"]:
+                return 200, self._lookup(params)
             if method == "POST" and parts == ["2", "tweets"]:
                 return 201, self._create(body, auth)
         raise _problem(404)
@@ -499,6 +527,29 @@ class FakeXAPI:
             return {"errors": [_not_found_error("user", "username", username)]}
         return {"data": self._user_json(self._users[user_id], params)}
 
+    def _lookup(self, params) -> dict:
+        ids = [value for value in params.get("ids", "").split(",") if value]
+        if not ids or len(ids) > 100:
+            raise _invalid("ids", params.get("ids", ""), "The `ids` query parameter value must hold 1 to 100 ids")
+        fields = set(filter(None, params.get("tweet.fields", "").split(",")))
+        data, errors = [], []
+        for value in ids:
+            tweet = self._tweets.get(int(value)) if value.isascii() and value.isdigit() else None
+            if tweet is None:
+                errors.append(_not_found_error("tweet", "ids", value))
+                continue
+            item = {key: tweet.json[key] for key in DEFAULT_TWEET_FIELDS if key in tweet.json}
+            item.update({key: tweet.json[key] for key in fields if key in tweet.json})
+            if "public_metrics" in fields:
+                item["public_metrics"] = self._metrics(tweet.id)
+            data.append(item)
+        response: dict = {}
+        if data:
+            response["data"] = data
+        if errors:
+            response["errors"] = errors
+        return response
+
     def _create(self, body, auth) -> dict:
         if not isinstance(body, dict):
             raise _Problem(400, {"errors": [{"message": "Request body must be a JSON object"}],
@@ -523,6 +574,7 @@ class FakeXAPI:
                                  "type": "about:blank", "title": "Forbidden", "status": 403})
         tweet_id = str(self._add(text, author=self.account, in_reply_to=in_reply_to))
         self._posts.append(RecordedPost(tweet_id, text, in_reply_to, auth, time.time(), body))
+        self._accepted[int(tweet_id)] = time.time()
         return {"data": {"id": tweet_id, "text": text, "edit_history_tweet_ids": [tweet_id]}}
 
     # --- shapes --------------------------------------------------------------------

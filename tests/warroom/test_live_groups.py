@@ -122,3 +122,33 @@ def test_only_decisions_toast(make_user):
     toasts = [bool(TOAST.search(live.render(event))) for event in (quiet, urgent, paused, asked, p2, p1)]
     assert toasts == [False, True, True, True, False, True]
     assert 'data-toast-for="legal"' in live.render(asked)
+
+
+def test_cases_a_batch_opens_in_one_statement_count_into_one_group_per_priority_and_team(settings):
+    """The ingest path opens a batch's cases with publish_many: they group like single ones,
+    and the next batch within the window joins the same group."""
+    settings.LIVE_GROUP_SECONDS = 60
+    source = f.source()
+    listening.mention_ingest_batch(source_id=source.id, fetched=[f.fetched(f"Order {i} is late") for i in range(30)])
+    ids = list(Mention.objects.order_by("id").values_list("id", flat=True))
+    first = triage.cases_open_from_mentions(mention_ids=ids[:20], priority="P2")
+    second = triage.cases_open_from_mentions(mention_ids=ids[20:], priority="P2")
+    assert len(first) == 20 and len(second) == 10
+
+    group = LiveGroup.objects.get(kind="case.opened")
+    events = LiveEvent.objects.filter(kind="case.opened").order_by("id")
+    assert events.count() == 30 and set(events.values_list("group_id", flat=True)) == {group.id}
+    assert group.count == 30 and group.summary() == "30 P2 cases opened"
+    assert (group.first_event_id, group.last_event_id) == (events.first().id, events.last().id)
+    assert [e.payload["group"]["count"] for e in events] == list(range(1, 31))
+    assert [e.payload["group"]["first"] for e in events].count(True) == 1
+    # One toast at most in all the renders: a P2 opening is not a decision.
+    assert sum(len(TOAST.findall(live.render(event))) for event in events) == 0
+
+
+def test_a_batch_with_grouping_off_stores_plain_events(settings):
+    settings.LIVE_GROUP_SECONDS = 0
+    listening.mention_ingest_batch(source_id=f.source().id, fetched=[f.fetched(f"Order {i} is late") for i in range(5)])
+    triage.cases_open_from_mentions(mention_ids=list(Mention.objects.values_list("id", flat=True)), priority="P2")
+    assert not LiveGroup.objects.exists()
+    assert list(LiveEvent.objects.filter(kind="case.opened").values_list("group_id", flat=True)) == [None] * 5

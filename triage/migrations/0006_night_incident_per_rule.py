@@ -21,7 +21,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('listening', '0005_alertrule_declare_crisis'),
-        ('triage', '0004_alter_case_team_alter_triagerule_team'),
+        ('triage', '0005_suite_case_open_tagged'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
