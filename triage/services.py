@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.contrib.auth import get_user_model
-from django.db import transaction
+from django.conf import settings
+from django.db import connection, transaction
 from django.utils import timezone
 
 from approvals import services as approvals
@@ -41,9 +42,10 @@ def case_audience(case: Case) -> list[str]:
 
 
 def _changed(case: Case, kind: str, actor, summary: str, text: str = "", post=None, audit_details=None,
-             created: bool = False) -> None:
+             created: bool = False, group: live.Group | None = None) -> None:
     """Record one change to a case: history, version, audit, live push. A case just
-    created (at version 1) is not saved again."""
+    created (at version 1) is not saved again. With `group`, a burst of like changes is
+    one rail item and one notice with a count (live.Group)."""
     if not created:
         case.version += 1
         case.save()
@@ -51,7 +53,16 @@ def _changed(case: Case, kind: str, actor, summary: str, text: str = "", post=No
     audit.record(actor=actor, action=f"case.{kind}", obj=case, details=audit_details or {})
     live.publish(f"case.{kind}", audience=case_audience(case), summary=summary, actor=_name(actor) if actor else "",
                  case_id=case.id, status=case.status, priority=case.priority, team=case.team,
-                 assignee=_name(case.assignee) if case.assignee_id else "", version=case.version)
+                 assignee=_name(case.assignee) if case.assignee_id else "", version=case.version, group=group)
+
+
+def _breach_group(case: Case, target: str) -> live.Group:
+    """SLA breaches of one target, priority and team within LIVE_GROUP_SECONDS are one notice."""
+    what = "first-response" if target == "first_response" else "resolution"
+    return live.Group(key=f"{target}:{case.priority}:{case.team}",
+                      one=f"{case.priority} case breached its {what} target",
+                      many=f"{case.priority} cases breached their {what} target",
+                      link=f"/queue/?breached=1&priority={case.priority}&team={case.team}")
 
 
 def _require(user, allowed=AGENTS, what="work cases") -> None:
@@ -104,10 +115,17 @@ def case_open_from_mention(*, mention_id: int, priority: str = Priority.P3, team
     )
     routed = f" (rule \u201c{rule.name}\u201d)" if rule else ""
     _changed(case, "opened", actor, f"{priority} case opened{routed}: {case.title[:120]}",
-             audit_details={"rule": rule.id} if rule else None, created=True)
+             audit_details={"rule": rule.id} if rule else None, created=True,
+             group=None if actor is not None else _opened_group(priority, team))
     if rule is not None:
         _rule_actions(case, rule)
     return case
+
+
+def _opened_group(priority: str, team: str) -> live.Group:
+    """Cases the rules open (not a person) come in bursts: one rail item per priority and team."""
+    return live.Group(key=f"{priority}:{team}", one=f"{priority} case opened", many=f"{priority} cases opened",
+                      link=f"/queue/?priority={priority}&team={team}")
 
 
 @transaction.atomic(savepoint=False)  # inside ingest's transaction
@@ -158,6 +176,7 @@ def cases_open_from_mentions(*, mention_ids: list[int], priority: str = Priority
                     + (f" (rule \u201c{rule.name}\u201d)" if rule else "") + f": {case.title[:120]}",
             payload={"case_id": case.id, "status": case.status, "priority": case.priority, "team": case.team,
                      "assignee": "", "version": case.version},
+            group=_opened_group(case.priority, case.team),
         )
         for case, rule in zip(cases, routed_by)
     ])
@@ -424,24 +443,73 @@ def sla_policy_set(*, user, priority: str, first_response_minutes: int, resoluti
     return policy
 
 
-@transaction.atomic(savepoint=False)  # called per mention inside ingest's transaction
+INCIDENT_LOCK = 0x494E4349  # "INCI": with the rule's id, serializes one rule's incident
+
+
+@transaction.atomic(savepoint=False)  # called inside ingest's transaction
 def incident_open_or_join(*, alert_id: int, mention_ids: list[int], priority: str) -> Case:
-    """A spike or crisis alert is one incident: one case, one owner, all its mentions."""
-    alert = Alert.objects.get(id=alert_id)
+    """A spike or crisis rule has one incident at a time: one case, one owner, all its
+    mentions. A later alert of the same rule (a new spike) joins the open incident and is
+    added to its spike history; a resolved incident reopens when its rule fires again
+    within INCIDENT_REOPEN_MINUTES, instead of a second case with the same title."""
+    alert = Alert.objects.select_related("rule").get(id=alert_id)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [INCIDENT_LOCK, alert.rule_id or 0])
     case = Case.objects.select_for_update().filter(alert=alert).first()
+    if case is None and alert.rule_id is not None:
+        case = (Case.objects.select_for_update().filter(incident_rule_id=alert.rule_id)
+                .exclude(status=Case.Status.RESOLVED).order_by("-id").first())
+    now = timezone.now()
+    if case is None and alert.rule_id is not None:
+        reopen_after = now - timedelta(minutes=settings.INCIDENT_REOPEN_MINUTES)
+        case = (Case.objects.select_for_update()
+                .filter(incident_rule_id=alert.rule_id, status=Case.Status.RESOLVED, resolved_at__gte=reopen_after)
+                .order_by("-resolved_at").first())
+        if case is not None:
+            _spike(case, alert, mention_ids, now)
+            case.mentions.add(*mention_ids)
+            _first, resolution_minutes = sla_minutes(case.priority)
+            case.status = Case.Status.OPEN if case.assignee_id else Case.Status.NEW
+            case.resolved_at, case.resolution_breached_at = None, None
+            case.resolution_due = now + timedelta(minutes=resolution_minutes)
+            case.priority = min(case.priority, priority)
+            case.reopened_count += 1
+            _changed(case, "reopened", None, f"{case.priority} incident #{case.id} reopened: {alert.title} fired again "
+                     f"({len(mention_ids)} mention{'s' if len(mention_ids) != 1 else ''})",
+                     audit_details={"alert": alert.id, "mentions": len(mention_ids)})
+            return case
     if case is None:
-        now = timezone.now()
         first_due, resolution_due = _due(now, priority)
-        case = Case.objects.create(title=f"Incident: {alert.title}", alert=alert, priority=priority, tags=["incident"],
-                                   opened_at=now, first_response_due=first_due, resolution_due=resolution_due, version=0)
+        case = Case.objects.create(title=f"Incident: {alert.title}", alert=alert, incident_rule_id=alert.rule_id,
+                                   priority=priority, tags=["incident"], opened_at=now, first_response_due=first_due,
+                                   resolution_due=resolution_due, version=0)
+        _spike(case, alert, mention_ids, now)
         case.mentions.add(*mention_ids)
         _changed(case, "opened", None, f"{priority} incident opened: {alert.title}",
                  audit_details={"alert": alert.id, "mentions": len(mention_ids)})
         return case
     case.mentions.add(*mention_ids)
-    _changed(case, "grouped", None, f"{len(mention_ids)} more mention(s) on incident #{case.id}",
-             audit_details={"mentions": len(mention_ids)})
+    if _spike(case, alert, mention_ids, now):
+        case.priority = min(case.priority, priority)
+        _changed(case, "grouped", None, f"New spike of \u201c{alert.title}\u201d joined incident #{case.id} "
+                 f"(spike {len(case.spikes)}, {len(mention_ids)} mention{'s' if len(mention_ids) != 1 else ''})",
+                 audit_details={"alert": alert.id, "mentions": len(mention_ids), "spike": len(case.spikes)})
+    else:
+        _changed(case, "grouped", None, f"{len(mention_ids)} more mention(s) on incident #{case.id}",
+                 audit_details={"mentions": len(mention_ids)})
     return case
+
+
+def _spike(case: Case, alert: Alert, mention_ids: list[int], now: datetime) -> bool:
+    """Add `alert` to the incident's spike history (or count its mentions there); True
+    when it is a new spike of the incident."""
+    for spike in case.spikes:
+        if spike["alert"] == alert.id:
+            spike["mentions"] += len(mention_ids)
+            return False
+    case.spikes = [*case.spikes, {"alert": alert.id, "at": now.isoformat(), "mentions": len(mention_ids),
+                                  "title": alert.title[:200]}][-100:]
+    return True
 
 
 @transaction.atomic
@@ -637,7 +705,8 @@ def sla_check(*, now: datetime | None = None) -> list[int]:
         for case in late_first:
             case.first_response_breached_at = now
             _changed(case, "breached", None, f"SLA breached: no first response on {case.priority} case #{case.id}",
-                     audit_details={"target": "first_response", "due": case.first_response_due.isoformat()})
+                     audit_details={"target": "first_response", "due": case.first_response_due.isoformat()},
+                     group=_breach_group(case, "first_response"))
             breached.append(case.id)
         late_resolution = Case.objects.select_for_update(skip_locked=True).filter(
             resolved_at__isnull=True, resolution_breached_at__isnull=True, resolution_due__lt=now,
@@ -645,6 +714,7 @@ def sla_check(*, now: datetime | None = None) -> list[int]:
         for case in late_resolution:
             case.resolution_breached_at = now
             _changed(case, "breached", None, f"SLA breached: {case.priority} case #{case.id} not resolved in time",
-                     audit_details={"target": "resolution", "due": case.resolution_due.isoformat()})
+                     audit_details={"target": "resolution", "due": case.resolution_due.isoformat()},
+                     group=_breach_group(case, "resolution"))
             breached.append(case.id)
     return breached

@@ -144,6 +144,7 @@ def context(request: HttpRequest) -> dict:
     held = roles_of(user) if user is not None else frozenset()
     return {
         "user_role": primary_role(user) if held else None,
+        "user_role_slugs": " ".join(sorted(slug(role) for role in held)),
         "nav_items": [
             {"name": name, "label": label, "keys": keys}
             for name, label, keys in NAVIGATION

@@ -209,6 +209,12 @@ CELERY_BEAT_SCHEDULE = {
 LIVE_RETENTION_DAYS = int(env("LIVE_RETENTION_DAYS", "7"))
 LIVE_SYNC_SECONDS = float(env("LIVE_SYNC_SECONDS", "5"))
 LIVE_REPLAY_LIMIT = int(env("LIVE_REPLAY_LIMIT", "1000"))
+# Repeated events of one kind (SLA breaches, cases opened) within this many seconds of the
+# first become one rail item and one notice with a count; 0 turns grouping off.
+LIVE_GROUP_SECONDS = int(env("LIVE_GROUP_SECONDS", "60"))
+# A resolved incident reopens when its alert rule fires again within this many minutes
+# (instead of a second incident for the same rule).
+INCIDENT_REOPEN_MINUTES = int(env("INCIDENT_REOPEN_MINUTES", "120"))
 # A room socket must say hello within this many seconds; until it does it keeps at most
 # LIVE_EARLY_LIMIT pushes (the sweep sends what it let go). One user holds at most
 # LIVE_SOCKETS_PER_USER open sockets, counted across every web process.
