@@ -13,25 +13,12 @@ from playwright.sync_api import expect
 
 from approvals import services
 from approvals.models import Account, Post, QueueState
-from tests.conftest import Server, free_port
 from tests.e2e.support import signed_in_page  # noqa: F401  (a fixture)
 from tests.e2e.test_shell import HOSTILE, screenshot_dir
 from warroom import roles
 
 TICKED = {question: True for question in services.CHECKLIST}
 LIVE = 10000  # ms a live change may take to arrive
-
-
-@pytest.fixture(scope="module")
-def approvals_server(django_db_setup, artifacts):
-    server = Server(free_port(), artifacts / "daphne-approvals.log")
-    try:
-        server.start()
-    except Exception:
-        server.kill()
-        raise
-    yield server
-    server.stop()
 
 
 def off_main_thread(work):
@@ -63,14 +50,14 @@ def account(transactional_db):
 
 
 def test_legal_answers_with_y_and_n_and_the_author_sees_each_answer_live(
-    transactional_db, approvals_server, signed_in_page, make_user, account, artifacts
+    transactional_db, room_server, signed_in_page, make_user, account, artifacts
 ):
     author = make_user(roles.COMMUNITY_MANAGER, "maya")
     legal = make_user(roles.LEGAL, "lena")
     first = submit(author, account, "Lights out? Our snacks glow in the dark.", hours=2)
     second = submit(author, account, "Power's back. So is our half-time deal.", hours=3)
-    author_page = signed_in_page(approvals_server, author, "/approvals/")
-    legal_page = signed_in_page(approvals_server, legal, "/approvals/")
+    author_page = signed_in_page(room_server, author, "/approvals/")
+    legal_page = signed_in_page(room_server, legal, "/approvals/")
     author_page.evaluate("window.notReloaded = true")
 
     expect(legal_page).to_have_title("(2) Approvals · Warroom")
@@ -105,10 +92,10 @@ def test_legal_answers_with_y_and_n_and_the_author_sees_each_answer_live(
 
 
 def test_a_new_request_arrives_live_and_the_title_counts_it(
-    transactional_db, approvals_server, signed_in_page, make_user, account
+    transactional_db, room_server, signed_in_page, make_user, account
 ):
     author = make_user(roles.PRODUCER, "pia")
-    legal_page = signed_in_page(approvals_server, make_user(roles.LEGAL, "lena"), "/approvals/")
+    legal_page = signed_in_page(room_server, make_user(roles.LEGAL, "lena"), "/approvals/")
     expect(legal_page).to_have_title("Approvals · Warroom")
     expect(legal_page.locator(".requests-empty")).to_be_visible()
 
@@ -135,9 +122,9 @@ def test_a_new_request_arrives_live_and_the_title_counts_it(
 
 
 def test_the_composer_keeps_a_refused_post_and_sends_a_good_one(
-    transactional_db, approvals_server, signed_in_page, make_user, account
+    transactional_db, room_server, signed_in_page, make_user, account
 ):
-    page = signed_in_page(approvals_server, make_user(roles.PRODUCER, "pia"), "/approvals/")
+    page = signed_in_page(room_server, make_user(roles.PRODUCER, "pia"), "/approvals/")
     composer = page.locator("#composer")
     text = "Blackout? Our snacks glow in the dark. שלום"
     composer.get_by_label("Text", exact=True).fill(text)
@@ -161,15 +148,15 @@ def test_the_composer_keeps_a_refused_post_and_sends_a_good_one(
 
 
 def test_the_lead_pauses_and_every_other_screen_shows_the_banner_live(
-    transactional_db, approvals_server, signed_in_page, make_user, artifacts
+    transactional_db, room_server, signed_in_page, make_user, artifacts
 ):
     lead = make_user(roles.LEAD, "leo", last_name="Lead")
     others = [
-        signed_in_page(approvals_server, make_user(roles.LEGAL, "lena"), "/approvals/"),
-        signed_in_page(approvals_server, make_user(roles.COMMUNITY_MANAGER, "maya"), "/queue/"),
-        signed_in_page(approvals_server, make_user(roles.PRODUCER, "pia"), "/approvals/calendar/"),
+        signed_in_page(room_server, make_user(roles.LEGAL, "lena"), "/approvals/"),
+        signed_in_page(room_server, make_user(roles.COMMUNITY_MANAGER, "maya"), "/queue/"),
+        signed_in_page(room_server, make_user(roles.PRODUCER, "pia"), "/approvals/calendar/"),
     ]
-    lead_page = signed_in_page(approvals_server, lead, "/")
+    lead_page = signed_in_page(room_server, lead, "/")
     for page in others:
         expect(page.locator("#pause-banner")).to_be_hidden()
         expect(page.locator("#queue-switch")).to_have_count(0)  # the switch is the lead's alone
@@ -197,17 +184,17 @@ def test_the_lead_pauses_and_every_other_screen_shows_the_banner_live(
 
     # Resume after the review: the banners go away, again without a reload.
     lead_page.get_by_role("link", name="Review and resume").click()
-    lead_page.wait_for_url(f"{approvals_server.url}/approvals/queue/")
+    lead_page.wait_for_url(f"{room_server.url}/approvals/queue/")
     expect(lead_page.locator("#resume-review")).to_contain_text("Nothing came due")
     lead_page.get_by_role("button", name="Resume", exact=True).click()
-    lead_page.wait_for_url(f"{approvals_server.url}/approvals/queue/")
+    lead_page.wait_for_url(f"{room_server.url}/approvals/queue/")
     expect(lead_page.locator("main")).to_contain_text("The queue is running")
     for page in others:
         expect(page.locator("#pause-banner")).to_be_hidden(timeout=LIVE)
 
 
 def test_screenshot_of_legals_approvals_page(
-    transactional_db, approvals_server, signed_in_page, make_user, artifacts
+    transactional_db, room_server, signed_in_page, make_user, artifacts
 ):
     us = Account.objects.create(name="Brand US", handle="brand_us", time_zone="America/New_York")
     mena = Account.objects.create(name="Brand MENA", handle="brand_mena", time_zone="Asia/Dubai")
@@ -220,7 +207,7 @@ def test_screenshot_of_legals_approvals_page(
                                                text="Power's back. So is our half-time deal: three for one, tonight only."))
     submit(author, mena, "الأضواء عادت! وجباتنا الخفيفة تتوهج في الظلام.", hours=4)
 
-    page = signed_in_page(approvals_server, make_user(roles.LEGAL, "lena", last_name="Legal"), "/approvals/")
+    page = signed_in_page(room_server, make_user(roles.LEGAL, "lena", last_name="Legal"), "/approvals/")
     expect(page).to_have_title("(3) Approvals · Warroom")
     target = screenshot_dir(artifacts)
     page.screenshot(path=str(target / "approvals.png"), full_page=True)

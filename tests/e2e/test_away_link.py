@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 
 from approvals import services
 from approvals.models import Account, ApprovalRequest, Post
-from tests.conftest import PASSWORD, Server, free_port
+from tests.conftest import PASSWORD
 from tests.e2e.support import close_watched, off_main_thread, watch_csp
 from wall import services as wall
 from warroom import presence, roles
@@ -18,18 +18,6 @@ from warroom.models import LiveEvent
 pytestmark = pytest.mark.django_db(transaction=True)
 TICKED = {question: True for question in services.CHECKLIST}
 PHONE = {"width": 390, "height": 844}
-
-
-@pytest.fixture(scope="module")
-def away_server(django_db_setup, artifacts):
-    server = Server(free_port(), artifacts / "daphne-away.log")
-    try:
-        server.start()
-    except Exception:
-        server.kill()
-        raise
-    yield server
-    server.stop()
 
 
 @pytest.fixture
@@ -59,7 +47,7 @@ def no_horizontal_scroll(page) -> bool:
     return page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
 
 
-def test_an_approver_answers_from_the_link_on_a_phone_and_a_second_use_is_refused(away_server, phone, make_user,
+def test_an_approver_answers_from_the_link_on_a_phone_and_a_second_use_is_refused(room_server, phone, make_user,
                                                                                    mailoutbox, artifacts):
     expiry, who = presence._keys()
     presence._redis().delete(expiry, who)
@@ -80,7 +68,7 @@ def test_an_approver_answers_from_the_link_on_a_phone_and_a_second_use_is_refuse
     url = re.search(r"/approvals/away/[^/\s]+/", mailoutbox[0].body).group(0)
 
     page = phone()
-    sign_in_from_the_link(page, away_server, url, ana)
+    sign_in_from_the_link(page, room_server, url, ana)
     card = page.locator(".approval-item")
     expect(card.locator(".post-text")).to_have_text("Lights out? Our chips still crunch, even in the dark. #SuperBowl")
     expect(card.locator(".checklist li")).to_have_count(len(services.CHECKLIST))
@@ -96,9 +84,9 @@ def test_an_approver_answers_from_the_link_on_a_phone_and_a_second_use_is_refuse
     assert post.requests.get(state=ApprovalRequest.State.APPROVED).answered_by == ana
 
     again = phone()  # the link forwarded, or opened again later: another context, signed in again
-    sign_in_from_the_link(again, away_server, url, ana)
+    sign_in_from_the_link(again, room_server, url, ana)
     expect(again.locator("#away-refused")).to_contain_text("used already")
     expect(again.locator(".approval-item")).to_have_count(0)
     assert no_horizontal_scroll(again)
-    page.goto(away_server.url + url)
+    page.goto(room_server.url + url)
     expect(page.locator("#away-refused")).to_contain_text("used already")

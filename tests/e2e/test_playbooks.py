@@ -75,7 +75,7 @@ def build_emmys(page, account) -> None:
         expect(card.locator("li.variant")).to_have_count(n + 1)
     for n in range(3):
         variant = card.locator("li.variant").nth(n)
-        for box in variant.locator("input[name=checklist]").all():
+        for box in variant.locator(".submit-form input[name=checklist]").all():
             box.check()
         variant.locator(".submit-form button[type=submit]").click()
         expect(card.locator("li.variant").nth(n).locator(".badge")).to_have_text("Waiting for approval")

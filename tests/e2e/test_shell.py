@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.conftest import ROOT, Server, free_port
+from tests.conftest import ROOT
 from tests.e2e.support import announce_here, signed_in_page  # noqa: F401  (a fixture)
 from warroom import roles
 
@@ -31,29 +31,16 @@ HOSTILE = '<script>window.pwned=1</script><img src=x onerror="window.pwned=2"> {
 SHOWN = HOSTILE.replace("\u202e", "")  # shown as text, without the bidi override (warroom/text.py)
 
 
-@pytest.fixture(scope="module")
-def shell_server(django_db_setup, artifacts):
-    """One daphne for this module's tests: they only read what each test committed."""
-    server = Server(free_port(), artifacts / "daphne-shell.log")
-    try:
-        server.start()
-    except Exception:
-        server.kill()  # it may be running but unable to answer
-        raise
-    yield server
-    server.stop()
-
-
 def nav_links(page: Page):
     return page.locator("header nav[aria-label=Main] a")
 
 
 @pytest.mark.parametrize("role", list(NAVIGATION), ids=roles.slug)
 def test_each_role_sees_its_name_role_live_dot_and_only_its_pages(
-    role, transactional_db, shell_server, signed_in_page, make_user
+    role, transactional_db, room_server, signed_in_page, make_user
 ):
     user = make_user(role, f"{roles.slug(role).replace('-', '')}user")
-    page = signed_in_page(shell_server, user)
+    page = signed_in_page(room_server, user)
 
     expect(page.locator(".who .user-name")).to_have_text(user.first_name)
     expect(page.locator(".who .role")).to_have_text(role)
@@ -64,7 +51,7 @@ def test_each_role_sees_its_name_role_live_dot_and_only_its_pages(
 
     # The navigation is not just hiding links: every page it leaves out is refused.
     for label, path in PATHS.items():
-        status = page.request.get(shell_server.url + path).status
+        status = page.request.get(room_server.url + path).status
         expected = 200 if label in NAVIGATION[role] else 403
         assert status == expected, f"{role} opening {path}: {status}, expected {expected}"
 
@@ -78,29 +65,29 @@ def test_each_role_sees_its_name_role_live_dot_and_only_its_pages(
 
     page.keyboard.press("g")
     page.keyboard.press("a")
-    page.wait_for_url(f"{shell_server.url}/approvals/")
+    page.wait_for_url(f"{room_server.url}/approvals/")
     expect(page.locator("main h1")).to_have_text("Approvals")
     expect(page.locator("header nav a[aria-current=page]")).to_have_text("Approvals")
     expect(page.locator("#connection")).to_have_class(LIVE, timeout=10000)
 
 
 def test_a_page_outside_the_role_shows_403_naming_who_may_open_it(
-    transactional_db, shell_server, new_page, make_user
+    transactional_db, room_server, new_page, make_user
 ):
-    page = new_page(shell_server, make_user(roles.LEGAL, "lena"))  # through the login form
-    response = page.goto(f"{shell_server.url}/audit/")
+    page = new_page(room_server, make_user(roles.LEGAL, "lena"))  # through the login form
+    response = page.goto(f"{room_server.url}/audit/")
     assert response.status == 403
     expect(page.locator("main h1")).to_have_text("Not for your role")
     expect(page.locator("main")).to_contain_text(re.compile(r"This page is for: (admin, lead|lead, admin)\."))
     expect(page.locator("main")).to_contain_text("You are signed in as lena (legal)")
     expect(page.locator("table")).to_have_count(0)  # no audit entries leak into the 403 page
     page.get_by_role("link", name="Back to the room").click()
-    page.wait_for_url(f"{shell_server.url}/")
+    page.wait_for_url(f"{room_server.url}/")
 
 
-def test_a_refused_announcement_shows_its_reason_and_keeps_the_text(transactional_db, shell_server, new_page, make_user):
-    page = new_page(shell_server, make_user(roles.LEAD, "lena"))
-    page.goto(f"{shell_server.url}/")
+def test_a_refused_announcement_shows_its_reason_and_keeps_the_text(transactional_db, room_server, new_page, make_user):
+    page = new_page(room_server, make_user(roles.LEAD, "lena"))
+    page.goto(f"{room_server.url}/")
     form = page.locator("#announce-form")
     form.locator("textarea").fill("   ")  # passes the browser's "required", not the room's check
     form.get_by_role("button", name="Send to the room").click()
@@ -111,10 +98,10 @@ def test_a_refused_announcement_shows_its_reason_and_keeps_the_text(transactiona
 
 
 def test_hostile_announcement_text_renders_as_text_everywhere(
-    transactional_db, shell_server, signed_in_page, make_user
+    transactional_db, room_server, signed_in_page, make_user
 ):
-    lead_page = signed_in_page(shell_server, make_user(roles.LEAD, "lead"))
-    manager_page = signed_in_page(shell_server, make_user(roles.COMMUNITY_MANAGER, "maya"))
+    lead_page = signed_in_page(room_server, make_user(roles.LEAD, "lead"))
+    manager_page = signed_in_page(room_server, make_user(roles.COMMUNITY_MANAGER, "maya"))
 
     lead_page.fill("#announce-text", HOSTILE)
     lead_page.get_by_role("button", name="Send to the room").click()
@@ -150,12 +137,12 @@ def screenshot_dir(artifacts: Path) -> Path:
 
 
 def test_readme_screenshots_of_the_room_and_the_audit_log(
-    transactional_db, shell_server, signed_in_page, make_user, artifacts
+    transactional_db, room_server, signed_in_page, make_user, artifacts
 ):
     lead = make_user(roles.LEAD, "rosa", last_name="Lead")
     announce_here(lead, "Kickoff in 10 minutes: the Super Bowl playbook is loaded.")
     announce_here(lead, "Legal is on call until the final whistle.")
-    page = signed_in_page(shell_server, lead)
+    page = signed_in_page(room_server, lead)
     page.fill("#announce-text", "Blackout in the stadium: hold every scheduled post.")
     page.get_by_label("Urgent").check()
     page.get_by_role("button", name="Send to the room").click()
@@ -167,7 +154,7 @@ def test_readme_screenshots_of_the_room_and_the_audit_log(
 
     page.keyboard.press("g")
     page.keyboard.press("l")
-    page.wait_for_url(f"{shell_server.url}/audit/")
+    page.wait_for_url(f"{room_server.url}/audit/")
     expect(page.locator("#audit-results tbody tr")).to_have_count(3)  # the three announcements
     expect(page.locator("#audit-results")).to_contain_text("room.announce")
     page.screenshot(path=str(target / "audit.png"))
