@@ -10,11 +10,16 @@ from django.utils import timezone
 
 
 class Account(models.Model):
-    """A brand account posts go out on (X first)."""
+    """A brand account posts go out on, on one network (networks/registry.py: X, Mastodon,
+    Bluesky). `instance_url` is the server it lives on (a Mastodon instance, a Bluesky PDS)
+    and `secret` its credential (a Mastodon access token, a Bluesky app password); X's
+    credentials come from the environment."""
 
     name = models.CharField(max_length=120)
-    platform = models.CharField(max_length=20, default="x")
+    platform = models.CharField(max_length=20, default="x", help_text="the network: x, mastodon, bluesky")
     handle = models.CharField(max_length=100)
+    instance_url = models.CharField(max_length=300, blank=True, help_text="Mastodon instance or Bluesky PDS")
+    secret = models.CharField(max_length=500, blank=True, help_text="access token or app password; never shown")
     time_zone = models.CharField(max_length=64, default="UTC")
     lead_must_approve = models.BooleanField(default=False, help_text="legal, then the brand lead")
     backup_approver = models.ForeignKey(

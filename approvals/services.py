@@ -25,9 +25,10 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
-from networks import x
+from networks import registry
+from networks.base import Channel
 from networks.errors import PermanentError, PublishOutcomeUnknown, RateLimited, TransientError
-from warroom import audit, live, roles
+from warroom import audit, live, netguard, roles
 from warroom.errors import Conflict, Forbidden, InvalidInput
 from warroom.hooks import Hook
 
@@ -295,6 +296,35 @@ def _backup_for(request: ApprovalRequest):
 
 
 @transaction.atomic
+def account_create(*, user, name: str, network: str, handle: str, instance_url: str = "", secret: str = "",
+                   time_zone: str = "UTC", sandbox: bool = False) -> Account:
+    """A channel account the room publishes on. Its network's module says what it needs
+    (an instance URL and token for Mastodon, a handle and app password for Bluesky); a
+    server a person typed must be on the public internet (the SSRF guard)."""
+    if not roles.has_role(user, {roles.LEAD, roles.ADMIN}):
+        raise Forbidden("Only the lead or an admin adds channel accounts.")
+    name = (name or "").replace("\x00", "").strip()[:120]
+    if not name:
+        raise InvalidInput("Name is empty: call the account something the room will recognise.")
+    if network not in registry.MODULES:
+        raise InvalidInput(f"Network must be one of: {', '.join(registry.LABELS.values())}.")
+    module = registry.module(network)
+    try:
+        channel = module.channel_clean(Channel(network=network, handle=(handle or "").strip(),
+                                               instance_url=(instance_url or "").strip(), secret=(secret or "").strip(),
+                                               sandbox=sandbox))
+        channel_guard(channel)
+    except PermanentError as error:
+        raise InvalidInput(str(error)) from error
+    account = Account.objects.create(name=name, platform=network, handle=channel.handle[:100],
+                                     instance_url=channel.instance_url[:300], secret=channel.secret[:500],
+                                     time_zone=time_zone or "UTC", sandbox=sandbox)
+    audit.record(actor=user, action="account.create", obj=account,
+                 details={"network": network, "handle": account.handle, "instance_url": account.instance_url})
+    return account
+
+
+@transaction.atomic
 def account_set_backup_approver(*, account_id: int, user, approver_id: int | None) -> Account:
     """Who a request goes to when nobody answered it by its time. They must be able to
     answer it: hold legal's role, or the lead's on an account that needs the lead's Yes."""
@@ -457,8 +487,31 @@ def posts_due_claim(*, now: datetime | None = None, limit: int = 500) -> list[in
     return ids
 
 
+def account_channel(account: Account) -> Channel:
+    """The account as its network's module needs it (networks/base.py)."""
+    return Channel(network=account.platform, handle=account.handle, instance_url=account.instance_url,
+                   secret=account.secret, sandbox=account.sandbox)
+
+
+def channel_guard(channel: Channel) -> None:
+    """The SSRF guard (warroom/netguard.py) on the server a person typed for this account,
+    when its network's module will connect there; PermanentError saying why it may not."""
+    url = registry.module(channel.network).guarded_url(channel)
+    if url:
+        try:
+            netguard.check_url(url)
+        except netguard.NotPublic as error:
+            raise PermanentError(f"The account's server {url[:100]} is refused: {error}") from error
+
+
 def _publisher(post: Post) -> Callable[[], str]:
-    return lambda: x.publish(post.text, in_reply_to=post.in_reply_to or None)
+    """One publish of the post on its account's network, returning the network's id for it."""
+    def publish() -> str:
+        channel = account_channel(post.account)
+        network = registry.module(channel.network)
+        channel_guard(channel)
+        return network.publish(channel, post.text, reply_to=post.in_reply_to or None).id
+    return publish
 
 
 def post_publish(*, post_id: int) -> str:

@@ -3,7 +3,8 @@ failures in the words of networks/errors.py, and publishing. tweepy talks to the
 host https://api.twitter.com; a transport mounted on its requests session sends those
 requests to X_API_BASE_URL when it is set (the loopback fake in tests and the demo) and
 enforces X_TIMEOUT_SECONDS on every request. Listening's X adapter fetches through
-`client_for` and `translated_errors`; approvals and drills publish with `publish`.
+`client_for` and `translated_errors`; approvals and drills publish through the interface
+of networks/base.py (`publish`, `delete`, `lookup`, `post_url`).
 
 Settings read here (getattr with defaults): X_BEARER_TOKEN, X_API_BASE_URL,
 X_TIMEOUT_SECONDS (10), and for publishing X_CONSUMER_KEY, X_CONSUMER_SECRET,
@@ -14,8 +15,9 @@ X_ACCESS_TOKEN, X_ACCESS_TOKEN_SECRET (OAuth 1.0a user context) or X_USER_ACCESS
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 import requests
@@ -24,7 +26,12 @@ from django.conf import settings
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import MaxRetryError, NewConnectionError
 
+from .base import Channel, Found, Limits, MediaFile, Published
 from .errors import PermanentError, PublishOutcomeUnknown, RateLimited, TransientError
+
+NETWORK = "x"
+LABEL = "X"
+LIMITS = Limits(max_chars=280, url_chars=23, counts="weighted", max_media=4)
 
 X_HOST = "https://api.twitter.com"
 DEFAULT_TIMEOUT = 10.0
@@ -182,16 +189,20 @@ def _publishing_client(*, sandbox: bool = False) -> tuple[tweepy.Client, bool]:
     return client_for(bearer_token=settings.X_BEARER_TOKEN), False
 
 
-def publish(text: str, *, in_reply_to: str | None = None, sandbox: bool = False) -> str:
-    """Create one post on X (a reply when `in_reply_to` is a post id) and return its id.
+def publish(channel: Channel, text: str, *, reply_to: str | None = None, media: Sequence[MediaFile] = ()) -> Published:
+    """Create one post on X (a reply when `reply_to` is a post id) and return its id.
 
     Sends exactly one request and never retries. Raises RateLimited, PermanentError, or
     TransientError; PublishOutcomeUnknown (a TransientError) when X may have created the
-    post anyway, so the caller must check before sending it again."""
-    client, user_auth = _publishing_client(sandbox=sandbox)
+    post anyway, so the caller must check before sending it again. X's credentials come
+    from the environment (see the module's docstring); a sandbox channel posts only with
+    X_SANDBOX_USER_ACCESS_TOKEN."""
+    if media:
+        raise PermanentError("Posting media to X is not wired yet: publish this post without its media.")
+    client, user_auth = _publishing_client(sandbox=channel.sandbox)
     try:
         with translated_errors(publishing=True):
-            body = client.create_tweet(text=text, in_reply_to_tweet_id=in_reply_to, user_auth=user_auth)
+            body = client.create_tweet(text=text, in_reply_to_tweet_id=reply_to or None, user_auth=user_auth)
     finally:
         client.session.close()
     data = body.get("data") if isinstance(body, dict) else None
@@ -199,4 +210,53 @@ def publish(text: str, *, in_reply_to: str | None = None, sandbox: bool = False)
     if post_id is None:
         raise PublishOutcomeUnknown("X accepted the post but its answer carried no post id: check the account "
                                     "before trying again.")
-    return post_id
+    return Published(id=post_id, url=post_url(channel, post_id))
+
+
+def delete(channel: Channel, post_id: str) -> None:
+    """Delete one of the account's posts."""
+    client, user_auth = _publishing_client(sandbox=channel.sandbox)
+    try:
+        with translated_errors():
+            client.delete_tweet(post_id, user_auth=user_auth)
+    finally:
+        client.session.close()
+
+
+def lookup(channel: Channel, post_id: str) -> Found | None:
+    """The post with this id as X holds it, or None when X has no such post."""
+    if valid_id(post_id) is None:
+        return None
+    client, user_auth = _publishing_client(sandbox=channel.sandbox)
+    try:
+        with translated_errors():
+            body = client.get_tweet(post_id, user_auth=user_auth)
+    except PermanentError as error:
+        if isinstance(error.__cause__, tweepy.NotFound):
+            return None
+        raise
+    finally:
+        client.session.close()
+    data = body.get("data") if isinstance(body, dict) else None
+    if not isinstance(data, dict) or valid_id(data.get("id")) is None:
+        return None  # X answers 200 with only `errors` for a post it does not hold
+    return Found(id=data["id"], text=str(data.get("text", "")), url=post_url(channel, data["id"]))
+
+
+def channel_clean(channel: Channel) -> Channel:
+    """The account as typed, checked: an X handle; X's credentials live in the environment."""
+    handle = channel.handle.removeprefix("@")
+    if not re.fullmatch(r"[A-Za-z0-9_]{1,15}", handle):
+        raise PermanentError(f"{channel.handle[:40]!r} is not an X handle: up to 15 letters, digits or underscores.")
+    if channel.instance_url or channel.secret:
+        raise PermanentError("X accounts take no server or token here: X's credentials are set in the environment.")
+    return replace(channel, handle=handle)
+
+
+def guarded_url(channel: Channel) -> str | None:
+    """None: X's host is fixed (and X_API_BASE_URL is set by the operator, not typed in a form)."""
+    return None
+
+
+def post_url(channel: Channel, post_id: str) -> str:
+    return f"https://x.com/{channel.handle or 'i'}/status/{post_id}"
