@@ -9,6 +9,11 @@ from . import FetchResult, PermanentError
 MODULES = {
     Source.Kind.X_SEARCH: "listening.adapters.x",
     Source.Kind.X_MENTIONS: "listening.adapters.x",
+    Source.Kind.MASTODON_TAG: "listening.adapters.mastodon",
+    Source.Kind.MASTODON_MENTIONS: "listening.adapters.mastodon",
+    Source.Kind.MASTODON_SEARCH: "listening.adapters.mastodon",
+    Source.Kind.BLUESKY_SEARCH: "listening.adapters.bluesky",
+    Source.Kind.BLUESKY_MENTIONS: "listening.adapters.bluesky",
     Source.Kind.RSS: "listening.adapters.rss",
     Source.Kind.DEMO: "listening.adapters.demo",
 }
@@ -19,3 +24,14 @@ def fetch(source: Source) -> FetchResult:
     if module is None:
         raise PermanentError(f"{source.get_kind_display()} sources are not polled; they receive pushes.")
     return import_module(module).fetch(source)
+
+
+def source_clean(*, kind: str, query: str, instance_url: str, login: str, secret: str) -> tuple[str, str, str, str]:
+    """(query, instance_url, login, secret) as a new source of `kind` keeps them, checked by
+    its adapter when the adapter takes a server or credentials (`source_clean`); the other
+    kinds keep none. PermanentError says what is wrong."""
+    module = MODULES.get(kind)
+    adapter = import_module(module) if module else None
+    if adapter is None or not hasattr(adapter, "source_clean"):
+        return query, "", "", ""
+    return adapter.source_clean(kind=kind, query=query, instance_url=instance_url, login=login, secret=secret)

@@ -51,6 +51,10 @@ class PostedRecord:
     at: float
     record: dict
 
+    @property
+    def id(self) -> str:
+        return self.uri
+
 
 @dataclass(frozen=True)
 class Blob:
