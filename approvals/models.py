@@ -30,6 +30,22 @@ class Account(models.Model):
     def __str__(self) -> str:
         return f"{self.name} (@{self.handle})"
 
+    @property
+    def network_label(self) -> str:
+        from networks import registry
+
+        return registry.LABELS.get(self.platform, self.platform)
+
+    def post_url(self, platform_id: str) -> str:
+        """Where a person sees one of this account's posts, as its network's module says."""
+        from networks import registry
+        from networks.base import Channel
+
+        if not platform_id or self.platform not in registry.MODULES:
+            return ""
+        channel = Channel(network=self.platform, handle=self.handle, instance_url=self.instance_url)
+        return registry.module(self.platform).post_url(channel, platform_id)
+
 
 class QueueState(models.Model):
     """The single row every publish locks: a pause that commits wins over any publish."""
@@ -88,6 +104,10 @@ class Post(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.id} {self.text[:60]}"
+
+    @property
+    def platform_url(self) -> str:
+        return self.account.post_url(self.platform_id)
 
     def content_hash(self) -> str:
         """What an approval is bound to: the account, the text, the reply target and the media."""

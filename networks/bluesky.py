@@ -5,8 +5,8 @@ networks/base.py. Listening's Bluesky adapter fetches through `session_for`, `qu
 `translated_errors`.
 
 A login (com.atproto.server.createSession) is rate limited by Bluesky per handle (30 per
-five minutes), so a session is kept per account in the process and reused; an answer that
-the session is no longer valid logs in again once.
+five minutes), so each process keeps one logged-in client per account and reuses it; an
+answer that the session is no longer valid logs in again once.
 
 Settings read here (getattr with defaults): BLUESKY_API_BASE_URL (empty: the account's PDS,
 https://bsky.social by default), BLUESKY_TIMEOUT_SECONDS (10).
@@ -53,7 +53,7 @@ DETAIL_LIMIT = 300
 POST_URI = re.compile(r"at://(did:[a-z]+:[A-Za-z0-9._:%-]{1,200}|[A-Za-z0-9.-]{1,253})/app\.bsky\.feed\.post/([A-Za-z0-9._~:-]{1,64})")
 HANDLE = re.compile(r"(?=.{3,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
 
-_sessions: dict[tuple[str, str, str], str] = {}
+_sessions: dict[tuple[str, str, str], Client] = {}  # logged-in clients, per account, in this process
 _sessions_lock = threading.Lock()
 T = TypeVar("T")
 
@@ -82,21 +82,21 @@ def _key(channel: Channel) -> tuple[str, str, str]:
 
 
 def session_for(channel: Channel, *, fresh: bool = False) -> Client:
-    """A client logged in as the account: with the session kept from an earlier login
-    unless `fresh`, else with the handle and app password (one createSession)."""
+    """A client logged in as the account: the one this process logged in earlier (atproto
+    refreshes its session when it nears expiry) unless `fresh`, else a new login with the
+    handle and app password (one createSession)."""
     if not channel.handle or not channel.secret:
         raise PermanentError("This Bluesky account or source needs its handle and an app password.")
-    client = _new_client(channel)
     key = _key(channel)
     with _sessions_lock:
         kept = None if fresh else _sessions.get(key)
+    if kept is not None:
+        return kept
+    client = _new_client(channel)
     with translated_errors(login=True):
-        if kept:
-            client.login(session_string=kept, fetch_bsky_profile=False)
-        else:
-            client.login(channel.handle, channel.secret, fetch_bsky_profile=False)
+        client.login(channel.handle, channel.secret, fetch_bsky_profile=False)
     with _sessions_lock:
-        _sessions[key] = client.export_session_string()
+        _sessions[key] = client
     return client
 
 
@@ -106,13 +106,15 @@ def forget_session(channel: Channel) -> None:
 
 
 def with_session(channel: Channel, call: Callable[[Client], T]) -> T:
-    """`call(client)` as the account; when the kept session is refused (401), once more
-    after a fresh login (a refused request created nothing)."""
+    """`call(client)` as the account; when the kept session is refused (401: not a 403,
+    which refuses the account itself), once more after a fresh login (a refused request
+    created nothing)."""
     client = session_for(channel)
     try:
         return call(client)
     except PermanentError as error:
-        if not isinstance(error.__cause__, UnauthorizedError):
+        cause = error.__cause__
+        if not isinstance(cause, UnauthorizedError) or getattr(cause.response, "status_code", None) != 401:
             raise
     forget_session(channel)
     return call(session_for(channel, fresh=True))
@@ -251,12 +253,13 @@ def publish(channel: Channel, text: str, *, reply_to: str | None = None, media: 
     if reply_to and valid_uri(reply_to) is None:
         raise PermanentError(f"{reply_to[:60]!r} is not a Bluesky post to reply to.")
 
-    def prepare(client: Client):
-        return client, (_reply_ref(client, reply_to) if reply_to else None), _embed(client, media)
+    def send(client: Client):
+        reply = _reply_ref(client, reply_to) if reply_to else None
+        embed = _embed(client, media)
+        with translated_errors(publishing=True):
+            return client.send_post(text, profile_identify=channel.handle, reply_to=reply, embed=embed)
 
-    client, reply, embed = with_session(channel, prepare)
-    with translated_errors(publishing=True):
-        created = client.send_post(text, profile_identify=channel.handle, reply_to=reply, embed=embed)
+    created = with_session(channel, send)  # a refused session (401) created nothing: logged in again once
     uri = valid_uri(getattr(created, "uri", None))
     if uri is None:
         raise PublishOutcomeUnknown("Bluesky accepted the post but its answer carried no post URI: check the "

@@ -67,7 +67,7 @@ def client_for(channel: Channel) -> Mastodon:
         raise PermanentError("This Mastodon account or source has no instance URL: add the instance's https:// address.")
     timeout = float(getattr(settings, "MASTODON_TIMEOUT_SECONDS", DEFAULT_TIMEOUT))
     return Mastodon(access_token=channel.secret or None, api_base_url=url, ratelimit_method="throw",
-                    request_timeout=timeout, mastodon_version=ASSUMED_VERSION, version_check_mode="none")
+                    request_timeout=timeout, mastodon_version=ASSUMED_VERSION, version_check_mode="created")
 
 
 def instance_host(channel: Channel) -> str:

@@ -117,7 +117,7 @@ def _detail_context(request: HttpRequest, case_id: int | None, **extra) -> tuple
     present = selectors.case_presence(case.id)
     context = {
         "case": case,
-        "accounts": approvals_selectors.account_list(),
+        "accounts": approvals_selectors.account_list(network=case.mention.platform if case.mention else None),
         "canned": selectors.canned_for(case),
         "checklist": list(enumerate(CHECKLIST)),
         "reply_route": services.reply_route(case=case, user=request.user, text=""),

@@ -160,7 +160,10 @@ class FakeMastodon(LoopbackFake):
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         parts = request.path.strip("/").split("/")
         if parts == ["api", "v1", "instance"]:
-            return Answer(200, {"uri": self.host, "title": "Fake Mastodon", "version": "4.3.0"})
+            return Answer(200, {"uri": self.host, "title": "Fake Mastodon", "version": "4.3.0", "languages": ["en"]})
+        if parts == ["api", "v2", "instance"]:
+            return Answer(200, {"domain": self.host, "title": "Fake Mastodon", "version": "4.3.0",
+                                "api_versions": {"mastodon": 2}, "languages": ["en"]})
         if scheme != "Bearer" or not token or (self.tokens is not None and token not in self.tokens):
             raise Refusal(401, self.error_body(401))
         with self.lock:
