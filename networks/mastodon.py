@@ -9,6 +9,7 @@ own instance URL), MASTODON_TIMEOUT_SECONDS (10).
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -71,7 +72,10 @@ def client_for(channel: Channel) -> Mastodon:
 
 
 def instance_host(channel: Channel) -> str:
-    return urlsplit(channel.instance_url).hostname or "mastodon"
+    """The instance's host as mention ids carry it ("<host>:<status id>" fits the 128
+    characters of an id: a host longer than 96 is stood for by a digest of it)."""
+    host = urlsplit(channel.instance_url).hostname or "mastodon"
+    return host if len(host) <= 96 else "h-" + hashlib.sha256(host.encode()).hexdigest()[:32]
 
 
 # --- errors ----------------------------------------------------------------------------

@@ -533,7 +533,7 @@ def case_reply(*, case_id: int, user, account_id: int, text: str, seen_version: 
     latest = case.mentions.filter(author_handle__iexact=case.mention.author_handle).order_by("-posted_at", "-id").first()
     target = latest or case.mention
     account = approvals_selectors.account_get(account_id)
-    if account is not None and account.platform != target.platform:
+    if account is not None and target.platform in networks.MODULES and account.platform != target.platform:
         heard = networks.LABELS.get(target.platform, target.platform)
         raise InvalidInput(f"This mention came from {heard}: reply from one of the brand's {heard} accounts, "
                            f"not {account.name} ({networks.LABELS.get(account.platform, account.platform)}).")

@@ -173,7 +173,7 @@ def test_a_pause_that_commits_mid_run_stops_every_post_from_leaving(x, network, 
 
 @pytest.mark.django_db(transaction=True)
 def test_a_worker_killed_mid_publish_leaves_the_post_in_needs_check_and_never_resends_it(
-        x, account, make_user, artifacts):
+        x, network, account, make_user, artifacts):
     app.control.purge()
     lead, author = make_user(roles.LEAD), make_user(roles.COMMUNITY_MANAGER)
     post = due_post(account, author, "Lights out? Our snacks glow in the dark.")

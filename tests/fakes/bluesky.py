@@ -35,7 +35,7 @@ from typing import Any
 
 import pytest
 
-from .loopback import Answer, Failure, LoopbackFake, RecordedRequest, Refusal
+from .loopback import CHATTER, Answer, Failure, LoopbackFake, RecordedRequest, Refusal
 
 RATE_LIMIT = 3000
 TID_CHARS = "234567abcdefghijklmnopqrstuvwxyz"
@@ -340,16 +340,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="A loopback fake of Bluesky for the demo room.")
     parser.add_argument("--port", type=int, default=8767)
     parser.add_argument("--user", action="append", default=[], help="handle:app-password who may log in")
+    parser.add_argument("--chatter", type=float, default=0, help="a fan's post mentioning the first user every N seconds")
     arguments = parser.parse_args()
     fake = FakeBluesky().start(port=arguments.port)
     for user in arguments.user:
         handle, _, password = user.partition(":")
         fake.add_user(handle, password)
     print(f"fake Bluesky listening on http://127.0.0.1:{arguments.port}", flush=True)
-    shown = 0
+    brand = arguments.user[0].partition(":")[0] if arguments.user else "crunchwave.bsky.social"
+    shown, said, next_at = 0, 0, time.monotonic()
     try:
         while True:
             time.sleep(0.5)
+            if arguments.chatter and time.monotonic() >= next_at:
+                author, text = CHATTER[(said + 3) % len(CHATTER)]
+                fake.add_post(f"@{brand} {text}", author=f"{author}.bsky.social", mention_of=brand)
+                said, next_at = said + 1, time.monotonic() + arguments.chatter
             posts = fake.posts
             for post in posts[shown:]:
                 print(f"fake Bluesky accepted post {post.uri}: {post.text[:200]!r}", flush=True)

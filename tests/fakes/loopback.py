@@ -201,3 +201,15 @@ class LoopbackFake:
                 self._failures.remove(failure)
             return failure
         return None
+
+
+# What the demo's fans say on Mastodon and Bluesky (`--chatter`): enough to see the networks
+# in the Feed, a rule or two matching, nothing that would look like a real person.
+CHATTER = (
+    ("snackfan", "Halftime and the Crunchwave ad is the only thing keeping me awake"),
+    ("lena_watches", "Did anyone else's stream just die? Crunchwave please tell me you saw that"),
+    ("dadjokes", "Crunchwave chips survive a blackout better than the stadium lights"),
+    ("angry_ann", "Crunchwave your delivery never showed up, worst Super Bowl snack plan ever"),
+    ("marco_p", "That Crunchwave commercial with the glowing bag was genius"),
+    ("quietkid", "Team Crunchwave all the way, lights out or not"),
+)

@@ -39,7 +39,7 @@ from urllib.parse import parse_qs, unquote, urlencode
 
 import pytest
 
-from .loopback import Answer, Failure, LoopbackFake, RecordedRequest, Refusal
+from .loopback import CHATTER, Answer, Failure, LoopbackFake, RecordedRequest, Refusal
 
 FIRST_ID = 110_000_000_000_000_000
 ID_STEP = 1 << 16
@@ -324,13 +324,20 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description="A loopback fake of a Mastodon instance for the demo room.")
     parser.add_argument("--port", type=int, default=8766)
-    port = parser.parse_args().port
+    parser.add_argument("--chatter", type=float, default=0, help="a fan's #Crunchwave post every N seconds")
+    arguments = parser.parse_args()
+    port = arguments.port
     fake = FakeMastodon().start(port=port)
     print(f"fake Mastodon listening on http://127.0.0.1:{port}", flush=True)
-    shown = 0
+    shown, said, next_at = 0, 0, time.monotonic()
     try:
         while True:
             time.sleep(0.5)
+            if arguments.chatter and time.monotonic() >= next_at:
+                author, text = CHATTER[said % len(CHATTER)]
+                fake.add_status(f"{text} #Crunchwave", author=author, followers=40 + 17 * said,
+                                mention_of="crunchwave" if said % 3 == 0 else None)
+                said, next_at = said + 1, time.monotonic() + arguments.chatter
             posts = fake.posts
             for post in posts[shown:]:
                 print(f"fake Mastodon accepted status {post.id}: {post.text[:200]!r}", flush=True)
