@@ -12,6 +12,11 @@ RUN groupadd --system --gid 10001 warroom \
 
 WORKDIR /app
 
+# DejaVu Sans lets the crisis and results PDFs print any script (room/report_pdf.py falls back
+# to a Latin-1 core font, which turns the rest into "?").
+RUN apt-get update && apt-get install -y --no-install-recommends fonts-dejavu-core \
+    && rm -rf /var/lib/apt/lists/*
+
 # Dependencies first, from pyproject.toml alone, so code changes reuse this layer.
 # The project declares no packages (`packages = []`): `pip install .` installs the pinned
 # dependencies, and the code runs from /app, as it does from the checkout under `make run`.
@@ -27,7 +32,8 @@ COPY . .
 RUN SECRET_KEY="$(python -c 'import secrets; print(secrets.token_urlsafe(64))')" python manage.py collectstatic --noinput
 # The app user owns only .run (beat's schedule file goes there); the code and static files
 # stay read-only to it.
-RUN chown warroom:warroom /app/.run
+# .run/media is where compose mounts the media volume: a new volume takes this owner.
+RUN mkdir -p /app/.run/media && chown warroom:warroom /app/.run /app/.run/media
 
 ENV DEBUG=0
 USER warroom

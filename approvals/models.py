@@ -26,6 +26,7 @@ class Account(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     sandbox = models.BooleanField(default=False, help_text="drills publish here, never to a real account")
+    require_alt_text = models.BooleanField(default=True, help_text="every image or video posted here needs alt text")
 
     def __str__(self) -> str:
         return f"{self.name} (@{self.handle})"
@@ -45,6 +46,40 @@ class Account(models.Model):
             return ""
         channel = Channel(network=self.platform, handle=self.handle, instance_url=self.instance_url)
         return registry.module(self.platform).post_url(channel, platform_id)
+
+
+class MediaAsset(models.Model):
+    """A file stored once under its SHA-256 (approvals/media.py), and the content library's
+    entry for it: what event and use it is for, and who cleared it."""
+
+    sha256 = models.CharField(max_length=64, unique=True)
+    file = models.FileField(max_length=200)
+    content_type = models.CharField(max_length=40)
+    size = models.BigIntegerField()
+    width = models.PositiveIntegerField(default=0)
+    height = models.PositiveIntegerField(default=0)
+    duration = models.FloatField(default=0.0, help_text="seconds, for a video")
+    frames = models.PositiveIntegerField(default=1)
+    title = models.CharField(max_length=200, blank=True)
+    event_tag = models.CharField(max_length=100, blank=True, db_index=True, help_text="the event it was made for")
+    use_tag = models.CharField(max_length=100, blank=True, help_text="what it is for: blackout, win, apology…")
+    default_alt_text = models.CharField(max_length=2000, blank=True)
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    cleared_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                   related_name="+")
+    cleared_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return self.title or f"{self.content_type} {self.sha256[:12]}"
+
+    @property
+    def kind(self) -> str:
+        return self.content_type.split("/", 1)[1].upper()
+
+    @property
+    def is_video(self) -> bool:
+        return self.content_type.startswith("video/")
 
 
 class QueueState(models.Model):
@@ -81,6 +116,8 @@ class Post(models.Model):
     text = models.TextField()
     media = models.JSONField(default=list, blank=True)
     in_reply_to = models.CharField(max_length=128, blank=True, help_text="the platform id of the post replied to")
+    reply_to_post = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+                                      help_text="a reply to one of our own posts, whose id is known once it is out")
     state = models.CharField(max_length=20, choices=State.choices, default=State.DRAFT, db_index=True)
     publish_at = models.DateTimeField(null=True, blank=True, db_index=True)
     publish_on_approval = models.BooleanField(default=False, help_text="publish now: the moment the last Yes lands")
@@ -109,11 +146,18 @@ class Post(models.Model):
     def platform_url(self) -> str:
         return self.account.post_url(self.platform_id)
 
+    def media_items(self) -> list[dict]:
+        """The attached files, in order: {"sha256", "alt"} each (older posts may also hold
+        plain URLs from before uploads; those are links, not files, and are not sent)."""
+        return [m for m in self.media if isinstance(m, dict) and isinstance(m.get("sha256"), str)]
+
     def content_hash(self) -> str:
-        """What an approval is bound to: the account, the text, the reply target and the media."""
-        content = json.dumps(
-            [self.account_id, self.text, self.in_reply_to, self.media], ensure_ascii=False, sort_keys=True
-        )
+        """What an approval is bound to: the account, the text, the reply target and the
+        media, each file by the SHA-256 of its bytes with its alt text."""
+        parts = [self.account_id, self.text, self.in_reply_to, self.media]
+        if self.reply_to_post_id:  # a follow-up: legal cleared it as a reply to that post
+            parts.append(self.reply_to_post_id)
+        content = json.dumps(parts, ensure_ascii=False, sort_keys=True)
         return hashlib.sha256(content.encode()).hexdigest()
 
 
@@ -164,3 +208,97 @@ class PublishAttempt(models.Model):
     outcome = models.CharField(max_length=10, choices=Outcome.choices, blank=True)
     platform_id = models.CharField(max_length=128, blank=True)
     error = models.CharField(max_length=500, blank=True)
+
+
+class ApprovalLink(models.Model):
+    """A signed, single-use link an approver on deck answers one request from, away from
+    the desk. Only a SHA-256 of the token is stored; the link is bound to the request, to
+    the person it was sent to and to the exact content hash of the post they were shown."""
+
+    class Outcome(models.TextChoices):
+        APPROVED = "approved", "Yes"
+        REJECTED = "rejected", "No"
+
+    token_hash = models.CharField(max_length=64, unique=True)
+    request = models.ForeignKey(ApprovalRequest, on_delete=models.CASCADE, related_name="links")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    content_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(max_length=10, choices=Outcome.choices, blank=True)
+
+    def __str__(self) -> str:
+        return f"link #{self.id} for request #{self.request_id} to user #{self.user_id}"
+
+
+class Tracked(models.Model):
+    """A post that went out (a published post, or a drill's post on the sandbox account)
+    whose engagement the room follows on a schedule that decays with its age. The latest
+    counts are rolled up here for the pages; the series is EngagementSample."""
+
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="+")
+    post = models.ForeignKey(Post, null=True, blank=True, on_delete=models.CASCADE, related_name="tracked")
+    platform = models.CharField(max_length=20, default="x")
+    platform_id = models.CharField(max_length=128)
+    sandbox = models.BooleanField(default=False)
+    published_at = models.DateTimeField()
+    next_read_at = models.DateTimeField(null=True, blank=True, db_index=True, help_text="empty: no more reads")
+    last_read_at = models.DateTimeField(null=True, blank=True)
+    reads = models.PositiveIntegerField(default=0)
+    likes = models.PositiveIntegerField(default=0)
+    reposts = models.PositiveIntegerField(default=0)
+    replies = models.PositiveIntegerField(default=0)
+    quotes = models.PositiveIntegerField(default=0)
+    impressions = models.PositiveIntegerField(null=True, blank=True)
+    clicks = models.PositiveIntegerField(default=0, help_text="clicks on the room's own short links")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["platform", "platform_id"], name="tracked_once_per_platform_id")]
+
+    def __str__(self) -> str:
+        return f"{self.platform}:{self.platform_id}"
+
+
+class EngagementSample(models.Model):
+    """One reading of a tracked post's counts: appended, never overwritten."""
+
+    tracked = models.ForeignKey(Tracked, on_delete=models.CASCADE, related_name="samples")
+    at = models.DateTimeField()
+    likes = models.PositiveIntegerField(default=0)
+    reposts = models.PositiveIntegerField(default=0)
+    replies = models.PositiveIntegerField(default=0)
+    quotes = models.PositiveIntegerField(default=0)
+    impressions = models.PositiveIntegerField(null=True, blank=True)
+    clicks = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["at", "id"]
+        indexes = [models.Index(fields=["tracked", "at"], name="sample_series")]
+
+
+class ShortLink(models.Model):
+    """The room's own redirect (`/l/<code>`) for a URL in a post, with UTM tags set per
+    account and event; clicks by people (not bots, not HEAD) are counted."""
+
+    code = models.CharField(max_length=16, unique=True)
+    target = models.URLField(max_length=2000, help_text="the URL with its UTM tags")
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="+")
+    post = models.ForeignKey(Post, null=True, blank=True, on_delete=models.SET_NULL, related_name="short_links")
+    campaign = models.CharField(max_length=120, blank=True, help_text="utm_campaign: the event")
+    clicks = models.PositiveIntegerField(default=0)
+    bot_hits = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+
+
+class FollowUp(models.Model):
+    """Ride the wave: `post` is a pre-approved reply to one of our own posts
+    (`post.reply_to_post`, cleared by legal for its exact text like any post) that fires
+    once when that parent passes `likes` likes within `within_minutes` of going out, and
+    only while the queue is not paused."""
+
+    post = models.OneToOneField(Post, on_delete=models.PROTECT, related_name="follow_up")
+    likes = models.PositiveIntegerField()
+    within_minutes = models.PositiveIntegerField(default=60)
+    fired_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)

@@ -3,17 +3,18 @@ pause banner every page shows."""
 
 import difflib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from datetime import timezone as dt_timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.db.models import QuerySet
 
+from networks import limits
 from warroom import roles
 
-from .models import Account, ApprovalRequest, Post, QueueState
-from .services import CHECKLIST
+from .models import Account, ApprovalRequest, MediaAsset, Post, QueueState
+from .services import CHECKLIST, post_attachments
 
 MY_POSTS_LIMIT = 50
 APPROVER_LIMIT = 200
@@ -54,6 +55,9 @@ class Item:
     version: str
     checklist: list[tuple[str, bool]]
     diff: list[tuple[str, str]] | None = None
+    attachments: list = field(default_factory=list)  # (MediaAsset, alt text): shown as they will appear
+    network: limits.Network | None = None
+    count: limits.Count | None = None
 
 
 def _open_requests_for(user) -> QuerySet[ApprovalRequest]:
@@ -77,7 +81,7 @@ def checklist_rows(post: Post) -> list[tuple[str, bool]]:
     return asked + [(question, bool(value)) for question, value in ticked.items() if question not in CHECKLIST]
 
 
-def _request_item(request: ApprovalRequest) -> Item:
+def request_item(request: ApprovalRequest) -> Item:
     post = request.post
     due = request.due_at.astimezone(dt_timezone.utc).isoformat() if request.due_at else NO_TIME
     return Item(
@@ -85,13 +89,20 @@ def _request_item(request: ApprovalRequest) -> Item:
         sort_key=f"1|{due}|{request.created_at.isoformat()}|{request.id:012d}",
         version=f"{request.id}:{post.content_hash()[:16]}:{post.updated_at.isoformat()}:{request.escalated_at or ''}",
         checklist=checklist_rows(post), diff=text_diff(request.previous_text, post.text) if request.previous_text else None,
+        **_as_it_will_appear(post),
     )
+
+
+def _as_it_will_appear(post: Post) -> dict:
+    network = limits.network(post.account.platform)
+    return {"attachments": post_attachments(post) if post.media_items() else [], "network": network,
+            "count": network.count(post.text)}
 
 
 def _check_item(post: Post) -> Item:
     return Item(kind="check", dom_id=f"check-{post.id}", post=post, request=None,
                 sort_key=f"0|{post.updated_at.isoformat()}|{post.id:012d}", version=f"check:{post.updated_at.isoformat()}",
-                checklist=checklist_rows(post))
+                checklist=checklist_rows(post), **_as_it_will_appear(post))
 
 
 def approver_items(user, *, post_id: int | None = None) -> list[Item]:
@@ -100,7 +111,7 @@ def approver_items(user, *, post_id: int | None = None) -> list[Item]:
     requests = _open_requests_for(user)
     if post_id is not None:
         requests = requests.filter(post_id=post_id)
-    items = [_request_item(r) for r in requests.order_by("due_at", "created_at", "id")[:APPROVER_LIMIT]]
+    items = [request_item(r) for r in requests.order_by("due_at", "created_at", "id")[:APPROVER_LIMIT]]
     if roles.has_role(user, {roles.LEAD}):
         checks = Post.objects.filter(state=Post.State.NEEDS_CHECK).select_related("account", "author")
         if post_id is not None:
@@ -209,3 +220,68 @@ def queue_banner() -> Banner:
         since=queue.paused_at,
         auto_resume=queue.auto_resume_at.astimezone(dt_timezone.utc).isoformat() if queue.auto_resume_at else "",
     )
+
+
+# --- Media and the composer's previews -----------------------------------------------------
+
+LIBRARY_LIMIT = 200
+
+
+def media_attached(media: list[dict]) -> list[tuple[MediaAsset, str]]:
+    """(asset, alt text) for the composer's attachments, in order; unknown hashes dropped."""
+    assets = MediaAsset.objects.in_bulk([m["sha256"] for m in media], field_name="sha256")
+    return [(assets[m["sha256"]], m.get("alt", "")) for m in media if m["sha256"] in assets]
+
+
+def media_get(sha256: str) -> MediaAsset | None:
+    return MediaAsset.objects.filter(sha256=sha256).first()
+
+
+def media_library(*, event: str = "", limit: int = LIBRARY_LIMIT) -> list[MediaAsset]:
+    assets = MediaAsset.objects.select_related("uploaded_by", "cleared_by").order_by("-created_at", "-id")
+    if event:
+        assets = assets.filter(event_tag__iexact=event)
+    return list(assets[:limit])
+
+
+def media_events() -> list[str]:
+    return sorted(set(MediaAsset.objects.exclude(event_tag="").values_list("event_tag", flat=True)))
+
+
+@dataclass
+class Preview:
+    account: Account
+    network: limits.Network
+    text: str
+    own_text: bool
+    count: limits.Count
+    attachments: list
+    problems: list[str]
+
+    @property
+    def percent(self) -> int:
+        return min(100, round(100 * self.count.used / self.count.limit)) if self.count.limit else 0
+
+
+def compose_previews(*, account_ids: list[int], text: str, texts: dict[int, str], media: list[dict]) -> list[Preview]:
+    """How the post will look on each chosen account, counted as its network counts it,
+    with every problem its network (or the account's alt-text rule) would refuse."""
+    accounts = Account.objects.in_bulk(account_ids)
+    attached = media_attached(media)
+    previews = []
+    for account_id in account_ids:
+        account = accounts.get(account_id)
+        if account is None:
+            continue
+        network = limits.network(account.platform)
+        own = (texts.get(account_id) or "").strip()
+        body = own or (text or "").strip()
+        count = network.count(body)
+        infos = [(limits.MediaInfo(a.content_type, a.size, a.width, a.height, a.duration, a.frames), alt)
+                 for a, alt in attached]
+        problems = list(count.problems) + network.media_problems(infos)
+        if account.require_alt_text:
+            problems += [f"Media {n} ({a.kind}): alt text is missing; {account.name} requires it."
+                         for n, (a, alt) in enumerate(attached, 1) if not alt.strip()]
+        previews.append(Preview(account, network, body, bool(own), count, attached, problems))
+    return previews

@@ -16,23 +16,27 @@ listening's crisis topics), and what a post's final outcome means elsewhere
 (`post_outcome`, a reply's case in triage, room/flows/publishing.py).
 """
 
+import hashlib
+import secrets
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core import signing
 from django.db import transaction
 from django.utils import timezone
 
-from networks import registry
-from networks.base import Channel
+from networks import limits, registry
+from networks.base import Channel, MediaFile
 from networks.errors import PermanentError, PublishOutcomeUnknown, RateLimited, TransientError
 from warroom import audit, live, netguard, roles
-from warroom.errors import Conflict, Forbidden, InvalidInput
+from warroom.errors import Conflict, Forbidden, InvalidInput, WarroomError
 from warroom.hooks import Hook
 
-from .models import Account, ApprovalRequest, Post, PublishAttempt, QueueState
+from . import media as media_files
+from .models import Account, ApprovalLink, ApprovalRequest, MediaAsset, Post, PublishAttempt, QueueState
 
 # The three questions, written as what the author affirms by ticking.
 CHECKLIST = (
@@ -154,22 +158,53 @@ def queue_auto_resume() -> bool:
 
 # --- Posts -------------------------------------------------------------------------------
 
-def _clean_text(text: str) -> str:
+def _clean_text(text: str, account: Account | None = None) -> str:
+    """The text, refused with the network's own count when that network would refuse it."""
     text = (text or "").replace("\x00", "").strip()
     if not text:
         raise InvalidInput("Text is empty: write the post.")
-    if len(text) > Post.MAX_TEXT:
-        raise InvalidInput(f"Text is {len(text)} characters; X takes at most {Post.MAX_TEXT}.")
+    problems = limits.network(account.platform if account else "x").text_problems(text)
+    if problems:
+        where = f" for {account.name}" if account else ""
+        raise InvalidInput(f"Text{where}: {' '.join(problems)}")
     return text
 
 
-def _clean_media(media) -> list[str]:
+def _clean_media(media, account: Account | None = None) -> list:
+    """Attached files as [{"sha256", "alt"}], each an uploaded asset, held to the account's
+    network (types, sizes, pixels, video length, how many) and to its alt-text rule. Older
+    callers may still pass http(s) URLs: links kept with the post, never uploaded."""
     media = media or []
-    if not isinstance(media, list) or not all(isinstance(m, str) and m.startswith(("http://", "https://")) for m in media):
-        raise InvalidInput("Media must be a list of http(s) URLs.")
-    if len(media) > 4:
-        raise InvalidInput("X takes at most 4 media items per post.")
-    return media
+    if not isinstance(media, list):
+        raise InvalidInput("Media must be a list of uploaded files.")
+    cleaned, files = [], []
+    for n, item in enumerate(media, 1):
+        if isinstance(item, str) and item.startswith(("http://", "https://")):
+            cleaned.append(item[:1000])
+            continue
+        if not isinstance(item, dict) or not isinstance(item.get("sha256"), str):
+            raise InvalidInput(f"Media {n}: attach an uploaded file (or an http(s) URL).")
+        asset = MediaAsset.objects.filter(sha256=item["sha256"].lower()[:64]).first()
+        if asset is None:
+            raise InvalidInput(f"Media {n}: that file is not in the room's media; upload it again.")
+        alt = " ".join(str(item.get("alt") or "").replace("\x00", "").split())
+        if not alt and account is not None and account.require_alt_text:
+            raise InvalidInput(f"Media {n} ({asset.kind}): alt text is missing; {account.name} requires a "
+                               "description of every image and video for people who cannot see it.")
+        cleaned.append({"sha256": asset.sha256, "alt": alt})
+        files.append((_info(asset), alt))
+    network = limits.network(account.platform if account else "x")
+    problems = network.media_problems(files)
+    if not files and len(cleaned) > network.media.max_items:
+        problems.append(f"{network.name} takes at most {network.media.max_items} media items per post.")
+    if problems:
+        where = f" for {account.name}" if account else ""
+        raise InvalidInput(f"Media{where}: {' '.join(problems)}")
+    return cleaned
+
+
+def _info(asset: MediaAsset) -> limits.MediaInfo:
+    return limits.MediaInfo(asset.content_type, asset.size, asset.width, asset.height, asset.duration, asset.frames)
 
 
 def _not_past(publish_at: datetime | None) -> datetime | None:
@@ -192,12 +227,123 @@ def post_create(*, author, account_id: int, text: str, media=None, in_reply_to: 
     account = Account.objects.filter(id=account_id).first()
     if account is None:
         raise InvalidInput("Account: choose one of the brand's accounts.")
-    post = Post.objects.create(account=account, author=author, text=_clean_text(text), media=_clean_media(media),
+    post = Post.objects.create(account=account, author=author, text=_clean_text(text, account),
+                               media=_clean_media(media, account),
                                in_reply_to=(in_reply_to or "")[:128], publish_at=None if fire_only else publish_at,
                                publish_on_approval=publish_on_approval and not fire_only, fire_only=fire_only,
                                holding=holding)
     audit.record(actor=author, action="post.create", obj=post)
     return post
+
+
+# --- Media and the composer ----------------------------------------------------------------
+
+MAX_UPLOAD_FILES = 4
+
+
+@transaction.atomic
+def media_upload(*, user, data: bytes, name: str = "the file", event_tag: str = "", use_tag: str = "",
+                 title: str = "") -> MediaAsset:
+    """Store an uploaded file once under its hash (approvals/media.py checks what it is by
+    its bytes). Uploading the same bytes again returns the same asset."""
+    if not roles.has_role(user, AUTHORS):
+        raise Forbidden("Your role cannot upload media.")
+    limit = settings.MEDIA_UPLOAD_MAX_MB * 1024 * 1024
+    if len(data) > limit:
+        raise InvalidInput(f"{name} is {len(data) / 1024 / 1024:.1f} MB; the room takes files up to "
+                           f"{settings.MEDIA_UPLOAD_MAX_MB} MB.")
+    asset, created = media_files.store(data=data, user=user, name=name)
+    if created:
+        asset.title = (title or "").replace("\x00", "").strip()[:200]
+        asset.event_tag = (event_tag or "").replace("\x00", "").strip()[:100]
+        asset.use_tag = (use_tag or "").replace("\x00", "").strip()[:100]
+        asset.save(update_fields=["title", "event_tag", "use_tag"])
+        audit.record(actor=user, action="media.upload", obj=asset,
+                     details={"sha256": asset.sha256, "type": asset.content_type, "size": asset.size})
+        live.publish("media.uploaded", audience=[live.role_group(r) for r in sorted(AUTHORS | {roles.LEGAL})],
+                     summary=f"New media in the library: {asset.kind} {asset.sha256[:12]}", actor=_name(user),
+                     sha256=asset.sha256)
+    return asset
+
+
+@transaction.atomic
+def media_clear(*, user, sha256: str) -> MediaAsset:
+    """Legal clears a library asset for use (who and when are shown wherever it is picked)."""
+    if not roles.has_role(user, {roles.LEGAL}):
+        raise Forbidden("Only legal clears media in the library.")
+    asset = MediaAsset.objects.select_for_update().filter(sha256=sha256).first()
+    if asset is None:
+        raise InvalidInput("No such file in the library.")
+    if asset.cleared_at is not None:
+        raise Conflict(f"Already cleared by {_name(asset.cleared_by)} at {asset.cleared_at:%Y-%m-%d %H:%M} UTC.")
+    asset.cleared_by, asset.cleared_at = user, timezone.now()
+    asset.save(update_fields=["cleared_by", "cleared_at"])
+    audit.record(actor=user, action="media.clear", obj=asset, details={"sha256": asset.sha256})
+    live.publish("media.cleared", audience=[live.role_group(r) for r in sorted(AUTHORS | {roles.LEGAL})],
+                 summary=f"Media cleared by legal: {asset}", actor=_name(user), sha256=asset.sha256)
+    return asset
+
+
+def compose_check(*, versions: list[tuple[int, str]], media) -> list[tuple[Account, str, list]]:
+    """Every account's version held to its network before anything is stored: the accounts,
+    their texts and media, or InvalidInput naming every problem (per account)."""
+    if not versions:
+        raise InvalidInput("Accounts: choose at least one account to post to.")
+    problems, checked = [], []
+    accounts = Account.objects.in_bulk([account_id for account_id, _ in versions])
+    for account_id, text in versions:
+        account = accounts.get(account_id)
+        if account is None:
+            raise InvalidInput("Account: choose one of the brand's accounts.")
+        try:
+            checked.append((account, _clean_text(text, account), _clean_media(media, account)))
+        except InvalidInput as exc:
+            problems.append(str(exc))
+    if problems:
+        raise InvalidInput(" ".join(problems))
+    return checked
+
+
+@transaction.atomic
+def posts_compose(*, author, versions: list[tuple[int, str]], media=None, checklist: dict[str, bool],
+                  publish_at: datetime | None = None, override_reason: str = "") -> list[Post]:
+    """One post written for several accounts (each with its own text if given), each sent
+    to legal as its own request: legal approves each account's exact version. All or none:
+    one account's refusal stores nothing."""
+    if not roles.has_role(author, AUTHORS):
+        raise Forbidden("Your role cannot write posts.")
+    posts = []
+    for account, text, cleaned in compose_check(versions=versions, media=media):
+        post = post_create(author=author, account_id=account.id, text=text, media=cleaned, publish_at=publish_at,
+                           publish_on_approval=publish_at is None)
+        posts.append(post_submit(post_id=post.id, user=author, checklist=checklist, override_reason=override_reason))
+    return posts
+
+
+def post_attachments(post: Post) -> list[tuple[MediaAsset, str]]:
+    """(asset, alt text) of each file attached to the post, in order."""
+    items = post.media_items()
+    assets = {a.sha256: a for a in MediaAsset.objects.filter(sha256__in=[m["sha256"] for m in items])}
+    return [(assets[m["sha256"]], m.get("alt", "")) for m in items if m["sha256"] in assets]
+
+
+def _media_files(post: Post) -> list[MediaFile]:
+    """The bytes to upload: only those that still hash to what legal approved."""
+    items, attached = post.media_items(), post_attachments(post)
+    if len(attached) != len(items):
+        raise PermanentError("A file attached to this post is no longer in the room's media: attach it again "
+                             "(legal will see the post again).")
+    files = []
+    for asset, alt in attached:
+        try:
+            data = media_files.read_verified(asset)
+        except (OSError, ValueError) as exc:
+            raise PermanentError(f"Not sent: {exc}. The file legal approved is not the file on disk; "
+                                 "attach it again for a new Yes.") from exc
+        files.append(MediaFile(data=data, mime_type=asset.content_type, sha256=asset.sha256, alt_text=alt,
+                               filename=f"{asset.sha256[:16]}.{asset.content_type.split('/', 1)[1]}",
+                               animated=asset.frames > 1))
+    return files
 
 
 # What a post's text touches that the room should not (text, extra_terms) -> hits, in words:
@@ -397,13 +543,14 @@ def post_reject(*, post_id: int, user, reason: str, content_hash: str) -> Post:
 def post_edit(*, post_id: int, user, text: str, media=None) -> Post:
     """Change the content. Any approval given or asked for is void: the post goes back to
     legal as a new request showing what changed."""
-    post = Post.objects.select_for_update().get(id=post_id)
+    post = Post.objects.select_for_update().select_related("account").get(id=post_id)
     if user.id != post.author_id and not roles.has_role(user, {roles.LEAD, roles.ADMIN}):
         raise Forbidden("Only the author or the lead can edit this post.")
     if post.state in (Post.State.PUBLISHING, Post.State.PUBLISHED, Post.State.CANCELLED, Post.State.NEEDS_CHECK):
         raise Conflict(f"This post is {post.get_state_display().lower()} and can no longer be edited.")
     before_text, before_hash = post.text, post.content_hash()
-    post.text, post.media = _clean_text(text), _clean_media(post.media if media is None else media)
+    post.text = _clean_text(text, post.account)
+    post.media = _clean_media(post.media if media is None else media, post.account)
     if post.content_hash() == before_hash:
         return post
     was = post.state
@@ -462,26 +609,175 @@ def holding_fire(*, post_id: int, user) -> Post:
     return Post.objects.get(id=post.id)
 
 
+# --- Approve away from the desk ----------------------------------------------------------
+
+LINK_SALT = "approvals.away-link"
+
+
+class LinkRefused(WarroomError):
+    """A link that may not answer (unknown, someone else's, used, expired, for an older
+    version): the message says why and what to do instead; the refusal is audited."""
+
+    def __init__(self, message: str, *, why: str, status: int):
+        super().__init__(message)
+        self.why, self.status = why, status
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def may_answer(*, request_id: int, user) -> bool:
+    """Whether this user may answer this open request now (the same rules as the room)."""
+    request = ApprovalRequest.objects.filter(id=request_id).select_related("post").first()
+    if request is None:
+        return False
+    try:
+        return _answerable(request.post, user).id == request.id
+    except WarroomError:
+        return False
+
+
+@transaction.atomic
+def approval_link_issue(*, request_id: int, user) -> tuple[ApprovalLink, str]:
+    """A signed, single-use link for this approver to answer this request from a phone,
+    bound to the post's exact content now and good for APPROVAL_LINK_MINUTES. Returns the
+    link and its token: the token is only ever in the notice, the table keeps its hash."""
+    request = ApprovalRequest.objects.select_related("post").filter(id=request_id).first()
+    if request is None:
+        raise InvalidInput("No such approval request.")
+    post = Post.objects.select_for_update().get(id=request.post_id)
+    if _answerable(post, user).id != request.id:  # the author, the wrong role, an answered request: refused here too
+        raise Conflict("This request is no longer the one waiting for an answer.")
+    token = signing.Signer(salt=LINK_SALT).sign(secrets.token_urlsafe(32))
+    now = timezone.now()
+    link = ApprovalLink.objects.create(token_hash=_token_hash(token), request=request, user=user,
+                                       content_hash=post.content_hash(), created_at=now,
+                                       expires_at=now + timedelta(minutes=settings.APPROVAL_LINK_MINUTES))
+    audit.record(actor=user, action="approval_link.issue", obj=post,
+                 details={"link": link.id, "request": request.id, "content_hash": link.content_hash,
+                          "expires_at": link.expires_at.isoformat()})
+    return link, token
+
+
+def _link_find(token: str, *, lock: bool = False) -> ApprovalLink | None:
+    try:
+        signing.Signer(salt=LINK_SALT).unsign(token or "")
+    except signing.BadSignature:
+        return None
+    links = ApprovalLink.objects.select_related("request__post__account", "request__post__author", "user")
+    if lock:
+        links = links.select_for_update(of=("self",))
+    return links.filter(token_hash=_token_hash(token)).first()
+
+
+def _link_refusal(link: ApprovalLink | None, user) -> LinkRefused | None:
+    """Why this link may not answer for this user now, or None."""
+    if link is None:
+        return LinkRefused("This link is not one Warroom sent, or it was cut short: open the request in the room's "
+                           "Approvals page.", why="unknown", status=404)
+    if link.user_id != user.id:
+        return LinkRefused(f"This link was sent to {_name(link.user)}, not to you: it answers only for them. "
+                           "Answer in the room's Approvals page if the request waits for you.", why="wrong user",
+                           status=403)
+    if link.used_at is not None:
+        return LinkRefused(f"This link was used already, at {link.used_at:%H:%M} UTC ({link.get_outcome_display()}): "
+                           "each link answers once.", why="used", status=409)
+    if link.expires_at <= timezone.now():
+        return LinkRefused(f"This link expired at {link.expires_at:%H:%M} UTC: answer in the room's Approvals page.",
+                           why="expired", status=410)
+    request, post = link.request, link.request.post
+    if request.state == ApprovalRequest.State.VOID or post.content_hash() != link.content_hash:
+        return LinkRefused("The post was edited since this link was sent, so it no longer answers for it: the new "
+                           "version waits in the room's Approvals page.", why="edited", status=409)
+    try:
+        if _answerable(post, user).id != request.id:
+            raise Conflict("This request is no longer the one waiting for an answer.")
+    except WarroomError as error:
+        return LinkRefused(str(error), why="not answerable", status=error.status)
+    return None
+
+
+def _link_refuse(refusal: LinkRefused, *, link: ApprovalLink | None, user) -> LinkRefused:
+    """Audit a refusal in its own transaction (it must survive the refusal) and return it to raise."""
+    with transaction.atomic():
+        audit.record(actor=user, action="approval_link.refuse", obj=link.request.post if link else None,
+                     details={"why": refusal.why, "link": link.id if link else None,
+                              "request": link.request_id if link else None,
+                              "sent_to": link.user.get_username() if link else ""})
+    return refusal
+
+
+def approval_link_open(*, token: str, user) -> ApprovalLink:
+    """The link as its page shows it; a link that may not answer is refused and audited."""
+    link = _link_find(token)
+    refusal = _link_refusal(link, user)
+    if refusal is not None:
+        raise _link_refuse(refusal, link=link, user=user)
+    return link
+
+
+def approval_link_answer(*, token: str, user, answer: str, reason: str = "") -> Post:
+    """Yes or No (with a reason) from a link, once: for the exact content it was sent for,
+    through the same services (and rules) as an answer given in the room."""
+    if answer not in ("approve", "reject"):
+        raise InvalidInput("Answer Yes or No.")
+    link = None
+    try:
+        with transaction.atomic():
+            link = _link_find(token, lock=True)
+            refusal = _link_refusal(link, user)
+            if refusal is None:
+                if answer == "approve":
+                    post = post_approve(post_id=link.request.post_id, user=user, content_hash=link.content_hash)
+                else:
+                    post = post_reject(post_id=link.request.post_id, user=user, reason=reason,
+                                       content_hash=link.content_hash)
+                link.used_at = timezone.now()
+                link.outcome = ApprovalLink.Outcome.APPROVED if answer == "approve" else ApprovalLink.Outcome.REJECTED
+                link.save(update_fields=["used_at", "outcome"])
+                audit.record(actor=user, action="approval_link.use", obj=post,
+                             details={"link": link.id, "request": link.request_id, "answer": link.outcome})
+                return post
+    except (Forbidden, Conflict) as error:  # answered in the room meanwhile, a role lost: the room's own refusal
+        refusal = LinkRefused(str(error), why="not answerable", status=error.status)
+    raise _link_refuse(refusal, link=link, user=user)
+
+
 # --- Publishing --------------------------------------------------------------------------
 
 ENQUEUED_FOR = timedelta(seconds=30)
 
 
-def posts_due(*, now: datetime | None = None, limit: int = 500) -> list[int]:
-    now = now or timezone.now()
+def _due(now: datetime):
     posts = Post.objects.filter(state=Post.State.SCHEDULED, publish_at__lte=now)
     if _queue_row().paused:  # only a fired holding statement leaves a paused queue (a lost task is found again)
         posts = posts.filter(holding=True)
-    posts = posts.exclude(retry_at__gt=now)
-    return list(posts.order_by("publish_at", "id").values_list("id", flat=True)[:limit])
+    return posts.exclude(retry_at__gt=now)
+
+
+def posts_due(*, now: datetime | None = None, limit: int = 500) -> list[int]:
+    now = now or timezone.now()
+    return list(_due(now).order_by("publish_at", "id").values_list("id", flat=True)[:limit])
+
+
+PUBLISH_BATCH = 25  # due posts one task claims and then publishes one after the other
+
+
+def posts_due_unclaimed(*, now: datetime | None = None, limit: int = 500) -> int:
+    """How many due posts no task has claimed in the last ENQUEUED_FOR (up to `limit`):
+    beat sends one batch task per PUBLISH_BATCH of them."""
+    now = now or timezone.now()
+    return _due(now).exclude(enqueued_at__gt=now - ENQUEUED_FOR)[:limit].count()
 
 
 @transaction.atomic
 def posts_due_claim(*, now: datetime | None = None, limit: int = 500) -> list[int]:
-    """The due posts to hand to workers now: each is marked as enqueued, so a backlog is
-    not enqueued again on every beat tick (a lost task is re-enqueued after ENQUEUED_FOR)."""
+    """Claim due posts for the task that asks (SELECT ... FOR UPDATE SKIP LOCKED LIMIT n):
+    each is marked as taken, so no other task claims it for ENQUEUED_FOR (a task that dies
+    leaves the posts it had not reached to be claimed again after that)."""
     now = now or timezone.now()
-    due = Post.objects.filter(id__in=posts_due(now=now, limit=limit * 2)).exclude(enqueued_at__gt=now - ENQUEUED_FOR)
+    due = _due(now).exclude(enqueued_at__gt=now - ENQUEUED_FOR)
     ids = list(due.select_for_update(skip_locked=True).order_by("publish_at", "id").values_list("id", flat=True)[:limit])
     Post.objects.filter(id__in=ids).update(enqueued_at=now)
     return ids
@@ -504,13 +800,38 @@ def channel_guard(channel: Channel) -> None:
             raise PermanentError(f"The account's server {url[:100]} is refused: {error}") from error
 
 
+def posts_publish_batch(*, limit: int = PUBLISH_BATCH, now: datetime | None = None) -> dict[str, int]:
+    """One task's share of the due posts: claim up to `limit` at once, then publish them one
+    at a time, each through `post_publish` (its own two transactions: the pause check and
+    the call under the queue row lock, so a worker killed mid-batch leaves only the post in
+    flight PUBLISHING, for the sweep to move to needs-check). A pause met mid-batch hands
+    the rest back at once. `now` moves the claim's clock only (tests). Returns outcome counts."""
+    ids = posts_due_claim(now=now, limit=limit)
+    outcomes: dict[str, int] = {}
+    for index, post_id in enumerate(ids):
+        outcome = post_publish(post_id=post_id)
+        outcomes[outcome] = outcomes.get(outcome, 0) + 1
+        if outcome == "held":  # paused: beat finds the rest again after the resume
+            rest = ids[index + 1:]
+            Post.objects.filter(id__in=rest, state=Post.State.SCHEDULED).update(enqueued_at=None)
+            outcomes["handed back"] = len(rest)
+            break
+    return outcomes
+
+
 def _publisher(post: Post) -> Callable[[], str]:
-    """One publish of the post on its account's network, returning the network's id for it."""
+    """One publish of the post on its account's network (networks/registry.py), returning
+    the network's id for it: its media (their bytes checked against the approved hashes
+    first) go with it. A follow-up replies to our own post, whose id is known only once
+    that went out."""
+    parent = post.reply_to_post.platform_id if post.reply_to_post_id else ""
+
     def publish() -> str:
         channel = account_channel(post.account)
         network = registry.module(channel.network)
         channel_guard(channel)
-        return network.publish(channel, post.text, reply_to=post.in_reply_to or None).id
+        files = _media_files(post)
+        return network.publish(channel, post.text, reply_to=post.in_reply_to or parent or None, media=files).id
     return publish
 
 

@@ -7,10 +7,18 @@ from . import services
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def publish_due_posts() -> int:
-    due = services.posts_due_claim()
-    for post_id in due:
-        post_publish.delay(post_id)
-    return len(due)
+    """Beat: one batch task per PUBLISH_BATCH due posts not claimed yet; each task claims
+    its own posts when it runs. Returns how many were due."""
+    due = services.posts_due_unclaimed()
+    for _ in range(-(-due // services.PUBLISH_BATCH)):
+        posts_publish_batch.delay()
+    return due
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def posts_publish_batch() -> int:
+    """Claim a batch of due posts and publish them in turn; returns how many it handled."""
+    return sum(services.posts_publish_batch().values())
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)

@@ -28,6 +28,10 @@ from . import selectors, services
 from .models import Post
 
 TEXT_ECHO_LIMIT = 2000
+ALT_ECHO_LIMIT = 2000
+MAX_ACCOUNTS = 20
+MAX_ATTACHED = 20
+SHA256 = re.compile(r"[0-9a-f]{64}")
 CARD_ID = re.compile(r"(request|check)-\d{1,18}")
 EDITABLE = (Post.State.DRAFT, Post.State.PENDING, Post.State.APPROVED, Post.State.SCHEDULED,
             Post.State.REJECTED, Post.State.FAILED)
@@ -95,6 +99,10 @@ def _row_context() -> dict:
 def _page_context(request: HttpRequest, *, error=None, error_post=None, composer=None, composer_error=None,
                   typed_text=None) -> dict:
     user = request.user
+    if composer is None:  # a brand with one account has it ticked; with several, the author chooses
+        only = list(selectors.account_list()[:2])
+        composer = {"accounts": [only[0].id] if len(only) == 1 else [], "text": "", "texts": {}, "media": [],
+                    "when": "now"}
     approver = selectors.is_approver(user)
     author = roles.has_role(user, services.AUTHORS)
     items = selectors.approver_items(user) if approver else []
@@ -105,7 +113,8 @@ def _page_context(request: HttpRequest, *, error=None, error_post=None, composer
         "count": len(items) if len(items) < selectors.APPROVER_LIMIT else selectors.approver_count(user),
         "posts": selectors.my_posts(user) if author else [],
         "accounts": selectors.account_list() if author else [],
-        "composer": composer or {},
+        **_composer_context(composer),
+        "library": selectors.media_library(limit=24) if author else [],
         "composer_error": composer_error,
         "error": error,
         "error_post": error_post,
@@ -190,43 +199,73 @@ def _answer(request: HttpRequest, action: str) -> HttpResponse:
                        lambda: _page_context(request, error=error, error_post=post_id), status=error.status)
 
 
-def _compose(request: HttpRequest) -> HttpResponse:
-    """post_create then post_submit in one transaction: a refusal leaves no draft behind,
-    and the form comes back as typed."""
-    typed = {
-        "account": _int(request.POST.get("account")),
+def _composer_input(request: HttpRequest) -> dict:
+    """What the composer sent: the accounts, the common text and each account's own, the
+    attached files (by hash, with their alt text), the time and the checklist."""
+    raw_accounts = request.POST.getlist("accounts") or [request.POST.get("account")]
+    accounts = list(dict.fromkeys(i for i in (_int(v) for v in raw_accounts[:MAX_ACCOUNTS]) if i is not None))
+    texts = {}
+    for key in list(request.POST.keys())[:200]:
+        account_id = _int(key[5:]) if key.startswith("text_") else None
+        if account_id is not None:
+            texts[account_id] = request.POST.get(key, "")[:TEXT_ECHO_LIMIT]
+    media = []
+    for sha256 in request.POST.getlist("media")[:MAX_ATTACHED]:
+        sha256 = (sha256 or "").strip().lower()
+        if SHA256.fullmatch(sha256) and all(m["sha256"] != sha256 for m in media):
+            media.append({"sha256": sha256, "alt": request.POST.get(f"alt_{sha256}", "")[:ALT_ECHO_LIMIT]})
+    return {
+        "accounts": accounts,
+        "account": accounts[0] if accounts else None,
         "text": request.POST.get("text", "")[:TEXT_ECHO_LIMIT],
-        "media": request.POST.get("media", "")[:TEXT_ECHO_LIMIT],
+        "texts": texts,
+        "media": media,
         "when": "at" if request.POST.get("when") == "at" else "now",
         "publish_at": request.POST.get("publish_at", "")[:40],
         "checklist": set(request.POST.getlist("checklist")),
         "override_reason": request.POST.get("override_reason", "")[:500],
     }
-    error, post = None, None
+
+
+def _composer_context(typed: dict) -> dict:
+    accounts = [(a, a.id in typed["accounts"], typed["texts"].get(a.id, "")) for a in selectors.account_list()]
+    return {"composer": typed, "composer_accounts": accounts, "attached": selectors.media_attached(typed["media"]),
+            "previews": selectors.compose_previews(account_ids=typed["accounts"], text=typed["text"],
+                                                   texts=typed["texts"], media=typed["media"])}
+
+
+def _compose(request: HttpRequest) -> HttpResponse:
+    """posts_compose in one transaction: one post per chosen account, each with its own
+    text if given; a refusal for any account stores nothing, and the form comes back as typed."""
+    typed = _composer_input(request)
+    error, posts = None, []
     try:
-        account = selectors.account_get(typed["account"])
-        if account is None:
+        if not typed["accounts"]:
+            raise WarroomError("Accounts: choose at least one of the brand's accounts.")
+        first = selectors.account_get(typed["accounts"][0])
+        if first is None:
             raise WarroomError("Account: choose one of the brand's accounts.")
         if typed["when"] == "at":
-            publish_at = _not_past(_local_time(typed["publish_at"], tz=selectors.zone(account.time_zone),
+            publish_at = _not_past(_local_time(typed["publish_at"], tz=selectors.zone(first.time_zone),
                                                label="Publish at"), "Publish at")
         else:
             publish_at = None
-        with transaction.atomic():
-            post = services.post_create(author=request.user, account_id=account.id, text=typed["text"],
-                                        media=_media(request), publish_at=publish_at,
-                                        publish_on_approval=publish_at is None)
-            post = services.post_submit(post_id=post.id, user=request.user, checklist=_checklist(request),
-                                        override_reason=typed["override_reason"])
+        versions = [(account_id, (typed["texts"].get(account_id) or "").strip() or typed["text"])
+                    for account_id in typed["accounts"]]
+        legacy = [line.strip() for line in request.POST.get("media_urls", "").splitlines() if line.strip()]
+        posts = services.posts_compose(author=request.user, versions=versions, media=typed["media"] + legacy,
+                                       checklist=_checklist(request), publish_at=publish_at,
+                                       override_reason=typed["override_reason"])
     except WarroomError as exc:
-        error, post = exc, None
+        error, posts = exc, []
     if error is None and not request.htmx:
         return redirect("approvals")
     if request.htmx:
+        empty = {**typed, "text": "", "texts": {}, "media": [], "checklist": set(), "override_reason": ""}
         context = {
-            "composer": typed if error else {}, "composer_error": error, "sent": error is None,
+            **_composer_context(typed if error else empty), "composer_error": error, "sent": len(posts) if not error else 0,
             "accounts": selectors.account_list(),
-            "new_rows": selectors.my_posts(request.user, post_id=post.id) if post else [], **_row_context(),
+            "new_rows": [row for p in posts for row in selectors.my_posts(request.user, post_id=p.id)], **_row_context(),
         }
         return TemplateResponse(request, "approvals/index.html#composer-response", context,
                                 status=error.status if error else 200)
@@ -354,3 +393,120 @@ def queue_switch(request: HttpRequest) -> HttpResponse:
         return {"due": services.came_due_while_paused(), "error": error, "form": form}
 
     return render_page(request, "approvals/queue.html", context, status=error.status if error else 200)
+
+
+# --- /approvals/media/ and /approvals/preview/ ---------------------------------------------
+
+@require_http_methods(["GET", "POST"])
+@role_required(*PAGE_ROLES["media_library"])
+def media_library(request: HttpRequest) -> HttpResponse:
+    """The content library: files by event and use, who cleared them. A POST uploads
+    (`action=upload`, also the composer's Attach, answered with its media block) or clears
+    (`action=clear`, legal)."""
+    error, uploaded = None, []
+    if request.method == "POST":
+        action = request.POST.get("media_action") or request.POST.get("action", "")
+        try:
+            if action == "pick":  # the composer's ticked library files: the block shows them attached
+                pass
+            elif action == "upload":
+                files = request.FILES.getlist("upload")
+                if not files:
+                    raise WarroomError("Choose a file to upload (PNG, JPEG, GIF, WebP or MP4).")
+                if len(files) > services.MAX_UPLOAD_FILES:
+                    raise WarroomError(f"Upload at most {services.MAX_UPLOAD_FILES} files at once.")
+                with transaction.atomic():
+                    for upload in files:
+                        name = (upload.name or "the file")[:100]
+                        uploaded.append(services.media_upload(
+                            user=request.user, data=upload.read(), name=name,
+                            event_tag=request.POST.get("event_tag", ""), use_tag=request.POST.get("use_tag", ""),
+                            title=request.POST.get("title", "")))
+            elif action == "clear":
+                services.media_clear(user=request.user, sha256=request.POST.get("sha256", "").strip().lower()[:64])
+            else:
+                raise WarroomError(f"Unknown action {action[:40]!r}.")
+        except WarroomError as exc:
+            error, uploaded = exc, []
+        if request.htmx and request.POST.get("from") == "composer":
+            typed = _composer_input(request)
+            for asset in uploaded:
+                if all(m["sha256"] != asset.sha256 for m in typed["media"]):
+                    typed["media"].append({"sha256": asset.sha256, "alt": asset.default_alt_text})
+            context = {**_composer_context(typed), "media_error": error}
+            response = TemplateResponse(request, "approvals/index.html#media-block", context,
+                                        status=error.status if error else 200)
+            response["HX-Trigger"] = "media-changed"
+            return response
+        if error is None:
+            return redirect("media_library")
+    event = request.GET.get("event", "")[:100]
+
+    def context() -> dict:
+        return {"assets": selectors.media_library(event=event), "events": selectors.media_events(), "event": event,
+                "error": error, "can_upload": roles.has_role(request.user, services.AUTHORS),
+                "can_clear": roles.has_role(request.user, {roles.LEGAL})}
+
+    return render_page(request, "approvals/media.html", context, status=error.status if error else 200)
+
+
+@require_GET
+@role_required(*PAGE_ROLES["media_file"])
+def media_file(request: HttpRequest, sha256: str) -> HttpResponse:
+    """A stored file's bytes, to signed-in people only, as what the bytes are (never
+    sniffed again by the browser), in a response that can run nothing."""
+    from django.core.files.storage import default_storage
+    from django.http import Http404
+
+    asset = selectors.media_get(sha256) if SHA256.fullmatch(sha256 or "") else None
+    if asset is None:
+        raise Http404("No such file.")
+    with default_storage.open(asset.file.name, "rb") as handle:
+        data = handle.read()
+    response = HttpResponse(data, content_type=asset.content_type)
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Disposition"] = f'inline; filename="{asset.sha256[:16]}.{asset.kind.lower()}"'
+    response["Cache-Control"] = "private, max-age=3600"
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox; frame-ancestors 'none'"
+    return response
+
+
+@require_http_methods(["GET", "POST"])
+@role_required(*PAGE_ROLES["compose_preview"])
+def compose_preview(request: HttpRequest) -> HttpResponse:
+    """The composer's previews, one per chosen account, counted as each network counts."""
+    typed = _composer_input(request) if request.method == "POST" else {
+        "accounts": [], "text": "", "texts": {}, "media": []}
+    return TemplateResponse(request, "approvals/index.html#previews",
+                            {"previews": selectors.compose_previews(account_ids=typed["accounts"], text=typed["text"],
+                                                                    texts=typed["texts"], media=typed["media"])})
+
+
+# --- /approvals/away/<token>/ --------------------------------------------------------------
+
+@require_http_methods(["GET", "POST"])
+@role_required(*PAGE_ROLES["approval_away"])
+def away(request: HttpRequest, token: str) -> HttpResponse:
+    """An approver on deck answers one request from the link in their notice: the card
+    legal sees in the room, Yes and No. Every refusal says why, with its status."""
+    token = token[:200]
+    context: dict = {"token": token, "away": True}
+    status = 200
+    try:
+        if request.method == "POST":
+            answer = request.POST.get("action", "")
+            post = services.approval_link_answer(token=token, user=request.user, answer=answer,
+                                                 reason=request.POST.get("reason", ""))
+            context.update(answered=answer, post=post)
+        else:
+            context["items"] = [selectors.request_item(services.approval_link_open(token=token, user=request.user).request)]
+    except services.LinkRefused as exc:
+        context["refused"], status = exc, exc.status
+    except WarroomError as exc:  # a No without a reason: the card comes back with the message
+        context["error"], status = exc, exc.status
+        try:
+            link = services.approval_link_open(token=token, user=request.user)
+            context["items"], context["error_post"] = [selectors.request_item(link.request)], link.request.post_id
+        except services.LinkRefused as refused:
+            context["refused"], status = refused, refused.status
+    return TemplateResponse(request, "approvals/away.html", context, status=status)

@@ -104,3 +104,22 @@ def wait_until(condition, what: str, *, timeout: float, name: str, interval: flo
         return poll(condition, what, timeout=timeout, interval=interval)
     except GaveUp as error:
         raise SystemExit(f"{name}: {error}") from None
+
+
+def truncate(*tables: str) -> None:
+    """Empty `tables` (RESTART IDENTITY CASCADE) in the bench database, the audit log
+    included. The audit log refuses TRUNCATE (warroom migration 0004's trigger), as it must
+    everywhere else; a benchmark's own database holds nothing worth keeping, so here the
+    trigger is lifted for this one statement, inside its transaction (ALTER TABLE takes an
+    exclusive lock to commit, so no other connection sees the log without its guard).
+    Refuses to run on a database whose name does not say "bench"."""
+    from django.db import connection, transaction
+
+    if "bench" not in connection.settings_dict["NAME"]:
+        raise SystemExit(f"bench: refusing to TRUNCATE {connection.settings_dict['NAME']}, not a bench database")
+    names = ", ".join(connection.ops.quote_name(table) for table in tables)
+    guard = "ALTER TABLE warroom_auditentry {} TRIGGER warroom_audit_no_truncate"
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(guard.format("DISABLE"))
+        cursor.execute(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+        cursor.execute(guard.format("ENABLE"))

@@ -2,10 +2,13 @@
 
     .venv/bin/python bench/fanout.py          (or `make bench`, which runs every bench/*.py)
 
-Against a real daphne server (started here the way Procfile's web process is, with
-DEBUG off), 50 and then 200 logged-in WebSocket clients say hello on /ws/room/; a
-publisher thread calls `live.publish(...)` for 500 events at a steady rate and notes the
-moment each transaction committed; every client notes when each event id arrived.
+Against real daphne servers (started here the way Procfile's web process is, with
+DEBUG off; two by default, sharing the channel layer in Redis as web processes behind a
+load balancer do), 1,000 logged-in WebSocket clients, spread evenly over the servers, say
+hello on /ws/room/ (`--old` runs the previous round instead: 50 and then 200 clients on
+one daphne; `--clients`, `--processes` change it); a publisher thread calls
+`live.publish(...)` for 500 events at a steady rate and notes the moment each transaction
+committed; every client notes when each event id arrived.
 Latency = receive time - commit time, over all clients x events (rendering, group_send,
 the consumer and the socket included); both sides read time.time() on this machine.
 The clients share one asyncio loop: they need a fraction of a core (bench_cpu; and
@@ -18,10 +21,11 @@ Runs on its own after `make test` has set up the venv: makes sure PostgreSQL and
 answer (scripts/services.sh up bench), and uses its own database (warroom_bench), Redis
 database 3 and channel prefix, so a room or a test run beside it is not disturbed.
 Override with BENCH_DATABASE_URL, BENCH_REDIS_URL, BENCH_RATE, BENCH_EVENTS, BENCH_SIZES.
-The last line is the summary for 200 clients:
-    fanout: clients=200 p50_ms=<x> p99_ms=<y> baseline_p99_ms=<z>
+The last line is the summary for the largest client count:
+    fanout: clients=1000 processes=2 p50_ms=<x> p99_ms=<y> missing=<n> baseline_p99_ms=<z>
 """
 
+import argparse
 import asyncio
 import functools
 import fcntl
@@ -53,11 +57,13 @@ DAPHNE = ROOT / ".venv" / "bin" / "daphne"
 # ~0.4 of a core beside the server. BENCH_RATE=50 runs it anyway.
 RATE = float(os.environ.get("BENCH_RATE", "20"))
 EVENTS = int(os.environ.get("BENCH_EVENTS", "500"))
-SIZES = [int(n) for n in os.environ.get("BENCH_SIZES", "50,200").split(",")]
+SIZES = [int(n) for n in os.environ.get("BENCH_SIZES", "1000").split(",")]
+PROCESSES = 2
 GOAL_P99_MS = 250
 ROLE = "community manager"
 DRAIN_SECONDS = 15  # after the last publish: longer than two LIVE_SYNC_SECONDS (5 s) sweeps
 CONNECT_TIMEOUT = 60
+CONNECT_ATTEMPTS = 6
 
 # db 0: make run, 1: make test, 3: this bench; the server and this process sign sessions alike
 ENV = common.bench_env(name="fanout", database="warroom_bench", redis_db=3,
@@ -80,13 +86,17 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-async def settle(server: "Server", quiet: float = 0.15, limit: float = 30) -> None:
-    """Wait until the server has worked off what the previous measurement left it."""
+def servers_cpu(servers: list["Server"]) -> float:
+    return sum(cpu_seconds(server.process.pid) for server in servers)
+
+
+async def settle(servers: list["Server"], quiet: float = 0.15, limit: float = 30) -> None:
+    """Wait until the servers have worked off what the previous measurement left them."""
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline:
-        before = cpu_seconds(server.process.pid)
+        before = servers_cpu(servers)
         await asyncio.sleep(0.5)
-        if cpu_seconds(server.process.pid) - before < quiet * 0.5:
+        if servers_cpu(servers) - before < quiet * 0.5 * len(servers):
             return
 
 
@@ -150,10 +160,10 @@ def bench_sessions(count: int) -> list[str]:
 class Server:
     """One daphne process, as Procfile's web process runs it."""
 
-    def __init__(self) -> None:
+    def __init__(self, index: int = 0) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.log_path = ROOT / ".run" / "bench-fanout-daphne.log"
+        self.log_path = ROOT / ".run" / f"bench-fanout-daphne-{index}.log"
         self.process: subprocess.Popen | None = None
 
     def start(self) -> None:
@@ -349,6 +359,7 @@ class Page:
         self.received: dict[int, float] = {}
         self.duplicates = 0
         self.reloads = 0
+        self.retries = 0
         self.verified = asyncio.Event()
         self.closed = asyncio.Event()
         self.socket = None
@@ -356,13 +367,24 @@ class Page:
 
     async def run(self, uri: str, origin: str, after: int, gate: asyncio.Semaphore) -> None:
         from websockets.asyncio.client import connect
+        from websockets.exceptions import InvalidHandshake
 
         try:
             async with gate:
-                self.socket = await connect(
-                    uri, origin=origin, additional_headers={"Cookie": self.cookie},
-                    open_timeout=CONNECT_TIMEOUT, ping_interval=None, max_queue=None,
-                )
+                for attempt in range(CONNECT_ATTEMPTS):
+                    try:
+                        self.socket = await connect(
+                            uri, origin=origin, additional_headers={"Cookie": self.cookie},
+                            open_timeout=CONNECT_TIMEOUT, ping_interval=None, max_queue=None,
+                        )
+                        break
+                    except (OSError, TimeoutError, InvalidHandshake):
+                        # A server busy with hundreds of handshakes drops some (daphne gives an
+                        # application 5 s to accept); the page's script retries with backoff.
+                        if attempt == CONNECT_ATTEMPTS - 1:
+                            raise
+                        self.retries += 1
+                        await asyncio.sleep(0.5 * 2**attempt)
                 await self.socket.send(json.dumps({"type": "hello", "after": after}))
             async for message in self.socket:
                 now = time.time()
@@ -383,7 +405,7 @@ class Page:
             self.verified.set()
 
 
-async def run_fanout(server: Server, cookies: list[str]) -> tuple[Figures, dict]:
+async def run_fanout(servers: list[Server], cookies: list[str]) -> tuple[Figures, dict]:
     from asgiref.sync import sync_to_async
 
     from warroom import live
@@ -391,17 +413,21 @@ async def run_fanout(server: Server, cookies: list[str]) -> tuple[Figures, dict]
     after = await sync_to_async(live.latest_id, thread_sensitive=False)()
     pages = [Page(cookie) for cookie in cookies]
     gate = asyncio.Semaphore(25)
-    uri = f"ws://127.0.0.1:{server.port}/ws/room/"
-    tasks = [asyncio.create_task(page.run(uri, f"http://127.0.0.1:{server.port}", after, gate)) for page in pages]
+    tasks = []
+    for index, page in enumerate(pages):  # round robin, as a load balancer spreads pages
+        server = servers[index % len(servers)]
+        uri, origin = f"ws://127.0.0.1:{server.port}/ws/room/", f"http://127.0.0.1:{server.port}"
+        tasks.append(asyncio.create_task(page.run(uri, origin, after, gate)))
     stop = threading.Event()
     try:
-        await asyncio.wait_for(asyncio.gather(*(page.verified.wait() for page in pages)), CONNECT_TIMEOUT)
+        connecting = CONNECT_TIMEOUT * max(1, len(pages) / 200)
+        await asyncio.wait_for(asyncio.gather(*(page.verified.wait() for page in pages)), connecting)
         failed = [page for page in pages if page.error or page.closed.is_set()]
         if failed:
             raise SystemExit(f"fanout: {len(failed)} of {len(pages)} sockets failed to open: {failed[0].error!r}")
         await asyncio.sleep(0.5)
         server_cpu, own_cpu, machine, wall = (
-            cpu_seconds(server.process.pid), cpu_seconds(), machine_busy_seconds(), time.monotonic()
+            servers_cpu(servers), cpu_seconds(), machine_busy_seconds(), time.monotonic()
         )
         with LoopLag() as lag:
             sent = await asyncio.to_thread(publish_events, EVENTS, RATE, len(pages), stop)
@@ -409,12 +435,13 @@ async def run_fanout(server: Server, cookies: list[str]) -> tuple[Figures, dict]
             await wait_all([page.received for page in pages], sent, time.monotonic() + DRAIN_SECONDS)
         delivered = sum(len(page.received) for page in pages)
         usage = {
-            "server_us_per_delivery": (cpu_seconds(server.process.pid) - server_cpu) * 1e6 / max(delivered, 1),
-            "server_cpu": (cpu_seconds(server.process.pid) - server_cpu) / (time.monotonic() - wall),
+            "server_us_per_delivery": (servers_cpu(servers) - server_cpu) * 1e6 / max(delivered, 1),
+            "server_cpu": (servers_cpu(servers) - server_cpu) / (time.monotonic() - wall),
             "bench_cpu": (cpu_seconds() - own_cpu) / (time.monotonic() - wall),
             "machine_cpu": (machine_busy_seconds() - machine) / (time.monotonic() - wall),
             "loop_lag_ms": lag.worst * 1000,
             "reloads": sum(page.reloads for page in pages),
+            "connect_retries": sum(page.retries for page in pages),
             "rate": len(sent) / publish_wall if publish_wall else float("nan"),
         }
     finally:
@@ -427,10 +454,10 @@ async def run_fanout(server: Server, cookies: list[str]) -> tuple[Figures, dict]
     return figures, usage
 
 
-async def bench(server: Server, cookies: list[str], html: str) -> list[tuple[int, Figures, Figures]]:
+async def bench(servers: list[Server], cookies: list[str], html: str) -> list[tuple[int, Figures, Figures]]:
     results = []
     for clients in SIZES:
-        await settle(server)
+        await settle(servers)
         log(f"fanout: baseline, {clients} channel-layer receivers, {EVENTS} messages at {RATE:g}/s")
         base = await run_baseline(clients, html)
         print(
@@ -439,11 +466,12 @@ async def bench(server: Server, cookies: list[str], html: str) -> list[tuple[int
             flush=True,
         )
         log(f"fanout: {clients} WebSocket clients, {EVENTS} events at {RATE:g}/s")
-        live_figures, usage = await run_fanout(server, cookies[:clients])
+        live_figures, usage = await run_fanout(servers, cookies[:clients])
         print(
-            f"fanout: clients={clients} p50_ms={live_figures.p50:.1f} p99_ms={live_figures.p99:.1f}"
+            f"fanout: clients={clients} processes={len(servers)} p50_ms={live_figures.p50:.1f} p99_ms={live_figures.p99:.1f}"
             f" max_ms={live_figures.max:.1f} missing={live_figures.missing} duplicates={live_figures.duplicates}"
             f" delivered={live_figures.delivered}/{live_figures.expected} reloads={usage['reloads']}"
+            f" connect_retries={usage['connect_retries']}"
             f" goal={'met' if live_figures.p99 <= GOAL_P99_MS else 'missed'}"
             f" rate={usage['rate']:.1f}/s cpus={os.cpu_count()} server_cpu={usage['server_cpu']:.2f} bench_cpu={usage['bench_cpu']:.2f}"
             f" server_us_per_delivery={usage['server_us_per_delivery']:.0f} others_cpu={usage['machine_cpu'] - usage['server_cpu'] - usage['bench_cpu']:.2f}"
@@ -455,6 +483,18 @@ async def bench(server: Server, cookies: list[str], html: str) -> list[tuple[int
 
 
 def main() -> int:
+    global SIZES
+    parser = argparse.ArgumentParser(description="Live fan-out: commit to receive, over real daphne processes.")
+    parser.add_argument("--clients", type=int, help=f"WebSocket clients (default {SIZES[-1]})")
+    parser.add_argument("--processes", type=int, default=None, help=f"daphne processes (default {PROCESSES})")
+    parser.add_argument("--old", action="store_true", help="the previous round: 50 then 200 clients on one daphne")
+    args = parser.parse_args()
+    processes = args.processes or (1 if args.old else PROCESSES)
+    if args.old:
+        SIZES = [50, 200]
+    if args.clients:
+        SIZES = [args.clients]
+
     def terminate(signum, frame):
         raise KeyboardInterrupt
 
@@ -473,7 +513,7 @@ def main() -> int:
             log("fanout: waiting for another fanout benchmark to finish (.run/bench-fanout.lock)")
             time.sleep(10)
     services("up")
-    server = Server()
+    servers = [Server(index) for index in range(processes)]
     try:
         migrate()
         import django
@@ -482,15 +522,18 @@ def main() -> int:
         reset_state()
         cookies = bench_sessions(max(SIZES))
         html = sample_html()
-        server.start()
-        log(f"fanout: daphne on {server.url} (log {server.log_path.relative_to(ROOT)}), {os.cpu_count()} CPUs")
+        for server in servers:
+            server.start()
+            log(f"fanout: daphne on {server.url} (log {server.log_path.relative_to(ROOT)}), {os.cpu_count()} CPUs")
         print(f"fanout: {EVENTS} events per size at {RATE:g}/s, message {len(html)} bytes, goal p99 <= {GOAL_P99_MS} ms", flush=True)
-        results = asyncio.run(bench(server, cookies, html))
+        results = asyncio.run(bench(servers, cookies, html))
     finally:
-        server.stop()
+        for server in servers:
+            server.stop()
         services("stop")
     clients, figures, base = results[-1]
-    print(f"fanout: clients={clients} p50_ms={figures.p50:.1f} p99_ms={figures.p99:.1f} baseline_p99_ms={base.p99:.1f}")
+    print(f"fanout: clients={clients} processes={len(servers)} p50_ms={figures.p50:.1f} p99_ms={figures.p99:.1f}"
+          f" missing={figures.missing} baseline_p99_ms={base.p99:.1f}")
     return 0
 
 

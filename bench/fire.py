@@ -16,20 +16,23 @@ socket (/ws/room/, like the cockpit page) and, per round:
     4. presses fire at once: the cockpit's POST (session, CSRF, htmx)  -> t_fire
     5. waits until the fake X accepted the variant's text              -> fire_to_published
 
-Goals (issue 7): suggested within 1 s of the poll that fetched the trigger (the poll is
-enqueued the moment the post is accepted, so t0 is when the poll starts); published within
-2 s of the fire. Each variant must reach X exactly once (duplicates, must be 0).
+Goals (issue 14): at the 99th percentile over the rounds (nearest rank: with 20 rounds,
+the slowest), suggested within 500 ms of the poll that fetched the trigger (the poll is
+enqueued the moment the post is accepted, so t0 is when the poll starts) and published
+within 500 ms of the fire. Each variant must reach X exactly once (duplicates, must be 0).
 
 Uses its own database (warroom_bench_fire, emptied with TRUNCATE at the start), Redis
-database 12 and channel prefix; BENCH_DATABASE_URL, BENCH_REDIS_URL, BENCH_ROUNDS override.
+database 12 and channel prefix; BENCH_DATABASE_URL, BENCH_REDIS_URL, BENCH_ROUNDS (20),
+BENCH_WARMUP (1 round first, printed apart: a fresh worker's first poll and fire) override.
 BENCH_SERVICES=0 skips scripts/services.sh (PostgreSQL and Redis already answer).
-The last line is the summary (medians over the rounds):
-    fire: trigger_to_suggest_ms=<a> fire_to_published_ms=<b>
+The last line is the summary (p99 and medians over the rounds):
+    fire: rounds=20 trigger_to_suggest_p99_ms=<a> fire_to_published_p99_ms=<b> trigger_to_suggest_ms=<median> ...
 """
 
 import asyncio
 import functools
 import json
+import math
 import os
 import secrets
 import signal
@@ -54,9 +57,18 @@ ENV = common.bench_env(name="fire", redis_db=12,
                        SECURE_SSL_REDIRECT="0", SESSION_COOKIE_SECURE="0", CSRF_COOKIE_SECURE="0", X_BEARER_TOKEN="bench")
 DATABASE_URL, REDIS_URL, CHANNEL_PREFIX = ENV["DATABASE_URL"], ENV["REDIS_URL"], ENV["CHANNEL_PREFIX"]
 SERVICES_TAG = "bench-fire"
-ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "20"))
+# Rounds run first and left out of the figures: a fresh worker's first poll and fire pay for
+# imports, template compilation, the X client and connections (printed as warm-up).
+WARMUP = int(os.environ.get("BENCH_WARMUP", "1"))
 WAIT = float(os.environ.get("BENCH_WAIT_SECONDS", "60"))
-GOAL_SUGGEST_MS, GOAL_PUBLISH_MS = 1000, 2000
+GOAL_SUGGEST_MS, GOAL_PUBLISH_MS = 500, 500  # p99
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Nearest-rank percentile."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)]
 
 os.environ.update(ENV)  # before django.setup(): settings read them once
 
@@ -162,14 +174,12 @@ def reset_and_prepare():
         client.delete(*keys[start : start + 500])
     client.close()
     app.control.purge()
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "TRUNCATE playbooks_firing, playbooks_suggestion, playbooks_drill, playbooks_moment_scenarios, "
-            "playbooks_moment, playbooks_variant, playbooks_scenario, playbooks_contact, playbooks_event_accounts, "
-            "playbooks_event, approvals_publishattempt, approvals_approvalrequest, approvals_post, approvals_account, "
-            "listening_alert_mentions, listening_alert, listening_mention, listening_readusage, listening_source, "
-            "triage_caseevent, triage_case_mentions, triage_case, warroom_liveevent, warroom_auditentry, "
-            "django_session RESTART IDENTITY CASCADE")
+    common.truncate("playbooks_firing", "playbooks_suggestion", "playbooks_drill", "playbooks_moment_scenarios",
+        "playbooks_moment", "playbooks_variant", "playbooks_scenario", "playbooks_contact",
+        "playbooks_event_accounts", "playbooks_event", "approvals_publishattempt", "approvals_approvalrequest",
+        "approvals_post", "approvals_account", "listening_alert_mentions", "listening_alert", "listening_mention",
+        "listening_readusage", "listening_source", "triage_caseevent", "triage_case_mentions", "triage_case",
+        "warroom_liveevent", "warroom_auditentry", "django_session")
     QueueState.objects.update_or_create(id=1, defaults={"paused": False, "reason": "", "paused_by": None,
                                                         "paused_at": None, "auto_resume_at": None})
     roles.ensure_groups()
@@ -186,7 +196,7 @@ def reset_and_prepare():
                                    ends_at=now + timedelta(hours=2), account_ids=[account.id])
     scenarios = []
     run = secrets.token_hex(3)
-    for i in range(ROUNDS):
+    for i in range(WARMUP + ROUNDS):
         keyword = f"moment{run}x{i}"
         scenario = playbooks.scenario_create(user=producer, event_id=event.id, name=f"Moment {i}", trigger="keywords",
                                              keywords=[keyword])
@@ -315,19 +325,25 @@ def main() -> int:
                 raise SystemExit(f"fire: the fire was refused ({status})")
             published = wait_until(lambda: next((p.at for p in fake.posts if p.text == text), None),
                                    "the fake X accepts the variant")
-            to_suggest.append((suggested - accepted) * 1000)
-            to_publish.append((published - fired) * 1000)
-            print(f"round {i + 1}: trigger_to_suggest_ms={to_suggest[-1]:.0f} fire_to_published_ms={to_publish[-1]:.0f}",
-                  flush=True)
+            suggest_ms, publish_ms = (suggested - accepted) * 1000, (published - fired) * 1000
+            if i < WARMUP:
+                print(f"warm-up {i + 1}: trigger_to_suggest_ms={suggest_ms:.0f} fire_to_published_ms={publish_ms:.0f}",
+                      flush=True)
+            else:
+                to_suggest.append(suggest_ms)
+                to_publish.append(publish_ms)
+                print(f"round {i + 1 - WARMUP}: trigger_to_suggest_ms={suggest_ms:.0f} fire_to_published_ms={publish_ms:.0f}",
+                      flush=True)
             time.sleep(0.5)
         time.sleep(2)  # a second delivery would have arrived by now
         counts = Counter(post.text for post in fake.posts)
         duplicates = sum(n - 1 for n in counts.values() if n > 1)
         suggest_ms, publish_ms = statistics.median(to_suggest), statistics.median(to_publish)
+        suggest_p99, publish_p99 = percentile(to_suggest, 99), percentile(to_publish, 99)
+        met = suggest_p99 <= GOAL_SUGGEST_MS and publish_p99 <= GOAL_PUBLISH_MS and duplicates == 0
         print(f"fire: rounds={len(to_suggest)} duplicates={duplicates} slowest trigger_to_suggest_ms={max(to_suggest):.0f}"
-              f" fire_to_published_ms={max(to_publish):.0f}; goals <= {GOAL_SUGGEST_MS} and <= {GOAL_PUBLISH_MS}:"
-              f" {'met' if suggest_ms <= GOAL_SUGGEST_MS and publish_ms <= GOAL_PUBLISH_MS else 'NOT met'} (medians)",
-              flush=True)
+              f" fire_to_published_ms={max(to_publish):.0f}; goals p99 <= {GOAL_SUGGEST_MS} and <= {GOAL_PUBLISH_MS}:"
+              f" {'met' if met else 'NOT met'}", flush=True)
     finally:
         if socket is not None:
             socket.stopping = True
@@ -339,7 +355,8 @@ def main() -> int:
             fake.stop()
         if use_services:
             services("stop")
-    print(f"fire: trigger_to_suggest_ms={suggest_ms:.0f} fire_to_published_ms={publish_ms:.0f}")
+    print(f"fire: rounds={len(to_suggest)} trigger_to_suggest_p99_ms={suggest_p99:.0f} fire_to_published_p99_ms={publish_p99:.0f}"
+          f" trigger_to_suggest_ms={suggest_ms:.0f} fire_to_published_ms={publish_ms:.0f} duplicates={duplicates}")
     return 0
 
 

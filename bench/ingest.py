@@ -14,7 +14,11 @@ the demo room's five (a spike, a crisis, a sentiment, an influence and a keyword
 Measured in the same rounds, so that load from elsewhere on the machine falls on every
 figure alike (each round runs one batch of each step, in alternating order):
 
-    full     mention_ingest_batch(...) end to end                          -> mentions_per_s
+    full     services.ingest_pages(...): BENCH_PIPELINE_PAGES (3) batches as one poll of
+             several pages stores them (what source_poll runs): batch n + 1 is
+             enriched on a helper thread while batch n is stored    -> mentions_per_s
+    serial   mention_ingest_batch(...) end to end, one batch at a time, timed by part:
+             enrich / store / cases / push (see Parts)              -> split:
     enrich   services.mentions_prepare(...) only: no database             -> enriched_per_s
     insert   services._insert(rows) in transaction.atomic(): the DB part  -> insert_rows_per_s
     copy     the baseline: COPY listening_mention (...) FROM STDIN of the same prepared
@@ -65,6 +69,7 @@ ROUNDS = [
 ]
 PHASE_SECONDS = float(os.environ.get("BENCH_PHASE_SECONDS", "240"))
 DUPLICATE_SHARE = 0.10
+PIPELINE_PAGES = int(os.environ.get("BENCH_PIPELINE_PAGES", "3"))  # pages per poll in the full (pipelined) step
 GOAL_RATIO = 0.5
 GOAL_ENRICHED = 2000
 SEED = 20260208
@@ -96,7 +101,6 @@ def reset_state():
     audit log of this bench database) and the channel-layer keys under the bench prefix;
     then the demo source and the demo rules. Returns the source."""
     import redis
-    from django.db import connection
 
     from listening import services
     from listening.models import Source
@@ -106,12 +110,8 @@ def reset_state():
     for start in range(0, len(keys), 500):
         client.delete(*keys[start : start + 500])
     client.close()
-    with connection.cursor() as cursor:
-        # TRUNCATE fires no row trigger: the audit log's append-only guard refuses UPDATE/DELETE only.
-        cursor.execute(
-            "TRUNCATE listening_alert_mentions, listening_alert, listening_mention, listening_readusage, "
-            "listening_alertrule, listening_source, warroom_liveevent, warroom_auditentry RESTART IDENTITY CASCADE"
-        )
+    common.truncate("listening_alert_mentions", "listening_alert", "listening_mention", "listening_readusage",
+        "listening_alertrule", "listening_source", "warroom_liveevent", "warroom_auditentry")
     source = Source.objects.create(name="Super Bowl night (ingest bench)", kind=Source.Kind.DEMO, query="speed=10")
     for rule in RULES:
         services.rule_create(user=None, **rule)
@@ -220,6 +220,54 @@ class Meter:
         self.tally.pg_cpu += cpu_seconds(self.pg_pid) - self.pg
 
 
+class Parts:
+    """Times the parts of one mention_ingest_batch, by wrapping (in this process only) the
+    functions that do them: enrich = mentions_prepare; cases = batch_stored (rollups, thread
+    joins, alerts and their cases, routing, scenarios) less its pushes; push = the live
+    events (the feed's rendered rows, the cases' events: insert under the allocation lock,
+    hand-off to the sender); store = the rest (source lock, staging COPY, INSERT, cursor,
+    commit)."""
+
+    def __init__(self):
+        import contextlib
+
+        from listening import services
+        from warroom import live
+
+        self.tally = None
+        self.depth = 0
+        self.contextlib = contextlib
+        services.mentions_prepare = self.timed(services.mentions_prepare, "enrich")
+        services.batch_stored.receiver = self.timed(services.batch_stored.receiver, "batch_stored")
+        for name in ("publish", "publish_many"):
+            setattr(live, name, self.timed(getattr(live, name), "push", outermost=True))
+        services.mentions_publish = self.timed(services.mentions_publish, "push", outermost=True)
+
+    def timed(self, function, part: str, outermost: bool = False):
+        @functools.wraps(function)
+        def wrapper(*args, **kwargs):
+            if self.tally is None or (outermost and self.depth):
+                return function(*args, **kwargs)
+            self.depth += outermost
+            started = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                self.depth -= outermost
+                self.tally.extra[part] = self.tally.extra.get(part, 0.0) + time.perf_counter() - started
+        return wrapper
+
+    def counting(self, tally: "Tally"):
+        @self.contextlib.contextmanager
+        def scope():
+            self.tally = tally
+            try:
+                yield
+            finally:
+                self.tally = None
+        return scope()
+
+
 class Bench:
     def __init__(self, source, feed: Feed):
         from django.db import connection
@@ -234,15 +282,35 @@ class Bench:
             cursor.execute("SELECT pg_backend_pid()")
             self.pg_pid = cursor.fetchone()[0]
         self.columns = ", ".join(services.COLUMNS)
+        self.parts = Parts()
 
     def full(self, size: int, tally: Tally) -> None:
-        batch, fresh, _ = self.feed.batch(size)
+        """PIPELINE_PAGES batches as one poll of several pages stores them (services.ingest_pages,
+        what source_poll runs): batch n + 1 enriched on a helper thread while n is stored."""
+        from listening.adapters import FetchResult
+
+        batches = [self.feed.batch(size) for _ in range(PIPELINE_PAGES)]
+        pages = [FetchResult(mentions=batch, cursor={"bench": self.feed.serial}, more=index < len(batches) - 1)
+                 for index, (batch, _, _) in enumerate(batches)]
         with Meter(tally, self.pg_pid):
+            results = self.services.ingest_pages(source=self.source, pages=iter(pages))
+        tally.mentions += sum(len(batch) for batch, _, _ in batches)
+        stored, fresh = sum(r.stored for r in results), sum(len(f) for _, f, _ in batches)
+        tally.stored += stored
+        if stored != fresh:
+            log(f"ingest: full path stored {stored} of {fresh} new mentions")
+        for _, batch_fresh, _ in batches:
+            self.feed.stored.extend(batch_fresh)
+
+    def serial(self, size: int, tally: Tally) -> None:
+        """One batch through mention_ingest_batch, timed by part (enrich, store, cases, push)."""
+        batch, fresh, _ = self.feed.batch(size)
+        with Meter(tally, self.pg_pid), self.parts.counting(tally):
             result = self.services.mention_ingest_batch(source_id=self.source.id, fetched=batch)
         tally.mentions += len(batch)
         tally.stored += result.stored
         if result.stored != len(fresh):
-            log(f"ingest: full path stored {result.stored} of {len(fresh)} new mentions")
+            log(f"ingest: serial path stored {result.stored} of {len(fresh)} new mentions")
         self.feed.stored.extend(fresh)
 
     def enrich(self, size: int, tally: Tally) -> tuple[list[dict], list]:
@@ -289,6 +357,7 @@ class Bench:
         """One batch of each step; the order alternates so no step always follows the same one."""
         if index % 2 == 0:
             self.full(size, tallies["full"])
+            self.serial(size, tallies["serial"])
             rows, fresh = self.enrich(size, tallies["enrich"])
             self.insert(rows, fresh, tallies["insert"])
             self.copy(rows, tallies["copy"])
@@ -296,11 +365,12 @@ class Bench:
             rows, fresh = self.enrich(size, tallies["enrich"])
             self.copy(rows, tallies["copy"])
             self.insert(rows, fresh, tallies["insert"])
+            self.serial(size, tallies["serial"])
             self.full(size, tallies["full"])
 
 
 def measure(bench: Bench, size: int, rounds: int) -> tuple[dict[str, Tally], int, float]:
-    tallies = {name: Tally() for name in ("full", "enrich", "insert", "copy")}
+    tallies = {name: Tally() for name in ("full", "serial", "enrich", "insert", "copy")}
     machine, wall = machine_busy_seconds(), time.monotonic()
     done = 0
     for index in range(rounds):
@@ -316,7 +386,7 @@ def measure(bench: Bench, size: int, rounds: int) -> tuple[dict[str, Tally], int
 
 
 def report(size: int, tallies: dict[str, Tally], rounds: int, others: float) -> dict[str, float]:
-    full, enrich, insert, copy = (tallies[name] for name in ("full", "enrich", "insert", "copy"))
+    full, serial, enrich, insert, copy = (tallies[name] for name in ("full", "serial", "enrich", "insert", "copy"))
 
     def usage(t: Tally) -> str:
         return f"seconds={t.seconds:.2f} bench_cpu={t.bench_cpu:.2f} pg_cpu={t.pg_cpu:.2f}"
@@ -332,10 +402,16 @@ def report(size: int, tallies: dict[str, Tally], rounds: int, others: float) -> 
           f" insert_rows_per_s={insert.rate():.0f} {usage(insert)}", flush=True)
     print(f"copy: batch={size} rows={copy.mentions} copy_rows_per_s={copy.rate():.0f} {usage(copy)}"
           f" serialise_s={copy.extra.get('serialise_s', 0.0):.2f}", flush=True)
-    rest = ms_per_1000(full) - ms_per_1000(enrich) - ms_per_1000(insert)
-    print(f"split: batch={size} ms_per_1000_mentions: full={ms_per_1000(full):.0f} = enrich {ms_per_1000(enrich):.0f}"
-          f" + insert {ms_per_1000(insert):.0f} + rest {rest:.0f} (rules, source lock, alerts, live events);"
-          f" copy={ms_per_1000(copy):.0f} cpus={os.cpu_count()} others_cpu={others:.2f}", flush=True)
+    print(f"serial: batch={size} mentions={serial.mentions} stored={serial.stored}"
+          f" mentions_per_s={serial.rate():.0f} {usage(serial)} (one batch at a time, no pipeline)", flush=True)
+    part = {name: serial.extra.get(name, 0.0) / serial.mentions * 1e6 if serial.mentions else float("nan")
+            for name in ("enrich", "batch_stored", "push")}
+    cases = part["batch_stored"] - part["push"]
+    store = ms_per_1000(serial) - part["enrich"] - part["batch_stored"]
+    print(f"split: batch={size} ms_per_1000_mentions: serial={ms_per_1000(serial):.0f} = enrich {part['enrich']:.0f}"
+          f" + store {store:.0f} + cases {cases:.0f} + push {part['push']:.0f}; pipelined full={ms_per_1000(full):.0f}"
+          f" ({PIPELINE_PAGES} pages a poll); copy={ms_per_1000(copy):.0f} cpus={os.cpu_count()}"
+          f" others_cpu={others:.2f}", flush=True)
     figures = {
         "mentions_per_s": full.rate(),
         "copy_rows_per_s": copy.rate(),
@@ -373,7 +449,7 @@ def main() -> int:
         measure(bench, 100, 2)
         results = {}
         for size, rounds in ROUNDS:
-            log(f"ingest: batch={size}, {rounds} rounds of full / enrich / insert / copy")
+            log(f"ingest: batch={size}, {rounds} rounds of full / serial / enrich / insert / copy")
             tallies, done, others = measure(bench, size, rounds)
             results[size] = report(size, tallies, done, others)
         connection.close()

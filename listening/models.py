@@ -175,6 +175,9 @@ class Alert(models.Model):
     mention_count = models.PositiveIntegerField(default=0)
     peak = models.PositiveIntegerField(default=0, help_text="a spike's highest count per window")
     baseline = models.FloatField(default=0.0)
+    explanation = models.JSONField(
+        default=dict, blank=True, help_text="a spike's terms, hashtags, authors, links and samples (listening/explain.py)"
+    )
     mentions = models.ManyToManyField(Mention, related_name="alerts", blank=True)
     acknowledged_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
@@ -189,12 +192,24 @@ class Alert(models.Model):
 
 
 class ReadUsage(models.Model):
-    """Posts read from a metered API (X) per source per day: the budget meter's ledger."""
+    """Posts read from a metered API (X) per source per day, and the engagement reads of
+    what the room published (no source): the budget meter's ledger."""
 
-    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="usage")
+    class Purpose(models.TextChoices):
+        LISTENING = "listening", "Listening"
+        ENGAGEMENT = "engagement", "Engagement of our posts"
+
+    source = models.ForeignKey(Source, null=True, blank=True, on_delete=models.CASCADE, related_name="usage")
+    purpose = models.CharField(max_length=12, choices=Purpose.choices, default=Purpose.LISTENING)
     day = models.DateField()
     reads = models.PositiveIntegerField(default=0)
     polls = models.PositiveIntegerField(default=0)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["source", "day"], name="read_usage_source_day")]
+        constraints = [
+            models.UniqueConstraint(fields=["source", "day"], name="read_usage_source_day"),
+            models.UniqueConstraint(fields=["day"], condition=models.Q(source__isnull=True, purpose="engagement"),
+                                    name="read_usage_engagement_day"),
+            models.CheckConstraint(condition=models.Q(source__isnull=False) | models.Q(purpose="engagement"),
+                                   name="read_usage_listening_has_source"),
+        ]

@@ -642,12 +642,15 @@ def parse(query: str) -> Query:
     return Query(query, _Parser(query, tokens).parse())
 
 
-@lru_cache(maxsize=256)
-def _parse_cached(query: str) -> Query:
+@lru_cache(maxsize=1024)
+def parse_cached(query: str) -> Query:
+    """`parse`, once per process for each text: the rule matchers of every ingest batch share
+    one compiled Query per rule version (its text; a Query is immutable). A query that does
+    not parse raises each time and is not kept."""
     return parse(query)
 
 
 def matches(query: str | Query, text: str) -> bool:
     """Convenience for one-off checks: does the text match the query?"""
-    parsed = query if isinstance(query, Query) else _parse_cached(query)
+    parsed = query if isinstance(query, Query) else parse_cached(query)
     return parsed.matches(tokenize(text))

@@ -104,13 +104,17 @@ def usage_by_source(now=None) -> dict[int, dict]:
 
 
 def budget_summary() -> dict:
-    used = budget_used()
+    split = budget_split()
+    used = split["listening"] + split["engagement"]
     cap = settings.X_MONTHLY_READ_CAP
     return {
         "used": used,
+        "listening": split["listening"],
+        "engagement": split["engagement"],
         "cap": cap,
         "percent": round(100 * used / cap, 1) if cap else 0,
         "pace": round(budget_pace(), 1),
+        "engagement_pace": engagement_pace(),
     }
 
 
@@ -132,6 +136,10 @@ def alert_get(alert_id: int) -> Alert:
     return Alert.objects.select_related("rule", "acknowledged_by").get(id=alert_id)
 
 
+def alert_find(alert_id: int) -> Alert | None:
+    return Alert.objects.select_related("rule").filter(id=alert_id).first()
+
+
 def alert_mentions(alert: Alert, limit: int = 200) -> list[Mention]:
     return list(alert.mentions.select_related("source").order_by("-id")[:limit])
 
@@ -140,10 +148,45 @@ def _month_start(now: datetime) -> datetime:
     return now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
 
 
+def _x_reads(now: datetime):
+    metered = Q(source__kind__in=(Source.Kind.X_SEARCH, Source.Kind.X_MENTIONS)) | Q(purpose=ReadUsage.Purpose.ENGAGEMENT)
+    return ReadUsage.objects.filter(metered, day__gte=_month_start(now).date())
+
+
 def budget_used(*, now: datetime | None = None) -> int:
-    now = now or timezone.now()
-    used = ReadUsage.objects.filter(day__gte=_month_start(now).date(), source__kind__in=(Source.Kind.X_SEARCH, Source.Kind.X_MENTIONS))
-    return used.aggregate(total=Sum("reads"))["total"] or 0
+    """X posts read this month: listening's polls and the engagement reads of our posts."""
+    return _x_reads(now or timezone.now()).aggregate(total=Sum("reads"))["total"] or 0
+
+
+def budget_split(*, now: datetime | None = None) -> dict[str, int]:
+    """This month's X reads by purpose, for the meter."""
+    rows = _x_reads(now or timezone.now()).values("purpose").annotate(total=Sum("reads"))
+    split = {ReadUsage.Purpose.LISTENING.value: 0, ReadUsage.Purpose.ENGAGEMENT.value: 0}
+    split.update({row["purpose"]: row["total"] or 0 for row in rows})
+    return split
+
+
+# Engagement reads give way to listening: they stretch from half the cap and wait
+# altogether from ENGAGEMENT_RESERVE, so the last tenth of the month's reads is listening's.
+ENGAGEMENT_STRETCH_FROM = 0.5
+ENGAGEMENT_RESERVE = 0.9
+ENGAGEMENT_MAX_STRETCH = 24.0
+
+
+def engagement_pace(*, now: datetime | None = None) -> float | None:
+    """How much longer than its schedule an engagement read waits: 1x under half the
+    monthly cap, rising to 24x by 90 %; None from 90 %: no engagement reads at all (the
+    rest is kept for listening, which never stops for them)."""
+    cap = settings.X_MONTHLY_READ_CAP
+    if cap <= 0:
+        return 1.0
+    used = budget_used(now=now) / cap
+    if used >= ENGAGEMENT_RESERVE:
+        return None
+    if used < ENGAGEMENT_STRETCH_FROM:
+        return 1.0
+    span = (used - ENGAGEMENT_STRETCH_FROM) / (ENGAGEMENT_RESERVE - ENGAGEMENT_STRETCH_FROM)
+    return round(1.0 + (ENGAGEMENT_MAX_STRETCH - 1.0) * span, 2)
 
 
 def budget_pace(*, now: datetime | None = None) -> float:

@@ -8,7 +8,10 @@ through the hooks `batch_stored` and `alert_matched`, inside its own transaction
 
 import hashlib
 import io
+import logging
 import secrets
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
@@ -24,9 +27,12 @@ from warroom.hooks import Hook
 from warroom.text import without_bidi_controls
 
 from . import enrich, query, selectors
-from .adapters import FetchedMention, PermanentError, RateLimited, TransientError, registry
+from .adapters import (AdapterError, FetchedMention, FetchResult, PermanentError, RateLimited, TransientError,
+                       registry)
+from .explain import spike_explain
 from .models import Alert, AlertRule, Mention, ReadUsage, Source, new_token
 
+logger = logging.getLogger(__name__)
 FEED_AUDIENCE = [live.role_group(role) for role in (roles.COMMUNITY_MANAGER, roles.PRODUCER, roles.LEAD, roles.ADMIN)]
 LIVE_ROWS_PER_BATCH = 50
 ALERT_UPDATE_EVERY = timedelta(seconds=10)
@@ -88,7 +94,7 @@ def rules_compiled() -> list[CompiledRule]:
     compiled = []
     for rule in AlertRule.objects.filter(enabled=True).order_by("id"):
         try:
-            parsed = query.parse(rule.query) if rule.query.strip() else None
+            parsed = query.parse_cached(rule.query) if rule.query.strip() else None
         except query.QuerySyntaxError:
             continue  # refused at save time; a rule saved before a parser change is skipped, not fatal
         compiled.append(CompiledRule(rule=rule, query=parsed))
@@ -236,13 +242,21 @@ def mention_ingest_batch(
     more: bool = False,
     notes: list[str] | None = None,
     rate_limited_until: datetime | None = None,
+    prepared: Prepared | None = None,
+    rules: list[CompiledRule] | None = None,
+    keep_lease: bool = False,
 ) -> IngestResult:
     """Store a batch once: insert what is new, enrich, match rules, raise alerts, and move
     the source's cursor and health in the same transaction. A batch that fails leaves
-    nothing behind and the cursor where it was, so the next poll fetches it again."""
-    source = Source.objects.get(id=source_id)
-    rules = rules_compiled()
-    prepared = mentions_prepare(source=source, fetched=fetched, rules=rules)
+    nothing behind and the cursor where it was, so the next poll fetches it again.
+
+    A caller that enriched the batch already (`ingest_pages`' pipeline) passes `prepared`
+    and the `rules` it matched; `keep_lease` moves the cursor but keeps the poll's lease
+    (more pages of the same poll follow)."""
+    if prepared is None:
+        source = Source.objects.get(id=source_id)
+        rules = rules_compiled()
+        prepared = mentions_prepare(source=source, fetched=fetched, rules=rules)
     now = timezone.now()
     with transaction.atomic():
         source = Source.objects.select_for_update().get(id=source_id)
@@ -252,7 +266,9 @@ def mention_ingest_batch(
         holds_lease = lease_token is None or source.lease_token == lease_token
         if cursor is not None and holds_lease:
             source.cursor = cursor
-        if holds_lease:
+        if holds_lease and keep_lease:
+            source.lease_until = now + timedelta(seconds=settings.LISTENING_LEASE_SECONDS)
+        elif holds_lease:
             source.lease_until = None
             source.lease_token = ""
             source.next_poll_at = now if more else now + timedelta(seconds=_interval(source))
@@ -268,11 +284,51 @@ def mention_ingest_batch(
         by_external = {row["external_id"]: row for row in prepared.rows}
         new_rows = [(mention_id, by_external[external_id]) for mention_id, external_id in inserted]
         if new_rows:
-            batch_stored(source=source, new_rows=new_rows, rules=rules, now=now)
+            batch_stored(source=source, new_rows=new_rows, rules=rules or [], now=now)
     return IngestResult(
         received=len(fetched), stored=len(inserted), mention_ids=[i for i, _ in inserted], notes=prepared.notes,
         refused=prepared.refused,
     )
+
+
+PAGES_PER_POLL = 10  # pages one poll stores back to back before it hands the source back
+
+
+def ingest_pages(*, source: Source, pages: Iterator[FetchResult], lease_token: str | None = None) -> list[IngestResult]:
+    """Store a poll's pages in order, each in its own transaction (`mention_ingest_batch`),
+    with enrichment off the database's path: while page n is stored, page n + 1 is fetched
+    (from the iterator, in this thread) and enriched on a helper thread, which touches no
+    database. Every page but the last keeps the lease. A page that cannot be fetched ends the
+    poll after the pages before it are stored (the next poll asks again, from their cursor);
+    a page that fails to store stops the poll there, nothing of it kept."""
+    rules = rules_compiled()
+    results: list[IngestResult] = []
+
+    def prepare(page: FetchResult) -> Prepared:
+        return mentions_prepare(source=source, fetched=page.mentions, rules=rules)
+
+    def following() -> FetchResult | None:
+        try:
+            return next(pages, None)
+        except AdapterError as error:
+            logger.info("poll of %s stops after %d pages: %s", source.id, len(results) + 1, error)
+            return None
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="enrich") as pool:
+        page = following()
+        enriched = pool.submit(prepare, page) if page is not None else None
+        while page is not None:
+            prepared = enriched.result()
+            upcoming = following() if page.more and len(results) + 1 < PAGES_PER_POLL else None
+            enriched = pool.submit(prepare, upcoming) if upcoming is not None else None
+            results.append(mention_ingest_batch(
+                source_id=source.id, fetched=page.mentions, cursor=page.cursor, reads=page.reads,
+                lease_token=lease_token, more=page.more, notes=page.notes,
+                rate_limited_until=page.rate_limited_until, prepared=prepared, rules=rules,
+                keep_lease=upcoming is not None,
+            ))
+            page = upcoming
+    return results
 
 
 def mentions_publish(*, source: Source, new_rows: list[tuple[int, dict]], rule_names: dict[int, str]) -> None:
@@ -404,7 +460,8 @@ def spikes_check(*, now: datetime | None = None) -> list[Alert]:
                         title=f"Spike: {rule.name} ({current} in {rule.spike_window_minutes} min, baseline {baseline:.1f})",
                     )
                     alert.peak, alert.baseline = current, baseline
-                    alert.save(update_fields=["peak", "baseline"])
+                    alert.explanation = spike_explain(rule=rule, now=now)  # once per raised spike
+                    alert.save(update_fields=["peak", "baseline", "explanation"])
                     raised.append(alert)
                 else:
                     known = set(open_alert.mentions.filter(id__in=ids).values_list("id", flat=True))
@@ -480,17 +537,19 @@ def source_poll(*, source_id: int) -> str:
     except PermanentError as error:
         _source_failed(source_id=source_id, token=token, message=str(error), retry_in=timedelta(minutes=5))
         return "error"
-    ingested = mention_ingest_batch(
-        source_id=source_id,
-        fetched=result.mentions,
-        cursor=result.cursor,
-        reads=result.reads,
-        lease_token=token,
-        more=result.more,
-        notes=result.notes,
-        rate_limited_until=result.rate_limited_until,
-    )
-    if ingested.stored:
+    def pages() -> Iterator[FetchResult]:
+        """The page fetched above, then (while the adapter says there is more) the next ones,
+        each from the cursor of the one before it. Not on X: its adapter walks at most
+        X_MAX_PAGES_PER_POLL pages a poll, which spreads the metered reads over polls."""
+        page = result
+        yield page
+        while page.more and source.platform != "x":
+            source.cursor = page.cursor  # in memory: the stored cursor moves with each page's transaction
+            page = registry.fetch(source)
+            yield page
+
+    ingested = ingest_pages(source=source, pages=pages(), lease_token=token)
+    if any(batch.stored for batch in ingested):
         spikes_check()  # a spike is news the moment its mentions land, not at the next beat tick
     return "ok"
 
@@ -550,6 +609,14 @@ def _interval(source: Source) -> float:
 def _usage_add(*, source: Source, reads: int, day) -> None:
     usage, _ = ReadUsage.objects.get_or_create(source=source, day=day)
     ReadUsage.objects.filter(id=usage.id).update(reads=F("reads") + reads, polls=F("polls") + 1)
+
+
+def engagement_reads_record(*, reads: int, requests: int = 1, now: datetime | None = None) -> None:
+    """X posts read to follow the engagement of what the room published: they count
+    against the same monthly cap as listening, on their own line of the meter."""
+    day = (now or timezone.now()).date()
+    usage, _ = ReadUsage.objects.get_or_create(source=None, day=day, purpose=ReadUsage.Purpose.ENGAGEMENT)
+    ReadUsage.objects.filter(id=usage.id).update(reads=F("reads") + reads, polls=F("polls") + requests)
 
 
 # --- The lead's sources and rules ------------------------------------------------------

@@ -45,6 +45,7 @@ def feed(request: HttpRequest) -> HttpResponse:
             "sentiments": Mention.Sentiment.choices,
             "older": mentions[-1].id if len(mentions) == selectors.PAGE_SIZE else None,
             "open_alerts": selectors.alert_list(open_only=True, limit=5),
+            "alert": selectors.alert_find(filters["alert"]) if filters["alert"] else None,
         }
 
     if request.htmx and request.htmx.target == "feed-results":

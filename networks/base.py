@@ -48,9 +48,19 @@ class MediaFile:
     """One image or video to attach: its bytes exactly as legal saw them."""
 
     data: bytes = field(repr=False)
-    mime_type: str
+    mime_type: str  # image/png, image/jpeg, image/gif, image/webp, video/mp4
     alt_text: str = ""
     filename: str = "media"
+    sha256: str = ""  # of `data`, as approvals checked it against legal's Yes
+    animated: bool = False  # a GIF with more than one frame
+
+    @property
+    def content_type(self) -> str:
+        return self.mime_type
+
+    @property
+    def is_video(self) -> bool:
+        return self.mime_type.startswith("video/")
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,8 @@ host https://api.twitter.com; a transport mounted on its requests session sends 
 requests to X_API_BASE_URL when it is set (the loopback fake in tests and the demo) and
 enforces X_TIMEOUT_SECONDS on every request. Listening's X adapter fetches through
 `client_for` and `translated_errors`; approvals and drills publish through the interface
-of networks/base.py (`publish`, `delete`, `lookup`, `post_url`).
+of networks/base.py (`publish`, `delete`, `lookup`, `post_url`); room/flows/engagement.py
+reads what went out with `engagement`.
 
 Settings read here (getattr with defaults): X_BEARER_TOKEN, X_API_BASE_URL,
 X_TIMEOUT_SECONDS (10), and for publishing X_CONSUMER_KEY, X_CONSUMER_SECRET,
@@ -14,7 +15,10 @@ X_ACCESS_TOKEN, X_ACCESS_TOKEN_SECRET (OAuth 1.0a user context) or X_USER_ACCESS
 
 from __future__ import annotations
 
+import io
+import os
 import re
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
@@ -34,6 +38,7 @@ LABEL = "X"
 LIMITS = Limits(max_chars=280, url_chars=23, counts="weighted", max_media=4)
 
 X_HOST = "https://api.twitter.com"
+UPLOAD_HOST = "https://upload.twitter.com"
 DEFAULT_TIMEOUT = 10.0
 DEFAULT_RATE_LIMIT_WAIT = timedelta(minutes=15)
 DETAIL_LIMIT = 300
@@ -46,14 +51,15 @@ class XTransport(HTTPAdapter):
     """Sends requests for https://api.twitter.com to `base_url` instead (when given), with
     a timeout (seconds X may stay silent while connecting or between bytes) and no retries."""
 
-    def __init__(self, *, base_url: str = "", timeout: float = DEFAULT_TIMEOUT):
+    def __init__(self, *, base_url: str = "", timeout: float = DEFAULT_TIMEOUT, host: str = X_HOST):
         super().__init__(max_retries=0)
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
+        self.host = host
 
     def send(self, request, stream=False, timeout=None, verify=True, cert=None, proxies=None):
-        if self.base_url and request.url.startswith(X_HOST + "/"):
-            request.url = self.base_url + request.url[len(X_HOST):]
+        if self.base_url and request.url.startswith(self.host + "/"):
+            request.url = self.base_url + request.url[len(self.host):]
             # The session chose proxies for api.twitter.com; choose them again for the real target.
             proxies = requests.utils.get_environ_proxies(request.url)
         return super().send(request, stream=stream, timeout=self.timeout if timeout is None else timeout,
@@ -68,6 +74,29 @@ def client_for(**credentials) -> tweepy.Client:
     timeout = float(getattr(settings, "X_TIMEOUT_SECONDS", DEFAULT_TIMEOUT))
     client.session.mount(X_HOST + "/", XTransport(base_url=settings.X_API_BASE_URL or "", timeout=timeout))
     return client
+
+
+_clients: dict[tuple, tweepy.Client] = {}
+
+
+def client_cached(**credentials) -> tweepy.Client:
+    """`client_for`, made once per process (a forked worker makes its own) and thread for each
+    set of credentials and target, and kept: publishing reuses the client and its kept-alive
+    connection instead of a new client and TLS handshake per post."""
+    key = (os.getpid(), threading.get_ident(), settings.X_API_BASE_URL or "", getattr(settings, "X_TIMEOUT_SECONDS", DEFAULT_TIMEOUT),
+           tuple(sorted(credentials.items())))
+    client = _clients.get(key)
+    if client is None:
+        client = _clients[key] = client_for(**credentials)
+    return client
+
+
+def _client_forget(client: tweepy.Client) -> None:
+    """After a failed call: the next one starts from a fresh client and connection."""
+    for key, kept in list(_clients.items()):
+        if kept is client:
+            del _clients[key]
+    client.session.close()
 
 
 # --- errors ----------------------------------------------------------------------------
@@ -148,6 +177,8 @@ def translated_errors(*, publishing: bool = False) -> Iterator[None]:
         raise TransientError(f"Could not reach X ({type(exc).__name__}: {str(exc)[:DETAIL_LIMIT]}).") from exc
     except ValueError as exc:  # tweepy's int() of a garbled x-rate-limit-reset header
         raise uncertain(f"X sent a response we could not read ({str(exc)[:DETAIL_LIMIT]}).{maybe}") from exc
+    except tweepy.TweepyException as exc:  # the v1.1 API's own parse errors (a truncated answer)
+        raise uncertain(f"X sent a response we could not read ({str(exc)[:DETAIL_LIMIT]}).{maybe}") from exc
 
 
 def valid_id(value) -> str | None:
@@ -157,8 +188,9 @@ def valid_id(value) -> str | None:
 
 # --- publishing ------------------------------------------------------------------------
 
-def _publishing_client(*, sandbox: bool = False) -> tuple[tweepy.Client, bool]:
-    """A client with user-context credentials and whether tweepy should sign with OAuth 1.0a.
+def _publishing_credentials(*, sandbox: bool = False) -> tuple[dict[str, str], bool]:
+    """User-context credentials (tweepy.Client keyword arguments) and whether tweepy should
+    sign with OAuth 1.0a.
 
     `sandbox` (drills) posts only with X_SANDBOX_USER_ACCESS_TOKEN, the sandbox account's
     own token, and never falls back to the brand's credentials.
@@ -172,39 +204,99 @@ def _publishing_client(*, sandbox: bool = False) -> tuple[tweepy.Client, bool]:
         if not token:
             raise PermanentError("No sandbox account to post to: set X_SANDBOX_USER_ACCESS_TOKEN. Drills never "
                                  "post with the brand's credentials.")
-        return client_for(bearer_token=token), False
+        return {"bearer_token": token}, False
     names = ("X_CONSUMER_KEY", "X_CONSUMER_SECRET", "X_ACCESS_TOKEN", "X_ACCESS_TOKEN_SECRET")
     oauth1 = {name: getattr(settings, name, "") or "" for name in names}
     if all(oauth1.values()):
-        return client_for(consumer_key=oauth1["X_CONSUMER_KEY"], consumer_secret=oauth1["X_CONSUMER_SECRET"],
-                       access_token=oauth1["X_ACCESS_TOKEN"], access_token_secret=oauth1["X_ACCESS_TOKEN_SECRET"]), True
+        return {"consumer_key": oauth1["X_CONSUMER_KEY"], "consumer_secret": oauth1["X_CONSUMER_SECRET"],
+                "access_token": oauth1["X_ACCESS_TOKEN"], "access_token_secret": oauth1["X_ACCESS_TOKEN_SECRET"]}, True
     if any(oauth1.values()):
         missing = ", ".join(name for name, value in oauth1.items() if not value)
         raise PermanentError(f"X posting credentials are incomplete: {missing} not set.")
     user_token = getattr(settings, "X_USER_ACCESS_TOKEN", "") or ""
     if user_token:
-        return client_for(bearer_token=user_token), False
+        return {"bearer_token": user_token}, False
     if not settings.X_BEARER_TOKEN:
         raise PermanentError("No X credentials to post with: set X_ACCESS_TOKEN and friends or X_USER_ACCESS_TOKEN.")
-    return client_for(bearer_token=settings.X_BEARER_TOKEN), False
+    return {"bearer_token": settings.X_BEARER_TOKEN}, False
+
+
+def _publishing_client(*, sandbox: bool = False) -> tuple[tweepy.Client, bool]:
+    credentials, user_auth = _publishing_credentials(sandbox=sandbox)
+    return client_cached(**credentials), user_auth
+
+
+def _upload_api(*, sandbox: bool = False) -> tweepy.API:
+    """tweepy's v1.1 API (the media upload lives there) with the posting credentials, its
+    api.twitter.com and upload.twitter.com requests sent to X_API_BASE_URL when it is set."""
+    credentials, oauth1 = _publishing_credentials(sandbox=sandbox)
+    if oauth1:
+        auth = tweepy.OAuth1UserHandler(credentials["consumer_key"], credentials["consumer_secret"],
+                                        credentials["access_token"], credentials["access_token_secret"])
+    else:
+        auth = tweepy.OAuth2BearerHandler(credentials["bearer_token"])
+    timeout = float(getattr(settings, "X_TIMEOUT_SECONDS", DEFAULT_TIMEOUT))
+    api = tweepy.API(auth, timeout=timeout, wait_on_rate_limit=False, retry_count=0)
+    base_url = settings.X_API_BASE_URL or ""
+    api.session.mount(X_HOST + "/", XTransport(base_url=base_url, timeout=timeout))
+    api.session.mount(UPLOAD_HOST + "/", XTransport(base_url=base_url, timeout=timeout, host=UPLOAD_HOST))
+    return api
+
+
+def _category(file) -> str:
+    if file.is_video:
+        return "tweet_video"
+    return "tweet_gif" if file.content_type == "image/gif" and file.animated else "tweet_image"
+
+
+def upload_media(files, *, sandbox: bool = False) -> list[str]:
+    """Upload each file (networks.base.MediaFile) through X's chunked media upload, as
+    tweepy does it: INIT with the size, type and category, APPEND in segments, FINALIZE,
+    and STATUS while X processes a video; then the alt text (media/metadata/create).
+    Returns X's media ids, in order. Nothing is posted, so a failure is never
+    PublishOutcomeUnknown: the post is tried again (or fails) like any refused call."""
+    api = _upload_api(sandbox=sandbox)
+    media_ids = []
+    try:
+        for file in files:
+            with translated_errors():
+                media = api.chunked_upload(file.filename, file=io.BytesIO(file.data), file_type=file.content_type,
+                                           media_category=_category(file), wait_for_async_finalize=True)
+            info = getattr(media, "processing_info", None) or {}
+            if info.get("state") == "failed":
+                error = info.get("error") or {}
+                raise PermanentError(f"X could not process the {file.content_type} file: "
+                                     f"{error.get('message') or error.get('name') or 'no reason given'}.")
+            media_id = valid_id(getattr(media, "media_id_string", None) or str(getattr(media, "media_id", "")))
+            if media_id is None:
+                raise TransientError("X's media upload answered without a media id.")
+            if file.alt_text and not file.is_video:
+                with translated_errors():
+                    api.create_media_metadata(media_id, file.alt_text[:1000])
+            media_ids.append(media_id)
+    finally:
+        api.session.close()
+    return media_ids
 
 
 def publish(channel: Channel, text: str, *, reply_to: str | None = None, media: Sequence[MediaFile] = ()) -> Published:
-    """Create one post on X (a reply when `reply_to` is a post id) and return its id.
+    """Create one post on X (a reply when `reply_to` is a post id), its media uploaded
+    first through `upload_media`, and return its id.
 
-    Sends exactly one request and never retries. Raises RateLimited, PermanentError, or
-    TransientError; PublishOutcomeUnknown (a TransientError) when X may have created the
+    Sends exactly one create request and never retries. Raises RateLimited, PermanentError,
+    or TransientError; PublishOutcomeUnknown (a TransientError) when X may have created the
     post anyway, so the caller must check before sending it again. X's credentials come
     from the environment (see the module's docstring); a sandbox channel posts only with
     X_SANDBOX_USER_ACCESS_TOKEN."""
-    if media:
-        raise PermanentError("Posting media to X is not wired yet: publish this post without its media.")
-    client, user_auth = _publishing_client(sandbox=channel.sandbox)
+    media_ids = upload_media(list(media), sandbox=channel.sandbox) if media else []
+    client, user_auth = _publishing_client(sandbox=channel.sandbox)  # kept per process and credentials
     try:
         with translated_errors(publishing=True):
-            body = client.create_tweet(text=text, in_reply_to_tweet_id=reply_to or None, user_auth=user_auth)
-    finally:
-        client.session.close()
+            body = client.create_tweet(text=text, in_reply_to_tweet_id=reply_to or None, media_ids=media_ids or None,
+                                       user_auth=user_auth)
+    except BaseException:
+        _client_forget(client)
+        raise
     data = body.get("data") if isinstance(body, dict) else None
     post_id = valid_id(data.get("id")) if isinstance(data, dict) else None
     if post_id is None:
@@ -219,8 +311,9 @@ def delete(channel: Channel, post_id: str) -> None:
     try:
         with translated_errors():
             client.delete_tweet(post_id, user_auth=user_auth)
-    finally:
-        client.session.close()
+    except BaseException:
+        _client_forget(client)
+        raise
 
 
 def lookup(channel: Channel, post_id: str) -> Found | None:
@@ -234,9 +327,11 @@ def lookup(channel: Channel, post_id: str) -> Found | None:
     except PermanentError as error:
         if isinstance(error.__cause__, tweepy.NotFound):
             return None
+        _client_forget(client)
         raise
-    finally:
-        client.session.close()
+    except BaseException:
+        _client_forget(client)
+        raise
     data = body.get("data") if isinstance(body, dict) else None
     if not isinstance(data, dict) or valid_id(data.get("id")) is None:
         return None  # X answers 200 with only `errors` for a post it does not hold
@@ -260,3 +355,46 @@ def guarded_url(channel: Channel) -> str | None:
 
 def post_url(channel: Channel, post_id: str) -> str:
     return f"https://x.com/{channel.handle or 'i'}/status/{post_id}"
+
+
+# --- engagement ------------------------------------------------------------------------
+
+LOOKUP_BATCH = 100  # GET /2/tweets takes up to 100 ids
+
+
+def _count(metrics: dict, name: str) -> int | None:
+    value = metrics.get(name)
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
+def engagement(ids: list[str]) -> dict[str, dict]:
+    """The public counts of these posts, by id: likes, reposts, replies, quotes and
+    impressions (None where X does not give them). Posts X no longer shows (deleted,
+    protected) are left out. One request per 100 ids, with the app's bearer token; every
+    post returned is one read against the monthly cap. Raises networks/errors.py's errors."""
+    ids = [post_id for post_id in dict.fromkeys(ids) if valid_id(post_id)]
+    if not ids:
+        return {}
+    if not settings.X_BEARER_TOKEN:
+        raise PermanentError("No X credentials to read engagement with: set X_BEARER_TOKEN.")
+    client = client_for(bearer_token=settings.X_BEARER_TOKEN)
+    found: dict[str, dict] = {}
+    try:
+        for start in range(0, len(ids), LOOKUP_BATCH):
+            with translated_errors():
+                body = client.get_tweets(ids[start:start + LOOKUP_BATCH], tweet_fields=["public_metrics"])
+            for item in (body.get("data") or []) if isinstance(body, dict) else []:
+                post_id = valid_id(item.get("id")) if isinstance(item, dict) else None
+                metrics = item.get("public_metrics") if post_id else None
+                if not isinstance(metrics, dict):
+                    continue
+                found[post_id] = {
+                    "likes": _count(metrics, "like_count") or 0,
+                    "reposts": _count(metrics, "retweet_count") or 0,
+                    "replies": _count(metrics, "reply_count") or 0,
+                    "quotes": _count(metrics, "quote_count") or 0,
+                    "impressions": _count(metrics, "impression_count"),
+                }
+    finally:
+        client.session.close()
+    return found

@@ -7,7 +7,7 @@ from django.db.models import Avg, Count, Prefetch
 from django.db.models.functions import TruncMinute
 from django.utils import timezone
 
-from approvals.models import Account, ApprovalRequest, Post
+from approvals.models import Account, ApprovalRequest, FollowUp, Post
 from listening.models import AlertRule, Mention
 
 from .models import Drill, Event, Firing, Moment, Scenario, Suggestion, Variant
@@ -60,10 +60,15 @@ def scenario_cards(event: Event, drill: Drill | None) -> list[ScenarioCard]:
     fired: dict[int, list[Firing]] = {}
     for firing in Firing.objects.filter(variant__scenario__event=event, drill=drill).select_related("fired_by"):
         fired.setdefault(firing.variant_id, []).append(firing)
+    follow_ups: dict[int, list[FollowUp]] = {}
+    for follow_up in (FollowUp.objects.filter(post__reply_to_post__variant__scenario__event=event)
+                      .select_related("post").order_by("id")):
+        follow_ups.setdefault(follow_up.post.reply_to_post_id, []).append(follow_up)
     cards = []
     for scenario in scenarios:
         variants = list(scenario.variants.all())
         for variant in variants:
+            variant.follow_ups = follow_ups.get(variant.post_id, [])
             variant.fired_here = fired.get(variant.id, [])
             variant.fireable = (variant.post.state == Post.State.APPROVED
                                 and variant.post.approved_hash == variant.post.content_hash()

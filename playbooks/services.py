@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from django.db import transaction
 from django.utils import timezone
 
+from approvals import engagement as approvals_engagement
 from approvals import services as approvals
 from approvals.models import Account, Post
 from approvals.tasks import post_publish as post_publish_task
@@ -238,6 +239,30 @@ def variant_submit(*, user, variant_id: int, checklist: dict[str, bool], overrid
         audit.record(actor=user, action="variant.sensitive_override", obj=variant.post,
                      details={"topics": hits, "reason": override_reason})
     approvals.post_submit(post_id=variant.post_id, user=user, checklist=checklist, override_reason=override_reason)
+    variant.post.refresh_from_db()
+    return variant
+
+
+@transaction.atomic
+def variant_follow_up_add(*, user, variant_id: int, text: str, likes: int, within_minutes: int = 60,
+                          checklist: dict[str, bool]) -> Post:
+    """Ride the wave: a reply to this variant, prepared ahead and sent to legal for its
+    exact text at once; it fires by itself, once, when the variant passes `likes` likes
+    within `within_minutes` of going out (room/flows/engagement.py), never while paused."""
+    _builder(user)
+    variant = Variant.objects.select_related("post").get(id=variant_id)
+    follow_up = approvals_engagement.follow_up_create(user=user, parent_post_id=variant.post_id, text=text,
+                                                      likes=likes, within_minutes=within_minutes)
+    return approvals.post_submit(post_id=follow_up.post_id, user=user, checklist=checklist)
+
+
+@transaction.atomic
+def variant_wrap_links(*, user, variant_id: int) -> Variant:
+    """Put every URL of a variant behind the room's own short links, tagged with the
+    account and this event (utm_campaign); an edit like any other, so it goes back to legal."""
+    _builder(user)
+    variant = Variant.objects.select_related("post", "scenario__event").get(id=variant_id)
+    approvals_engagement.post_wrap_links(user=user, post_id=variant.post_id, campaign=variant.scenario.event.name)
     variant.post.refresh_from_db()
     return variant
 

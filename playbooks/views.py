@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 from django.views.decorators.http import require_http_methods
 
+from approvals import selectors as approvals_selectors
 from approvals import services as approvals_services
 from approvals.models import Post
 from warroom import roles
@@ -111,6 +112,7 @@ def _editor_context(request, event: Event) -> dict:
         "event": event, "cards": cards, "moments": moments, "current_moment": current,
         "accounts": selectors.brand_accounts(), "event_account_ids": {a.id for a in event.accounts.all()},
         "event_accounts": list(event.accounts.all()), "rules": selectors.rules_for_triggers(),
+        "library": approvals_selectors.media_library(limit=100),
         "triggers": Scenario.Trigger.choices, "can_build": _can_build(request),
         "checklist": approvals_services.CHECKLIST, "submittable": (Post.State.DRAFT, Post.State.REJECTED,
                                                                    Post.State.FAILED),
@@ -146,9 +148,12 @@ def _editor_action(request, event: Event) -> None:
         scenario = event.scenarios.filter(id=_int(post.get("scenario"))).first()
         if scenario is None:
             raise InvalidInput("That scenario is not on this event.")
+        media = [line.strip() for line in post.get("media", "").splitlines() if line.strip()]
+        picked = post.get("library_media", "").strip().lower()[:64]
+        if picked:  # a file from the content library, with its alt text (the account's network checks both)
+            media.append({"sha256": picked, "alt": post.get("library_alt", "")[:2000]})
         services.variant_create(user=user, scenario_id=scenario.id, account_id=_int(post.get("account")) or 0,
-                                text=post.get("text", ""), label=post.get("label", ""),
-                                media=[line.strip() for line in post.get("media", "").splitlines() if line.strip()])
+                                text=post.get("text", ""), label=post.get("label", ""), media=media)
     elif action in ("variant_edit", "variant_submit"):
         variant = Variant.objects.filter(id=_int(post.get("variant")), scenario__event=event).first()
         if variant is None:
@@ -161,6 +166,20 @@ def _editor_action(request, event: Event) -> None:
             services.variant_submit(user=user, variant_id=variant.id,
                                     checklist={q: str(n) in ticked for n, q in enumerate(questions)},
                                     override_reason=post.get("override_reason", ""))
+    elif action == "wrap_links":
+        variant = Variant.objects.filter(id=_int(post.get("variant")), scenario__event=event).first()
+        if variant is None:
+            raise InvalidInput("That variant is not on this event.")
+        services.variant_wrap_links(user=user, variant_id=variant.id)
+    elif action == "follow_up_add":
+        variant = Variant.objects.filter(id=_int(post.get("variant")), scenario__event=event).first()
+        if variant is None:
+            raise InvalidInput("That variant is not on this event.")
+        ticked = set(post.getlist("checklist"))
+        services.variant_follow_up_add(
+            user=user, variant_id=variant.id, text=post.get("text", ""), likes=_int(post.get("likes")) or 0,
+            within_minutes=_int(post.get("within_minutes")) or 60,
+            checklist={q: str(n) in ticked for n, q in enumerate(approvals_services.CHECKLIST)})
     elif action == "moment_add":
         services.moment_add(user=user, event_id=event.id, at=_local(post.get("at"), event.time_zone, "Time"),
                             title=post.get("title", ""), scenario_ids=[i for i in map(_int, post.getlist("scenarios")) if i])

@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
+from approvals import engagement as approvals_engagement
 from approvals import services as approvals_services
 
 from playbooks import selectors as playbooks_selectors
@@ -24,6 +25,7 @@ from warroom.views import render_page
 from . import context as room_context
 from . import executive
 from . import report_pdf
+from . import results as room_results
 from .flows import crisis as crisis_flow
 from .models import Crisis
 
@@ -41,6 +43,82 @@ def playbook_report(request: HttpRequest, event_id: int) -> HttpResponse:
                 "drills": playbooks_selectors.drill_list(event)}
 
     return render_page(request, "playbooks/report.html", context)
+
+
+# --- Results: what worked (room/results.py) -------------------------------------------------
+
+def _results(request: HttpRequest, event_id: int) -> room_results.Results:
+    """An event's results, or a drill's of that event with `?drill=<id>`."""
+    event = playbooks_selectors.event_get(event_id)
+    if event is None:
+        raise Http404("No such event.")
+    drill = None
+    drill_id = request.GET.get("drill", "")
+    if drill_id:
+        drill = next((d for d in playbooks_selectors.drill_list(event) if str(d.id) == drill_id), None)
+        if drill is None:
+            raise Http404("No such drill of this event.")
+    return room_results.results_for(event=event, drill=drill)
+
+
+def _results_name(results: room_results.Results) -> str:
+    suffix = f"-drill-{results.drill.id}" if results.drill else ""
+    return f"event-{results.event.id}{suffix}-results"
+
+
+@require_http_methods(["GET"])
+@role_required(*PAGE_ROLES["playbook_results"])
+def playbook_results(request: HttpRequest, event_id: int) -> HttpResponse:
+    """Every variant fired, when, trigger to published, its engagement and its curve; the
+    best and the worst. The page redraws (htmx) when engagement is recorded."""
+    def context() -> dict:
+        results = _results(request, event_id)
+        charts = [{"id": row.firing_id, "label": f"{row.scenario} {row.account}", **row.series}
+                  for row in results.rows if row.series]
+        return {"results": results, "event": results.event, "tz": results.event.time_zone, "charts": charts,
+                "drills": playbooks_selectors.drill_list(results.event)}
+
+    if request.htmx:
+        return TemplateResponse(request, "room/results.html#live", context())
+    return render_page(request, "room/results.html", context)
+
+
+@require_http_methods(["GET"])
+@role_required(*PAGE_ROLES["playbook_results_csv"])
+def playbook_results_csv(request: HttpRequest, event_id: int) -> HttpResponse:
+    results = _results(request, event_id)
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{_results_name(results)}.csv"'
+    writer = csv.writer(response)
+    writer.writerow(room_results.CSV_HEADER)
+    for row in room_results.csv_rows(results):
+        writer.writerow([_cell(value) for value in row])
+    return response
+
+
+@require_http_methods(["GET"])
+@role_required(*PAGE_ROLES["playbook_results_pdf"])
+def playbook_results_pdf(request: HttpRequest, event_id: int) -> HttpResponse:
+    results = _results(request, event_id)
+    response = HttpResponse(report_pdf.render_results(results), content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="{_results_name(results)}.pdf"'
+    return response
+
+
+@never_cache
+@require_http_methods(["GET", "HEAD"])
+def short_link(request: HttpRequest, code: str) -> HttpResponse:
+    """The room's own redirect: 302 to the URL with its UTM tags; a person's click is
+    counted, a bot's, a prefetch's or a HEAD's is not. Public: whoever saw the post."""
+    target = approvals_engagement.short_link_hit(
+        code=code, method=request.method, user_agent=request.headers.get("User-Agent", "")[:500],
+        purpose=request.headers.get("Sec-Purpose", "") or request.headers.get("Purpose", ""))
+    if target is None:
+        raise Http404("No such link.")
+    response = HttpResponse(status=302)
+    response["Location"] = target
+    response["Referrer-Policy"] = "no-referrer-when-downgrade"
+    return response
 
 
 # --- Crisis mode (room/flows/crisis.py) ---------------------------------------------------

@@ -1,6 +1,7 @@
 """Shared fixtures: users per role, and the real processes of the room (daphne web
 servers, Celery workers) started against the test database and Redis database 1."""
 
+import hashlib
 import os
 import socket
 import subprocess
@@ -14,6 +15,7 @@ import pytest
 import requests
 from django.conf import settings
 from django.contrib.auth.models import Group
+from django.db.backends.postgresql.creation import DatabaseCreation
 
 from warroom import roles
 
@@ -29,10 +31,11 @@ def pytest_collection_modifyitems(session, config, items):
 
 @pytest.fixture(scope="session", autouse=True)
 def audit_log_flushable_between_tests():
-    """pytest-django empties every table between transactional tests with one TRUNCATE,
-    which the audit log's trigger refuses, as it must everywhere else. The suite's own
-    flush lifts that trigger for its statement only, inside the flush's transaction, so
-    no other connection ever sees the audit log without it."""
+    """pytest-django empties every table between transactional tests (a flush), which the
+    audit log's triggers refuse, as they must everywhere else. The suite's own flush lifts
+    them for its statements only, inside the flush's transaction, so no other connection
+    ever sees the audit log without them; and it empties only the tables a test wrote."""
+    from django.core.management.commands import flush as flush_command
     from django.db.backends.postgresql.operations import DatabaseOperations
 
     flush = DatabaseOperations.execute_sql_flush
@@ -41,9 +44,136 @@ def audit_log_flushable_between_tests():
         trigger = "ALTER TABLE warroom_auditentry {} TRIGGER warroom_audit_no_truncate"
         return flush(self, [trigger.format("DISABLE"), *sql_list, trigger.format("ENABLE")])
 
+    sql_flush = DatabaseOperations.sql_flush
+    triggered: dict[str, list[str]] = {}  # database -> tables with triggers of our own
+
+    def sql_flush_what_was_written(self, style, tables, *, reset_sequences=False, allow_cascade=False):
+        """DELETE from the tables that hold rows, found in one query: TRUNCATE makes new
+        files for every table and index named, which costs ten times as much for the few
+        rows a test writes. Foreign keys are checked at the end (Django makes them
+        deferrable); the tables' own triggers (the audit log's append-only guard) are lifted
+        inside the flush's transaction only. Content types and permissions stay:
+        post_migrate would make the same rows again after every test."""
+        tables = [table for table in tables if table not in KEEP_BETWEEN_TESTS]
+        if reset_sequences or not tables:
+            return sql_flush(self, style, tables, reset_sequences=reset_sequences, allow_cascade=allow_cascade)
+        quote = self.quote_name
+        name = self.connection.settings_dict["NAME"]
+        with self.connection.cursor() as cursor:
+            if name not in triggered:
+                cursor.execute("SELECT DISTINCT tgrelid::regclass::text FROM pg_trigger WHERE NOT tgisinternal")
+                triggered[name] = [row[0] for row in cursor.fetchall()]
+            cursor.execute(
+                " UNION ALL ".join(f"SELECT %s WHERE EXISTS (SELECT 1 FROM {quote(table)})" for table in tables), tables
+            )
+            written = [row[0] for row in cursor.fetchall()]
+        guarded = [table for table in written if table in triggered[name]]
+        return [
+            "SET CONSTRAINTS ALL DEFERRED",
+            *(f"ALTER TABLE {quote(table)} DISABLE TRIGGER USER" for table in guarded),
+            *(f"DELETE FROM {quote(table)}" for table in written),
+            *(f"ALTER TABLE {quote(table)} ENABLE TRIGGER USER" for table in guarded),
+            "SET CONSTRAINTS ALL IMMEDIATE",
+        ]
+
+    def no_post_migrate(*args, **kwargs):
+        """The flush's post_migrate would only make content types and permissions, which stay."""
+
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(DatabaseOperations, "execute_sql_flush", execute_sql_flush)
+        patch.setattr(DatabaseOperations, "sql_flush", sql_flush_what_was_written)
+        patch.setattr(flush_command, "emit_post_migrate_signal", no_post_migrate)
         yield
+
+
+KEEP_BETWEEN_TESTS = {"django_content_type", "auth_permission"}
+
+
+# --- the test database, made from a template ----------------------------------------------
+# Migrating an empty database takes most of a minute on the 2-core machine. The first run
+# migrates test_<db> as Django does, then copies it to test_<db>_tpl_<fingerprint> (of every
+# migration file and the installed apps); later runs drop any stale test database, even
+# with sessions still on it (a killed run's daphne), and CREATE DATABASE ... TEMPLATE.
+# A changed migration changes the fingerprint: the stale template is dropped, and the next
+# run migrates afresh.
+
+
+def migrations_fingerprint() -> str:
+    import django
+    from django.apps import apps
+
+    digest = hashlib.sha256(f"{django.__version__} {settings.INSTALLED_APPS}".encode())
+    for config in sorted(apps.get_app_configs(), key=lambda c: c.label):
+        folder = Path(config.path) / "migrations"
+        for path in sorted(folder.glob("*.py")) if folder.is_dir() else ():
+            digest.update(f"{config.label}/{path.name}".encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def _force_drop(self, cursor, name: str) -> None:
+    cursor.execute(f"DROP DATABASE IF EXISTS {self.connection.ops.quote_name(name)} WITH (FORCE)")
+
+
+def _create_test_db(self, verbosity=1, autoclobber=False, serialize=True, keepdb=False):
+    if keepdb:
+        return _django_create_test_db(self, verbosity, autoclobber, serialize, keepdb)
+    name = self._get_test_db_name()
+    template = f"{name[:40]}_tpl_{migrations_fingerprint()}"
+    quote = self.connection.ops.quote_name
+    with self._nodb_cursor() as cursor:
+        cursor.execute("SELECT datname FROM pg_database WHERE datname LIKE %s", [f"{name[:40]}_tpl_%"])
+        templates = {row[0] for row in cursor.fetchall()}
+        for stale in templates - {template}:
+            _force_drop(self, cursor, stale)
+        _force_drop(self, cursor, name)
+        if template in templates:
+            if verbosity >= 1:
+                self.log(f"Creating test database {name} from {template}...")
+            cursor.execute(f"CREATE DATABASE {quote(name)} TEMPLATE {quote(template)}")
+    if template not in templates:
+        _django_create_test_db(self, verbosity, True, serialize, keepdb)
+        self.connection.close()
+        with self._nodb_cursor() as cursor:
+            try:
+                cursor.execute(f"CREATE DATABASE {quote(template)} TEMPLATE {quote(name)}")
+            except Exception as error:  # noqa: BLE001 - the next run migrates again; this one goes on
+                self.log(f"could not keep {name} as a template: {error}")
+        return name
+    self.connection.close()
+    settings.DATABASES[self.connection.alias]["NAME"] = name
+    self.connection.settings_dict["NAME"] = name
+    if serialize:
+        self.connection._test_serialized_contents = self.serialize_db_to_string()
+    self.connection.ensure_connection()
+    return name
+
+
+def _destroy_test_db(self, test_database_name, verbosity):
+    """Django's DROP DATABASE, forced: a server a failed test left running must not keep it."""
+    with self._nodb_cursor() as cursor:
+        _force_drop(self, cursor, test_database_name)
+
+
+_django_create_test_db = DatabaseCreation.create_test_db
+
+
+def pytest_configure(config):
+    """Every test database of the run is made by _create_test_db and dropped by _destroy_test_db."""
+    DatabaseCreation.create_test_db = _create_test_db
+    DatabaseCreation._destroy_test_db = _destroy_test_db
+
+
+_password_hash: list[str] = []
+
+
+def password_hash() -> str:
+    """PASSWORD hashed with the room's default hasher, once per test session."""
+    if not _password_hash:
+        from django.contrib.auth.hashers import make_password
+
+        _password_hash.append(make_password(PASSWORD))
+    return _password_hash[0]
 
 
 @pytest.fixture
@@ -58,7 +188,12 @@ def make_user(db):
         created += 1
         roles.ensure_groups()
         name = username or f"{(role or 'norole').replace(' ', '_')}{created}"
-        user = get_user_model().objects.create_user(username=name, password=PASSWORD, first_name=name.title(), **fields)
+        users = get_user_model()._default_manager
+        if "email" in fields:
+            fields["email"] = users.normalize_email(fields["email"])
+        # PASSWORD hashed once per session (PBKDF2 costs a good part of a second here), with
+        # the room's own hasher: the login form and the servers under test check it as usual.
+        user = users.create(username=name, password=password_hash(), first_name=name.title(), **fields)
         if role:
             user.groups.add(Group.objects.get(name=role))
         return user
@@ -153,9 +288,35 @@ def start_server(transactional_db, artifacts):
         server.stop()
 
 
+@pytest.fixture(scope="session")
+def shared_room_server(django_db_setup, artifacts):
+    """shared_room_server() -> the session's daphne, started on first use (and again if a
+    test stopped it). Starting one costs a few seconds on the 2-core machine, and most
+    browser tests only need a room to click in."""
+    server: Server | None = None
+
+    def running() -> Server:
+        nonlocal server
+        if server is None or server.process is None or server.process.poll() is not None:
+            if server is not None:
+                server.kill()
+            server = Server(free_port(), artifacts / "daphne-shared.log")
+            server.start()
+        return server
+
+    yield running
+    if server is not None:
+        server.stop()
+
+
 @pytest.fixture
-def room_server(start_server):
-    return start_server()
+def room_server(transactional_db, shared_room_server):
+    """A daphne serving the room, shared by every test of the session that takes this
+    fixture: the database is emptied between tests as usual, and the server keeps no
+    state of its own that a test could see (sessions, presence, claims and events live
+    in PostgreSQL and Redis). A test that stops, restarts or configures its server (an
+    environment of its own) takes start_server instead."""
+    return shared_room_server()
 
 
 @contextmanager

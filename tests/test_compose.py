@@ -292,6 +292,19 @@ def test_every_service_has_a_health_check_and_the_room_waits_for_healthy_backend
     assert "postgres-data" in compose()["volumes"]
 
 
+def test_media_files_live_on_a_volume_that_web_and_worker_share_at_media_root():
+    """Web stores uploads and serves them to legal; the worker reads the same bytes back to
+    publish them: both must see one MEDIA_ROOT, on a named volume that outlives containers."""
+    services = compose()["services"]
+    assert "media-data" in compose()["volumes"]
+    for name in (*APP_SERVICES, "migrate"):
+        root = environment(services[name])["MEDIA_ROOT"]
+        mounts = {volume.split(":")[1]: volume.split(":")[0] for volume in services[name].get("volumes", [])}
+        assert mounts.get(root) == "media-data", f"{name} does not mount media-data at MEDIA_ROOT ({root})"
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "mkdir -p /app/.run/media" in dockerfile and "/app/.run/media" in dockerfile.split("USER")[0]
+
+
 def test_the_image_is_built_as_a_non_root_python_311_with_collected_static_files():
     dockerfile = (ROOT / "Dockerfile").read_text()
     instructions = [line.strip() for line in dockerfile.splitlines() if line.strip() and not line.lstrip().startswith("#")]
@@ -300,6 +313,8 @@ def test_the_image_is_built_as_a_non_root_python_311_with_collected_static_files
     assert "manage.py collectstatic --noinput" in dockerfile
     users = [line.split()[1] for line in instructions if line.startswith("USER ")]
     assert users and users[-1] not in {"root", "0"}
+    from room.report_pdf import UNICODE_FONT
+    assert UNICODE_FONT.name == "DejaVuSans.ttf" and "fonts-dejavu-core" in dockerfile, "PDFs need DejaVu in the image"
     ignored = (ROOT / ".dockerignore").read_text().split()
     assert {".venv", ".run", ".git", "test-artifacts"} <= set(ignored)
 

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.contrib.auth import get_user_model
-from django.db import transaction
+from django.conf import settings
+from django.db import connection, transaction
 from django.utils import timezone
 
 from approvals import selectors as approvals_selectors
@@ -43,9 +44,10 @@ def case_audience(case: Case) -> list[str]:
 
 
 def _changed(case: Case, kind: str, actor, summary: str, text: str = "", post=None, audit_details=None,
-             created: bool = False) -> None:
+             created: bool = False, group: live.Group | None = None) -> None:
     """Record one change to a case: history, version, audit, live push. A case just
-    created (at version 1) is not saved again."""
+    created (at version 1) is not saved again. With `group`, a burst of like changes is
+    one rail item and one notice with a count (live.Group)."""
     if not created:
         case.version += 1
         case.save()
@@ -53,7 +55,16 @@ def _changed(case: Case, kind: str, actor, summary: str, text: str = "", post=No
     audit.record(actor=actor, action=f"case.{kind}", obj=case, details=audit_details or {})
     live.publish(f"case.{kind}", audience=case_audience(case), summary=summary, actor=_name(actor) if actor else "",
                  case_id=case.id, status=case.status, priority=case.priority, team=case.team,
-                 assignee=_name(case.assignee) if case.assignee_id else "", version=case.version)
+                 assignee=_name(case.assignee) if case.assignee_id else "", version=case.version, group=group)
+
+
+def _breach_group(case: Case, target: str) -> live.Group:
+    """SLA breaches of one target, priority and team within LIVE_GROUP_SECONDS are one notice."""
+    what = "first-response" if target == "first_response" else "resolution"
+    return live.Group(key=f"{target}:{case.priority}:{case.team}",
+                      one=f"{case.priority} case breached its {what} target",
+                      many=f"{case.priority} cases breached their {what} target",
+                      link=f"/queue/?breached=1&priority={case.priority}&team={case.team}")
 
 
 def _require(user, allowed=AGENTS, what="work cases") -> None:
@@ -106,10 +117,83 @@ def case_open_from_mention(*, mention_id: int, priority: str = Priority.P3, team
     )
     routed = f" (rule \u201c{rule.name}\u201d)" if rule else ""
     _changed(case, "opened", actor, f"{priority} case opened{routed}: {case.title[:120]}",
-             audit_details={"rule": rule.id} if rule else None, created=True)
+             audit_details={"rule": rule.id} if rule else None, created=True,
+             group=None if actor is not None else _opened_group(priority, team))
     if rule is not None:
         _rule_actions(case, rule)
     return case
+
+
+def _opened_group(priority: str, team: str) -> live.Group:
+    """Cases the rules open (not a person) come in bursts: one rail item per priority and team."""
+    return live.Group(key=f"{priority}:{team}", one=f"{priority} case opened", many=f"{priority} cases opened",
+                      link=f"/queue/?priority={priority}&team={team}")
+
+
+@transaction.atomic(savepoint=False)  # inside ingest's transaction
+def cases_open_from_mentions(*, mention_ids: list[int], priority: str = Priority.P3, team: str = Team.SOCIAL,
+                             tags: list[str] | None = None, rules: list["CompiledTriageRule"] | None = None,
+                             checked: bool = False, team_fixed: bool = False) -> list[Case]:
+    """`case_open_from_mention` for a batch, opened by the system: one statement per table
+    (the mentions, the SLA policies, the cases, their history, their audit entries, their
+    live events), not seven per case. Mentions that have a case already are skipped (unless
+    the caller `checked`). Returns the cases opened, in the order of `mention_ids`."""
+    mention_ids = list(dict.fromkeys(mention_ids))
+    if not checked and mention_ids:
+        have = mentions_with_cases(mention_ids)
+        mention_ids = [mention_id for mention_id in mention_ids if mention_id not in have]
+    if not mention_ids:
+        return []
+    rules = triage_rules_compiled() if rules is None else rules
+    mentions = Mention.objects.only("id", "author_handle", "text", "sentiment", "lang", "author_followers",
+                                    "rule_ids").in_bulk(mention_ids)
+    slas = _sla_table()
+    now = timezone.now()
+    cases, routed_by = [], []
+    for mention_id in mention_ids:
+        mention = mentions.get(mention_id)
+        if mention is None:
+            continue
+        rule = triage_rule_for(mention_facts(mention), rules) if rules else None
+        case_priority, case_team, case_tags = priority, team, list(tags or [])
+        if rule is not None:
+            case_priority, case_team = min(priority, rule.priority), team if team_fixed else rule.team
+            case_tags += [t for t in rule.tags if t not in case_tags]
+        first, resolution = slas[case_priority]
+        cases.append(Case(
+            title=f"@{mention.author_handle}: {mention.text[:200]}", mention=mention, priority=case_priority,
+            team=case_team, tags=case_tags, opened_at=now, first_response_due=now + timedelta(minutes=first),
+            resolution_due=now + timedelta(minutes=resolution), version=1, rule=rule,
+            replies_need_legal=bool(rule and rule.replies_need_legal),
+        ))
+        routed_by.append(rule)
+    Case.objects.bulk_create(cases)
+    CaseEvent.objects.bulk_create([CaseEvent(case=case, kind="opened") for case in cases])
+    audit.record_many(actor=None, entries=[("case.opened", case, {"rule": rule.id} if rule else None)
+                                           for case, rule in zip(cases, routed_by)])
+    live.publish_many([
+        live.Pending(
+            kind="case.opened", audience=case_audience(case),
+            summary=f"{case.priority} case opened"
+                    + (f" (rule \u201c{rule.name}\u201d)" if rule else "") + f": {case.title[:120]}",
+            payload={"case_id": case.id, "status": case.status, "priority": case.priority, "team": case.team,
+                     "assignee": "", "version": case.version},
+            group=_opened_group(case.priority, case.team),
+        )
+        for case, rule in zip(cases, routed_by)
+    ])
+    for case, rule in zip(cases, routed_by):
+        if rule is not None and (rule.assign == TriageRule.Assign.ROUND_ROBIN or rule.escalate_note):
+            _rule_actions(case, rule)  # rare, and per case: assignment takes the rule's row lock
+    return cases
+
+
+def _sla_table() -> dict[str, tuple[int, int]]:
+    """(first response, resolution) minutes per priority, in one query."""
+    table = dict(DEFAULT_SLA)
+    for policy in SlaPolicy.objects.all():
+        table[policy.priority] = (policy.first_response_minutes, policy.resolution_minutes)
+    return table
 
 
 # --- Triage rules ----------------------------------------------------------------------
@@ -137,7 +221,7 @@ def triage_rules_compiled() -> list[CompiledTriageRule]:
     compiled = []
     for rule in TriageRule.objects.filter(enabled=True).order_by("position", "id"):
         try:
-            parsed = query.parse(rule.query) if rule.query.strip() else None
+            parsed = query.parse_cached(rule.query) if rule.query.strip() else None
         except query.QuerySyntaxError:
             continue  # refused when saved; a rule saved before a parser change is skipped, not fatal
         compiled.append(CompiledTriageRule(rule=rule, query=parsed))
@@ -197,9 +281,8 @@ def mentions_route(*, mentions: list[tuple[int, dict]]) -> list[int]:
     matched = [mention_id for mention_id, row in mentions if triage_rule_for(mention_facts(row), rules) is not None]
     if not matched:
         return []
-    have = mentions_with_cases(matched)  # e.g. opened by an alert rule a moment ago
-    return [case_open_from_mention(mention_id=mention_id, rules=rules, checked=True).id
-            for mention_id in matched if mention_id not in have]
+    # Skips those with a case already, e.g. opened by an alert rule a moment ago.
+    return [case.id for case in cases_open_from_mentions(mention_ids=matched, rules=rules)]
 
 
 def _rule_actions(case: Case, rule: TriageRule) -> None:
@@ -362,24 +445,73 @@ def sla_policy_set(*, user, priority: str, first_response_minutes: int, resoluti
     return policy
 
 
-@transaction.atomic(savepoint=False)  # called per mention inside ingest's transaction
+INCIDENT_LOCK = 0x494E4349  # "INCI": with the rule's id, serializes one rule's incident
+
+
+@transaction.atomic(savepoint=False)  # called inside ingest's transaction
 def incident_open_or_join(*, alert_id: int, mention_ids: list[int], priority: str) -> Case:
-    """A spike or crisis alert is one incident: one case, one owner, all its mentions."""
-    alert = Alert.objects.get(id=alert_id)
+    """A spike or crisis rule has one incident at a time: one case, one owner, all its
+    mentions. A later alert of the same rule (a new spike) joins the open incident and is
+    added to its spike history; a resolved incident reopens when its rule fires again
+    within INCIDENT_REOPEN_MINUTES, instead of a second case with the same title."""
+    alert = Alert.objects.select_related("rule").get(id=alert_id)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [INCIDENT_LOCK, alert.rule_id or 0])
     case = Case.objects.select_for_update().filter(alert=alert).first()
+    if case is None and alert.rule_id is not None:
+        case = (Case.objects.select_for_update().filter(incident_rule_id=alert.rule_id)
+                .exclude(status=Case.Status.RESOLVED).order_by("-id").first())
+    now = timezone.now()
+    if case is None and alert.rule_id is not None:
+        reopen_after = now - timedelta(minutes=settings.INCIDENT_REOPEN_MINUTES)
+        case = (Case.objects.select_for_update()
+                .filter(incident_rule_id=alert.rule_id, status=Case.Status.RESOLVED, resolved_at__gte=reopen_after)
+                .order_by("-resolved_at").first())
+        if case is not None:
+            _spike(case, alert, mention_ids, now)
+            case.mentions.add(*mention_ids)
+            _first, resolution_minutes = sla_minutes(case.priority)
+            case.status = Case.Status.OPEN if case.assignee_id else Case.Status.NEW
+            case.resolved_at, case.resolution_breached_at = None, None
+            case.resolution_due = now + timedelta(minutes=resolution_minutes)
+            case.priority = min(case.priority, priority)
+            case.reopened_count += 1
+            _changed(case, "reopened", None, f"{case.priority} incident #{case.id} reopened: {alert.title} fired again "
+                     f"({len(mention_ids)} mention{'s' if len(mention_ids) != 1 else ''})",
+                     audit_details={"alert": alert.id, "mentions": len(mention_ids)})
+            return case
     if case is None:
-        now = timezone.now()
         first_due, resolution_due = _due(now, priority)
-        case = Case.objects.create(title=f"Incident: {alert.title}", alert=alert, priority=priority, tags=["incident"],
-                                   opened_at=now, first_response_due=first_due, resolution_due=resolution_due, version=0)
+        case = Case.objects.create(title=f"Incident: {alert.title}", alert=alert, incident_rule_id=alert.rule_id,
+                                   priority=priority, tags=["incident"], opened_at=now, first_response_due=first_due,
+                                   resolution_due=resolution_due, version=0)
+        _spike(case, alert, mention_ids, now)
         case.mentions.add(*mention_ids)
         _changed(case, "opened", None, f"{priority} incident opened: {alert.title}",
                  audit_details={"alert": alert.id, "mentions": len(mention_ids)})
         return case
     case.mentions.add(*mention_ids)
-    _changed(case, "grouped", None, f"{len(mention_ids)} more mention(s) on incident #{case.id}",
-             audit_details={"mentions": len(mention_ids)})
+    if _spike(case, alert, mention_ids, now):
+        case.priority = min(case.priority, priority)
+        _changed(case, "grouped", None, f"New spike of \u201c{alert.title}\u201d joined incident #{case.id} "
+                 f"(spike {len(case.spikes)}, {len(mention_ids)} mention{'s' if len(mention_ids) != 1 else ''})",
+                 audit_details={"alert": alert.id, "mentions": len(mention_ids), "spike": len(case.spikes)})
+    else:
+        _changed(case, "grouped", None, f"{len(mention_ids)} more mention(s) on incident #{case.id}",
+                 audit_details={"mentions": len(mention_ids)})
     return case
+
+
+def _spike(case: Case, alert: Alert, mention_ids: list[int], now: datetime) -> bool:
+    """Add `alert` to the incident's spike history (or count its mentions there); True
+    when it is a new spike of the incident."""
+    for spike in case.spikes:
+        if spike["alert"] == alert.id:
+            spike["mentions"] += len(mention_ids)
+            return False
+    case.spikes = [*case.spikes, {"alert": alert.id, "at": now.isoformat(), "mentions": len(mention_ids),
+                                  "title": alert.title[:200]}][-100:]
+    return True
 
 
 @transaction.atomic
@@ -581,7 +713,8 @@ def sla_check(*, now: datetime | None = None) -> list[int]:
         for case in late_first:
             case.first_response_breached_at = now
             _changed(case, "breached", None, f"SLA breached: no first response on {case.priority} case #{case.id}",
-                     audit_details={"target": "first_response", "due": case.first_response_due.isoformat()})
+                     audit_details={"target": "first_response", "due": case.first_response_due.isoformat()},
+                     group=_breach_group(case, "first_response"))
             breached.append(case.id)
         late_resolution = Case.objects.select_for_update(skip_locked=True).filter(
             resolved_at__isnull=True, resolution_breached_at__isnull=True, resolution_due__lt=now,
@@ -589,6 +722,7 @@ def sla_check(*, now: datetime | None = None) -> list[int]:
         for case in late_resolution:
             case.resolution_breached_at = now
             _changed(case, "breached", None, f"SLA breached: {case.priority} case #{case.id} not resolved in time",
-                     audit_details={"target": "resolution", "due": case.resolution_due.isoformat()})
+                     audit_details={"target": "resolution", "due": case.resolution_due.isoformat()},
+                     group=_breach_group(case, "resolution"))
             breached.append(case.id)
     return breached

@@ -10,9 +10,10 @@ from django.db.models import Q
 from django.utils import timezone
 
 from approvals import selectors as approvals_selectors
-from approvals.models import ApprovalRequest, Post
+from approvals.models import ApprovalRequest, Post, Tracked
 from listening.models import Alert, AlertRule
 from playbooks import selectors as playbooks_selectors
+from playbooks.models import Firing
 from triage import selectors as triage_selectors
 from triage.models import Case
 from warroom import roles
@@ -117,6 +118,38 @@ class WallStatus:
     banner: object
     median_response_minutes: float | None
     event_now: object = None  # playbooks.selectors.EventNow: tonight's event and its lit scenarios
+    posted_tonight: list = ()  # PostedTonight, newest first
+
+
+TONIGHT = timedelta(hours=12)
+
+
+@dataclass
+class PostedTonight:
+    text: str
+    account: str
+    published_at: datetime
+    likes: int
+    reposts: int
+    replies: int
+    quotes: int
+    read_at: datetime | None
+
+
+def posted_tonight(*, now: datetime | None = None, drill: bool = False, limit: int = 6) -> list[PostedTonight]:
+    """What we posted in the last 12 hours and its latest engagement (the rolled-up
+    counts, never the series): the brand's posts, or a running drill's sandbox posts."""
+    now = now or timezone.now()
+    tracked = list(Tracked.objects.filter(published_at__gte=now - TONIGHT, sandbox=drill)
+                   .select_related("post", "account").order_by("-published_at", "-id")[:limit])
+    drill_texts = {}
+    if drill:
+        firings = Firing.objects.filter(platform_id__in=[t.platform_id for t in tracked]).select_related("variant__post")
+        drill_texts = {firing.platform_id: firing.variant.post.text for firing in firings}
+    return [PostedTonight(text=(t.post.text if t.post else drill_texts.get(t.platform_id, ""))[:280],
+                          account=f"@{t.account.handle}", published_at=t.published_at, likes=t.likes,
+                          reposts=t.reposts, replies=t.replies, quotes=t.quotes, read_at=t.last_read_at)
+            for t in tracked]
 
 
 def wall_status(*, user=None, now: datetime | None = None) -> WallStatus:
@@ -145,6 +178,7 @@ def wall_status(*, user=None, now: datetime | None = None) -> WallStatus:
             [now - timedelta(hours=24)] + ([teams] if teams is not None else []),
         )
         median = cursor.fetchone()[0]
+    event_now = playbooks_selectors.event_now(now=now)
     return WallStatus(
         open_alerts=list(alerts.order_by("-opened_at")[:5]) if sees_alerts else [],
         open_alert_count=alerts.count(),
@@ -155,7 +189,8 @@ def wall_status(*, user=None, now: datetime | None = None) -> WallStatus:
         legal_oldest=legal.select_related("post").order_by("created_at", "id").first(),
         banner=approvals_selectors.queue_banner(),
         median_response_minutes=round(median / 60, 1) if median is not None else None,
-        event_now=playbooks_selectors.event_now(now=now),
+        event_now=event_now,
+        posted_tonight=posted_tonight(now=now, drill=bool(event_now and event_now.drill)),
     )
 
 

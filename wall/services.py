@@ -10,11 +10,13 @@ from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from approvals import services as approvals
+from approvals.models import ApprovalRequest
 from listening import query as query_language
 from listening.models import Mention
 from warroom import audit, live, presence, roles
 from warroom.errors import Forbidden, InvalidInput
-from warroom.models import LiveEvent
+from warroom.models import LiveEvent, LiveGroup
 
 from . import tasks
 from .models import Notification, NotificationPreference, Topic, TopicDay
@@ -86,8 +88,10 @@ def people_on_deck(*, event: LiveEvent | None = None) -> list[NotificationPrefer
 
 
 def _claim(*, event: LiveEvent, channel: str, user=None) -> Notification | None:
-    """The row that says this notice is being sent; None when another run claimed it."""
-    key = f"{event.id}:{channel}:{user.id if user else 'room'}"
+    """The row that says this notice is being sent; None when another run claimed it.
+    An event of a group claims for its group: one notice per group and person."""
+    subject = f"g{event.group_id}" if event.group_id else str(event.id)
+    key = f"{subject}:{channel}:{user.id if user else 'room'}"
     try:
         with transaction.atomic():
             return Notification.objects.create(key=key, event_id=event.id, kind=event.kind, channel=channel, user=user)
@@ -108,7 +112,14 @@ def event_notify(*, event_id: int) -> int:
     if event is None or not wants(event):
         return 0
     summary = _one_line(event.payload.get("summary", ""), 1000)
-    link = settings.PUBLIC_BASE_URL.rstrip("/") + "/wall/"
+    link, where = settings.PUBLIC_BASE_URL.rstrip("/") + "/wall/", "The Wall"
+    group = LiveGroup.objects.filter(id=event.group_id).first() if event.group_id else None
+    if group is not None:  # the whole burst, as counted now (the task runs when its window closes)
+        seconds = int((group.closes_at - group.opened_at).total_seconds())
+        window = "in the last minute" if seconds == 60 else f"within {seconds} s"
+        summary = f"{group.summary()} {window}"
+        if group.link:
+            link, where = settings.PUBLIC_BASE_URL.rstrip("/") + group.link, "All of them"
     sent = 0
     for pref in people_on_deck(event=event):
         if not (pref.email and pref.user.email):
@@ -119,7 +130,7 @@ def event_notify(*, event_id: int) -> int:
         try:
             send_mail(
                 subject=f"[Warroom] {_one_line(summary, SUBJECT_LIMIT)}",
-                message=f"{summary}\n\nYou are on deck and not in the room. The Wall: {link}\n"
+                message=f"{summary}\n\nYou are on deck and not in the room. {where}: {link}\n"
                         f"Change what you receive: {settings.PUBLIC_BASE_URL.rstrip('/')}/wall/notifications/\n",
                 from_email=None, recipient_list=[pref.user.email],
             )
@@ -133,7 +144,7 @@ def event_notify(*, event_id: int) -> int:
         notice = _claim(event=event, channel=Notification.Channel.SLACK)
         if notice is not None:
             try:
-                response = requests.post(settings.SLACK_WEBHOOK_URL, json={"text": f"{summary} <{link}|Open the Wall>"},
+                response = requests.post(settings.SLACK_WEBHOOK_URL, json={"text": f"{summary} <{link}|{'Open the Wall' if group is None else 'See them all'}>"},
                                          timeout=SLACK_TIMEOUT)
                 response.raise_for_status()
                 notice.sent_at = timezone.now()
@@ -142,6 +153,46 @@ def event_notify(*, event_id: int) -> int:
                 logger.warning("Slack notice %s not sent: %s", notice.key, error)
                 notice.error = f"{type(error).__name__}: {error}"[:500]
             notice.save(update_fields=["sent_at", "error"])
+    return sent
+
+
+def approval_notify(*, event_id: int) -> int:
+    """An approval request waits: each approver on deck who is not in the room and may
+    answer it gets an e-mail with their own signed, single-use link to answer it from a
+    phone (never Slack: the link is for one person). Claimed once per (event, person)
+    like every notice. Returns how many notices this run sent."""
+    event = LiveEvent.objects.filter(id=event_id, kind="approval.requested").first()
+    request_id = event.payload.get("request_id") if event else None
+    request = ApprovalRequest.objects.filter(id=request_id, state=ApprovalRequest.State.OPEN).first() if request_id else None
+    if request is None:
+        return 0
+    base = settings.PUBLIC_BASE_URL.rstrip("/")
+    summary = _one_line(event.payload.get("summary", ""), 1000)
+    sent = 0
+    for pref in people_on_deck():
+        if not (pref.email and pref.user.email) or not roles.has_role(pref.user, {roles.LEGAL, roles.LEAD}):
+            continue
+        if not approvals.may_answer(request_id=request.id, user=pref.user):
+            continue
+        notice = _claim(event=event, channel=Notification.Channel.EMAIL, user=pref.user)
+        if notice is None:
+            continue
+        try:
+            link, token = approvals.approval_link_issue(request_id=request.id, user=pref.user)
+            send_mail(
+                subject=f"[Warroom] Your answer: {_one_line(summary, SUBJECT_LIMIT)}",
+                message=f"{summary}\n\nYou are on deck and not in the room. Answer Yes or No from here "
+                        f"(sign in first; the link answers once, for this exact text, until "
+                        f"{link.expires_at:%H:%M} UTC):\n{base}/approvals/away/{token}/\n\n"
+                        f"Change what you receive: {base}/wall/notifications/\n",
+                from_email=None, recipient_list=[pref.user.email],
+            )
+            notice.sent_at = timezone.now()
+            sent += 1
+        except Exception as error:  # noqa: BLE001 - one bad address or server must not stop the others
+            logger.warning("approval notice %s not sent: %s", notice.key, error)
+            notice.error = f"{type(error).__name__}: {error}"[:500]
+        notice.save(update_fields=["sent_at", "error"])
     return sent
 
 

@@ -5,6 +5,7 @@ class WarroomConfig(AppConfig):
     name = "warroom"
 
     def ready(self) -> None:
-        from . import sessions
+        from . import admin, sessions
 
         sessions.connect_signals()
+        admin.register_user_admin()

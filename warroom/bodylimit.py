@@ -1,6 +1,7 @@
 """Request bodies are capped before anything stores them, per route: webhooks 1 MB (what
 the receiver reads), the playbook import 512 KB of YAML (plus room for the multipart
-framing around it), everything else (forms) 256 KB. Over the limit the answer is 413 with
+framing around it), media uploads MEDIA_UPLOAD_MAX_MB, everything else
+(forms) 256 KB. Over the limit the answer is 413 with
 a message, and the rest of the body is never read.
 
 Two guards, one rule (`limit_for`):
@@ -34,7 +35,15 @@ def _routes() -> tuple[tuple[re.Pattern, int], ...]:
     return (
         (re.compile(r"^/hooks/"), WEBHOOK_LIMIT),
         (re.compile(r"^/playbooks/$"), PLAYBOOK_IMPORT_LIMIT + MULTIPART_ROOM),  # the import posts here
+        (re.compile(r"^/approvals/media/$"), media_upload_limit()),  # uploads: files of up to MEDIA_UPLOAD_MAX_MB
     )
+
+
+def media_upload_limit() -> int:
+    """What an upload to the content library may carry: MEDIA_UPLOAD_MAX_MB of files, and the form."""
+    from django.conf import settings
+
+    return getattr(settings, "MEDIA_UPLOAD_MAX_MB", 100) * 1024 * KB + MULTIPART_ROOM
 
 
 def limit_for(path: str) -> int:

@@ -5,6 +5,7 @@ until the user's right to read ends (see warroom.sessions)."""
 import asyncio
 import json
 import logging
+import random
 from collections import deque
 from datetime import timedelta
 
@@ -12,7 +13,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from . import live, presence, roles, sessions
+from . import live, presence, roles, sessions, twofactor
 
 # Close codes the page reads (static/warroom/live.js). A refusal is sent after accepting:
 # a socket closed before its handshake completes reaches the browser as a bare 1006.
@@ -113,6 +114,9 @@ class RoomConsumer(AsyncWebsocketConsumer):
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
             await self.refuse(CLOSE_UNAUTHENTICATED)
+            return
+        if not await database_sync_to_async(twofactor.session_passes)(user, self.scope["session"]):
+            await self.refuse(CLOSE_UNAUTHENTICATED)  # the second factor is still to come
             return
         self.held = await database_sync_to_async(roles.roles_of)(user)
         if not self.held:
@@ -260,9 +264,15 @@ class RoomConsumer(AsyncWebsocketConsumer):
         """channels-redis drops pushes to a channel over capacity: every few seconds, send
         what the table holds that this socket has not sent, and advance the watermark.
         Each time, first check that the user may still read it: a close message can be
-        dropped too."""
+        dropped too.
+
+        The first sweep comes at a random point of the second half of the first interval:
+        pages opened together (a deploy, a server restart) would otherwise sweep together
+        every few seconds, a burst of database work that delays the pushes in flight."""
+        delay = settings.LIVE_SYNC_SECONDS * (0.5 + random.random() / 2)
         while True:
-            await asyncio.sleep(settings.LIVE_SYNC_SECONDS)
+            await asyncio.sleep(delay)
+            delay = settings.LIVE_SYNC_SECONDS
             if self.verified is None:  # still catching up
                 continue
             try:

@@ -29,11 +29,12 @@ from functools import partial
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import OuterRef, Q, Subquery
 from django.template.loader import render_to_string, select_template
 from django.utils import timezone
 
 from . import roles
-from .models import LiveEvent
+from .models import LiveEvent, LiveGroup
 
 # pg_advisory_xact_lock key that serializes event allocation ("WARR" in ASCII).
 ALLOCATION_LOCK = 0x57415252
@@ -59,8 +60,48 @@ def groups_for(*, user_id: int, held_roles: Iterable[str]) -> list[str]:
     return [ROOM, *sorted(role_group(role) for role in held_roles), user_group(user_id)]
 
 
-def publish(kind: str, *, audience: Iterable[str] = (ROOM,), summary: str, actor: str = "", **payload) -> LiveEvent:
-    """Store a live event and push it to `audience` after the surrounding transaction commits."""
+@dataclass(frozen=True)
+class Group:
+    """How an event counts into a group of its like: `key` says which events are alike
+    (with the kind and the audience's role groups), `one` and `many` name them after a
+    count, `link` is the filtered list that shows them all."""
+
+    key: str
+    one: str
+    many: str
+    link: str = ""
+
+
+def _grouped(kind: str, audience: list[str], group: Group) -> LiveGroup | None:
+    """The open group this event joins (or a new one), counted; called under the
+    allocation lock, so two events never open two groups for one key."""
+    seconds = settings.LIVE_GROUP_SECONDS
+    if seconds <= 0:
+        return None
+    # The assignee's own group would split a burst per person; the roles see the group.
+    shared = [g for g in audience if not g.startswith("user.")] or audience
+    now = timezone.now()
+    key = f"{kind}:{group.key}"[:120]
+    row = (LiveGroup.objects.select_for_update().filter(key=key, audience=shared, closes_at__gt=now)
+           .order_by("-id").first())
+    if row is None:
+        row = LiveGroup(key=key, kind=kind, audience=shared, one=group.one[:200], many=group.many[:200],
+                        link=group.link[:300], opened_at=now, closes_at=now + timedelta(seconds=seconds))
+    row.count += 1
+    return row
+
+
+def group_payload(row: LiveGroup) -> dict:
+    return {"id": row.id, "count": row.count, "summary": row.summary(), "link": row.link,
+            "since": row.opened_at.isoformat(), "until": row.closes_at.isoformat(), "first": row.count == 1,
+            "seconds": int((row.closes_at - row.opened_at).total_seconds())}
+
+
+def publish(kind: str, *, audience: Iterable[str] = (ROOM,), summary: str, actor: str = "", group: Group | None = None,
+            **payload) -> LiveEvent:
+    """Store a live event and push it to `audience` after the surrounding transaction
+    commits. With `group`, the event also counts into the open group of its like (see
+    LiveGroup): its rail item is the group's, re-rendered with the new count."""
     audience = sorted(set(audience))
     if not audience:
         raise ValueError("a live event needs at least one audience group")
@@ -69,15 +110,81 @@ def publish(kind: str, *, audience: Iterable[str] = (ROOM,), summary: str, actor
     with transaction.atomic(savepoint=False):
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [ALLOCATION_LOCK])
+        row = _grouped(kind, audience, group) if group is not None else None
+        if row is not None and row.id is None:
+            row.save()
         event = LiveEvent.objects.create(
             kind=kind,
             audience=audience,
-            payload={"summary": summary[:SUMMARY_LIMIT], "actor": actor, **payload},
+            payload={"summary": summary[:SUMMARY_LIMIT], "actor": actor, **payload,
+                     **({"group": group_payload(row)} if row is not None else {})},
+            group_id=row.id if row is not None else None,
         )
+        if row is not None:
+            row.first_event_id = row.first_event_id or event.id
+            row.last_event_id = event.id
+            row.save(update_fields=["count", "first_event_id", "last_event_id"])
         transaction.on_commit(partial(_send, event))
         for receiver in _subscribers.get(kind, ()):
             transaction.on_commit(partial(receiver, event))
     return event
+
+
+@dataclass
+class Pending:
+    """One event of a batch for `publish_many`: what `publish` takes, as a value."""
+
+    kind: str
+    audience: Iterable[str]
+    summary: str
+    actor: str = ""
+    payload: dict | None = None
+    group: Group | None = None
+
+
+def publish_many(events: list[Pending]) -> list[LiveEvent]:
+    """Store several events in one INSERT under one take of the allocation lock (an ingest
+    batch opening fifty cases), each pushed after commit like `publish`'s, in order. Events
+    with a `group` count into it as `publish`'s do: the batch looks each group up once."""
+    if not events:
+        return []
+    with transaction.atomic(savepoint=False):
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [ALLOCATION_LOCK])
+        rows, groups = [], {}
+        for pending in events:
+            audience = sorted(set(pending.audience))
+            if not audience:
+                raise ValueError("a live event needs at least one audience group")
+            row = None
+            if pending.group is not None:
+                alike = (pending.kind, tuple(g for g in audience if not g.startswith("user.")) or tuple(audience),
+                         pending.group.key)
+                if alike in groups:
+                    row = groups[alike]
+                    if row is not None:
+                        row.count += 1
+                else:
+                    row = groups[alike] = _grouped(pending.kind, audience, pending.group)
+                    if row is not None and row.id is None:
+                        row.save()
+            rows.append(LiveEvent(kind=pending.kind, audience=audience, group_id=row.id if row is not None else None,
+                                  payload={"summary": pending.summary[:SUMMARY_LIMIT], "actor": pending.actor,
+                                           **(pending.payload or {}),
+                                           **({"group": group_payload(row)} if row is not None else {})}))
+        stored = LiveEvent.objects.bulk_create(rows)
+        for row in groups.values():
+            if row is None:
+                continue
+            mine = [event.id for event in stored if event.group_id == row.id]
+            row.first_event_id = row.first_event_id or mine[0]
+            row.last_event_id = mine[-1]
+            row.save(update_fields=["count", "first_event_id", "last_event_id"])
+        for event in stored:
+            transaction.on_commit(partial(_send, event))
+            for receiver in _subscribers.get(event.kind, ()):
+                transaction.on_commit(partial(receiver, event))
+    return stored
 
 
 def on_commit(kind: str, receiver: Callable[[LiveEvent], None]) -> None:
@@ -187,6 +294,10 @@ def latest_id() -> int:
 def recent(*, groups: list[str], up_to: int, limit: int = 30) -> list[LiveEvent]:
     """The newest events a user may see, for the activity rail of a page render."""
     events = LiveEvent.objects.filter(id__lte=up_to, audience__overlap=groups).exclude(kind__in=EPHEMERAL)
+    # A group shows once, as its newest event up to the watermark (which carries its count).
+    newest_in_group = (LiveEvent.objects.filter(group_id=OuterRef("group_id"), id__lte=up_to,
+                                                audience__overlap=groups).order_by("-id").values("id")[:1])
+    events = events.filter(Q(group_id__isnull=True) | Q(id=Subquery(newest_in_group)))
     return list(events.order_by("-id")[:limit])
 
 

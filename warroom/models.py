@@ -44,12 +44,38 @@ class LiveEvent(models.Model):
     audience = ArrayField(models.CharField(max_length=80))
     payload = models.JSONField(default=dict)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    # The LiveGroup this event was counted into: the rail and the notices show the group once.
+    group_id = models.BigIntegerField(null=True, blank=True, db_index=True)
 
     class Meta:
         indexes = [GinIndex(fields=["audience"])]
 
     def __str__(self) -> str:
         return f"#{self.id} {self.kind}"
+
+
+class LiveGroup(models.Model):
+    """Repeated events of one kind to one audience within `LIVE_GROUP_SECONDS` of the
+    first: the room sees one rail item and one notice with their count ("12 cases breached
+    their first-response target in the last minute"), re-rendered in place as it grows."""
+
+    key = models.CharField(max_length=120)  # the kind and what makes two events alike
+    kind = models.CharField(max_length=60)
+    audience = ArrayField(models.CharField(max_length=80))
+    one = models.CharField(max_length=200)  # "case breached its first-response target"
+    many = models.CharField(max_length=200)  # "cases breached their first-response target"
+    link = models.CharField(max_length=300, blank=True)  # the filtered list
+    opened_at = models.DateTimeField(default=timezone.now)
+    closes_at = models.DateTimeField()
+    count = models.PositiveIntegerField(default=0)
+    first_event_id = models.BigIntegerField(null=True)
+    last_event_id = models.BigIntegerField(null=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["key", "closes_at"])]
+
+    def summary(self) -> str:
+        return f"{self.count} {self.one if self.count == 1 else self.many}"
 
 
 class Announcement(models.Model):

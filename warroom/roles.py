@@ -88,6 +88,12 @@ PAGE_ROLES = {
     "approvals": EVERYONE,
     "calendar": frozenset({PRODUCER, COMMUNITY_MANAGER, LEAD, ADMIN}),
     "queue_switch": frozenset({LEAD}),
+    "media_library": EVERYONE,
+    "media_file": EVERYONE,
+    "compose_preview": frozenset({COMMUNITY_MANAGER, PRODUCER, LEAD, ADMIN}),
+    # The page of a link sent to an approver on deck: anyone signed in may open it, and a
+    # link that is not theirs is refused (and audited) by the service.
+    "approval_away": EVERYONE,
     "triage_routing": frozenset({LEAD, ADMIN}),
     "kpis": frozenset({LEAD, ADMIN}),
     "playbooks": frozenset({PRODUCER, LEGAL, LEAD, ADMIN}),
@@ -96,6 +102,9 @@ PAGE_ROLES = {
     "playbook_export": frozenset({PRODUCER, LEGAL, LEAD, ADMIN}),
     "playbook_report": frozenset({PRODUCER, LEGAL, LEAD, ADMIN}),
     "playbook_drill": frozenset({PRODUCER, LEGAL, LEAD, ADMIN}),
+    "playbook_results": frozenset({PRODUCER, LEGAL, LEAD, ADMIN}),
+    "playbook_results_csv": frozenset({PRODUCER, LEGAL, LEAD, ADMIN}),
+    "playbook_results_pdf": frozenset({PRODUCER, LEGAL, LEAD, ADMIN}),
     "wall": EVERYONE,
     "wall_panels": EVERYONE,
     "wall_volume": EVERYONE,
@@ -109,6 +118,9 @@ PAGE_ROLES = {
     "alerts": frozenset({COMMUNITY_MANAGER, PRODUCER, LEAD, ADMIN}),
     "sources": frozenset({LEAD, ADMIN}),
     "rules": frozenset({LEAD, ADMIN}),
+    "two_factor": EVERYONE,
+    "two_factor_qr": EVERYONE,
+    "two_factor_verify": EVERYONE,
     "crisis": EVERYONE,
     "crisis_banner": EVERYONE,
     "crisis_report_csv": frozenset({LEAD, ADMIN}),
@@ -132,6 +144,7 @@ def context(request: HttpRequest) -> dict:
     held = roles_of(user) if user is not None else frozenset()
     return {
         "user_role": primary_role(user) if held else None,
+        "user_role_slugs": " ".join(sorted(slug(role) for role in held)),
         "nav_items": [
             {"name": name, "label": label, "keys": keys}
             for name, label, keys in NAVIGATION

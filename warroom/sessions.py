@@ -34,7 +34,7 @@ from django.core.exceptions import ValidationError
 from django.db.models.signals import m2m_changed, post_delete, post_init, post_save, pre_delete
 from django.utils.crypto import constant_time_compare
 
-from . import live, roles
+from . import live, roles, twofactor
 
 ACCESS = "user.access"  # the channel-layer message type a socket answers by closing
 
@@ -73,6 +73,8 @@ def socket_access(*, session_key: str | None) -> frozenset[str] | None:
         return None
     session_hash = data.get(HASH_SESSION_KEY)
     if not session_hash or not constant_time_compare(session_hash, user.get_session_auth_hash()):
+        return None
+    if not twofactor.session_passes(user, data):  # signed in halfway: the second factor is still to come
         return None
     return roles.roles_of(user)
 

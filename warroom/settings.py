@@ -64,6 +64,9 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "warroom",
     "listening",
     "triage",
@@ -81,10 +84,13 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "axes.middleware.AxesMiddleware",
+    # After axes: a wrong second-factor code it counted is answered with its lockout page.
+    "warroom.twofactor.RequireTwoFactorMiddleware",
 ]
 
 AUTHENTICATION_BACKENDS = [
@@ -159,7 +165,10 @@ AXES_FAILURE_LIMIT = int(env("AXES_FAILURE_LIMIT", "5"))
 AXES_COOLOFF_TIME = timedelta(minutes=int(env("AXES_COOLOFF_MINUTES", "15")))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
-AXES_RESET_ON_SUCCESS = True
+# A sign-in clears its failures only when it is complete: after the password for most, after
+# the second factor for those who use one (warroom.twofactor.throttle_reset). Axes' own
+# reset on the password would let wrong codes be retried for ever between two sign-ins.
+AXES_RESET_ON_SUCCESS = False
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env("TIME_ZONE", "UTC")
@@ -170,6 +179,18 @@ STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = BASE_DIR / ".run" / "staticfiles"
 WHITENOISE_USE_FINDERS = True
+
+# Media files (approvals/media.py): stored once under their SHA-256 in the default storage,
+# never served from MEDIA_URL: the room serves them to signed-in people through a view.
+# MEDIA_STORAGE names another backend (e.g. django-storages' storages.backends.s3.S3Storage,
+# configured by its own AWS_* settings).
+MEDIA_ROOT = env("MEDIA_ROOT", str(BASE_DIR / ".run" / "media"))
+MEDIA_URL = "/approvals/media/"
+STORAGES = {
+    "default": {"BACKEND": env("MEDIA_STORAGE", "django.core.files.storage.FileSystemStorage")},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+MEDIA_UPLOAD_MAX_MB = int(env("MEDIA_UPLOAD_MAX_MB", "100"))
 
 # Celery: late acks so a killed worker's task is redelivered; due times live in the
 # database, never in countdowns longer than the visibility timeout.
@@ -188,6 +209,12 @@ CELERY_BEAT_SCHEDULE = {
 LIVE_RETENTION_DAYS = int(env("LIVE_RETENTION_DAYS", "7"))
 LIVE_SYNC_SECONDS = float(env("LIVE_SYNC_SECONDS", "5"))
 LIVE_REPLAY_LIMIT = int(env("LIVE_REPLAY_LIMIT", "1000"))
+# Repeated events of one kind (SLA breaches, cases opened) within this many seconds of the
+# first become one rail item and one notice with a count; 0 turns grouping off.
+LIVE_GROUP_SECONDS = int(env("LIVE_GROUP_SECONDS", "60"))
+# A resolved incident reopens when its alert rule fires again within this many minutes
+# (instead of a second incident for the same rule).
+INCIDENT_REOPEN_MINUTES = int(env("INCIDENT_REOPEN_MINUTES", "120"))
 # A room socket must say hello within this many seconds; until it does it keeps at most
 # LIVE_EARLY_LIMIT pushes (the sweep sends what it let go). One user holds at most
 # LIVE_SOCKETS_PER_USER open sockets, counted across every web process.
@@ -265,6 +292,9 @@ CELERY_BEAT_SCHEDULE["spikes-check"] = {"task": "listening.tasks.spikes_check", 
 GUARDRAIL_BLOCKED_TERMS = env_list("GUARDRAIL_BLOCKED_TERMS", "")
 PUBLISH_EVERY_SECONDS = float(env("PUBLISH_EVERY_SECONDS", "2"))
 CELERY_BEAT_SCHEDULE["publish-due-posts"] = {"task": "approvals.tasks.publish_due_posts", "schedule": PUBLISH_EVERY_SECONDS}
+# Results: the engagement of what went out is read on a decaying schedule (room/flows/engagement.py).
+ENGAGEMENT_EVERY_SECONDS = float(env("ENGAGEMENT_EVERY_SECONDS", "30"))
+CELERY_BEAT_SCHEDULE["engagement-refresh"] = {"task": "room.tasks.engagement_refresh", "schedule": ENGAGEMENT_EVERY_SECONDS}
 CELERY_BEAT_SCHEDULE["approvals-housekeeping"] = {"task": "approvals.tasks.housekeeping", "schedule": 15.0}
 CELERY_BEAT_SCHEDULE["sla-check"] = {"task": "triage.tasks.sla_check", "schedule": 15.0}
 CELERY_BEAT_SCHEDULE["kpis-refresh"] = {"task": "triage.tasks.kpis_refresh", "schedule": 60.0}
@@ -292,3 +322,10 @@ CRISIS_CHANNELS = env_list("CRISIS_CHANNELS", "room.channels.EmailChannel,room.c
 CRISIS_SLACK_WEBHOOK_URL = env("CRISIS_SLACK_WEBHOOK_URL", "")
 NETGUARD_ALLOW_HOSTS: list[str] = []  # set by tests only, never from the environment: it lifts the guard
 CELERY_BEAT_SCHEDULE["topics-refresh"] = {"task": "wall.tasks.topics_refresh", "schedule": 60.0}
+# Approve away from the desk (approvals.services.approval_link_issue): how long the
+# signed, single-use link an approver on deck receives stays good.
+APPROVAL_LINK_MINUTES = int(env("APPROVAL_LINK_MINUTES", "15"))
+# Two-factor sign-in (warroom/twofactor.py, django-otp): members of these groups enrol and
+# verify a code before any page, e.g. "legal,lead"; anyone may turn it on for themselves.
+OTP_REQUIRED_GROUPS = env_list("OTP_REQUIRED_GROUPS", "")
+OTP_TOTP_ISSUER = env("OTP_TOTP_ISSUER", "Warroom")

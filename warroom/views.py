@@ -1,10 +1,13 @@
 """The room shell: the room page, the audit log, announcements, sign-in, health."""
 
 import hmac
+import io
 import logging
+from base64 import b32encode
 from collections.abc import Callable
 
 import redis
+import segno
 from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.core.paginator import Paginator
@@ -13,10 +16,11 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.utils.dateparse import parse_date
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from . import audit, live, presence, proxy, roles, selectors, services
+from . import audit, live, presence, proxy, roles, selectors, services, twofactor
 from .celery import app as celery_app
 from .errors import WarroomError
 from .models import Announcement
@@ -98,6 +102,8 @@ def sign_in_record(request: HttpRequest, user, *, via: str) -> None:
     """Audit a sign-in, with the client's own address (behind the proxy too); call it in the
     transaction that signs the user in."""
     audit.record(actor=user, action="auth.login", details={"ip": proxy.client_address(request), "via": via})
+    if not twofactor.enrolled(user):  # with a second factor, signing in is complete only after its code
+        twofactor.throttle_reset(request, user)
 
 
 class LoginView(auth_views.LoginView):
@@ -173,3 +179,78 @@ def _check_workers() -> dict:
     if not replies:
         return {"ok": False, "error": "no Celery worker answered within 1 s"}
     return {"ok": True, "answered": len(replies)}
+
+
+# --- Two-factor sign-in ----------------------------------------------------------------------
+
+def _safe_next(request: HttpRequest, default: str = "/") -> str:
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        return target
+    return default
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+@role_required(*PAGE_ROLES["two_factor"])
+def two_factor(request: HttpRequest) -> HttpResponse:
+    """Enrol (scan the QR code, confirm a first code) or, once on, make new recovery codes.
+    Recovery codes are shown in the response that made them, and never again."""
+    user, error, codes = request.user, None, None
+    if request.method == "POST":
+        action = request.POST.get("action", "")
+        try:
+            if action == "confirm":
+                codes = twofactor.totp_confirm(request=request, code=request.POST.get("code", ""))
+            elif action == "recovery":
+                codes = twofactor.recovery_codes_replace(request=request)
+            else:
+                raise WarroomError(f"Unknown action {action[:40]!r}.")
+        except WarroomError as exc:
+            error = exc
+    enrolled = twofactor.enrolled(user)
+    context = {
+        "enrolled": enrolled, "codes": codes, "error": error, "next": _safe_next(request, ""),
+        "required": twofactor.required_for(user), "verified": user.is_verified(),
+        "codes_left": twofactor.recovery_codes_left(user) if enrolled else 0,
+        "secret": "" if enrolled else b32encode(twofactor.totp_pending(user).bin_key).decode(),
+    }
+    return TemplateResponse(request, "warroom/two_factor.html", context, status=error.status if error else 200)
+
+
+@never_cache
+@require_GET
+@role_required(*PAGE_ROLES["two_factor_qr"])
+def two_factor_qr(request: HttpRequest) -> HttpResponse:
+    """The QR code of the device being enrolled, as SVG from our own origin (no data: URL)."""
+    try:
+        device = twofactor.totp_pending(request.user)
+    except WarroomError as error:
+        return HttpResponse(str(error), status=error.status, content_type="text/plain; charset=utf-8")
+    buffer = io.BytesIO()
+    segno.make(device.config_url, error="m").save(buffer, kind="svg", scale=5, border=2, xmldecl=False)
+    return HttpResponse(buffer.getvalue(), content_type="image/svg+xml")
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+@role_required(*PAGE_ROLES["two_factor_verify"])
+def two_factor_verify(request: HttpRequest) -> HttpResponse:
+    """After the password: a code from the app or a recovery code. A wrong code counts
+    toward the sign-in throttle (axes answers the last one with its lockout page)."""
+    next_url = _safe_next(request)
+    if request.user.is_verified():
+        return redirect(next_url)
+    error = None
+    if request.method == "POST":
+        try:
+            if twofactor.verify(request=request, code=request.POST.get("code", "")):
+                return redirect(next_url)
+            error = WarroomError("That code does not match. Wrong codes count toward the sign-in limit, "
+                                 "like wrong passwords.")
+        except WarroomError as exc:
+            error = exc
+        if not request.user.is_authenticated:  # locked out: the half-signed-in session ended
+            return TemplateResponse(request, "registration/locked_out.html", status=429)
+    context = {"error": error, "next": next_url, "enrolled": twofactor.enrolled(request.user)}
+    return TemplateResponse(request, "warroom/two_factor_verify.html", context, status=error.status if error else 200)

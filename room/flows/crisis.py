@@ -108,11 +108,8 @@ def mentions_route(*, new_rows: list[tuple[int, dict]]) -> list[int]:
                if compiled.matches(query_language.tokenize(row.get("text", "")))][:CASES_PER_BATCH]
     if not matched:
         return []
-    have = triage.mentions_with_cases(matched)
-    rules = triage.triage_rules_compiled()
-    return [triage.case_open_from_mention(mention_id=mention_id, priority=Priority.P1, team=Team.CRISIS,
-                                          tags=["crisis"], rules=rules, checked=True, team_fixed=True).id
-            for mention_id in matched if mention_id not in have]
+    return [case.id for case in triage.cases_open_from_mentions(
+        mention_ids=matched, priority=Priority.P1, team=Team.CRISIS, tags=["crisis"], team_fixed=True)]
 
 
 def timeline_record(event) -> None:

@@ -48,10 +48,5 @@ def alert_actions(*, alert: Alert, rule: AlertRule, mention_ids: list[int], crea
         if rule.kind in (AlertRule.Kind.SPIKE, AlertRule.Kind.CRISIS):
             triage.incident_open_or_join(alert_id=alert.id, mention_ids=mention_ids, priority=alert.priority)
         else:
-            triage_rules = triage.triage_rules_compiled()  # once for the batch, not per case
-            wanted = mention_ids[:CASES_PER_BATCH]
-            have = triage.mentions_with_cases(wanted)
-            for mention_id in wanted:
-                if mention_id not in have:
-                    triage.case_open_from_mention(mention_id=mention_id, priority=alert.priority, rules=triage_rules,
-                                                  checked=True)
+            # One statement per table for the batch's cases (skipping mentions that have one).
+            triage.cases_open_from_mentions(mention_ids=mention_ids[:CASES_PER_BATCH], priority=alert.priority)

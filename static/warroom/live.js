@@ -115,25 +115,86 @@
     body.dataset.liveLast = String(n);
   });
 
-  body.addEventListener("htmx:wsAfterMessage", function () {
+  // The activity rail: one item per id (a group of like events is re-rendered with its
+  // new count under the same id: the newest render replaces the older one where it stood),
+  // pinned items on top, then newest first, filtered by kind on this page.
+  const PINS_KEY = "warroom.rail.pins";
+  function pins() {
+    try { return new Set(JSON.parse(window.localStorage.getItem(PINS_KEY) || "[]")); } catch (e) { return new Set(); }
+  }
+  function savePins(set) {
+    try { window.localStorage.setItem(PINS_KEY, JSON.stringify(Array.from(set).slice(-50))); } catch (e) { /* private mode */ }
+  }
+  const railFilter = document.getElementById("rail-filter");
+
+  function tidyRail() {
     const rail = document.getElementById("room-events");
     if (!rail) return;
     const empty = document.getElementById("room-events-empty");
-    if (empty) empty.remove();
-    // Pushes from different processes can arrive out of id order: keep newest first.
+    if (empty && rail.querySelector("li.event")) empty.remove();
+    const seen = {};
+    Array.from(rail.querySelectorAll("li.event")).forEach(function (item) {
+      const other = seen[item.id];
+      if (!other) { seen[item.id] = item; return; }
+      const newer = Number(item.dataset.liveId) > Number(other.dataset.liveId) ? item : other;
+      const older = newer === item ? other : item;
+      older.replaceWith(newer);
+      seen[item.id] = newer;
+    });
+    const pinned = pins();
     const items = Array.from(rail.children);
+    items.forEach(function (item) {
+      const on = pinned.has(item.id);
+      item.classList.toggle("pinned", on);
+      const button = item.querySelector("[data-pin]");
+      if (button) { button.setAttribute("aria-pressed", on ? "true" : "false"); button.textContent = on ? "unpin" : "pin"; }
+    });
+    const rank = function (item) { return pinned.has(item.id) ? 1 : 0; };
+    // Pushes from different processes can arrive out of id order: keep newest first.
     const sorted = items.slice().sort(function (a, b) {
-      return Number(b.dataset.liveId) - Number(a.dataset.liveId);
+      return rank(b) - rank(a) || Number(b.dataset.liveId || 0) - Number(a.dataset.liveId || 0);
     });
     if (sorted.some(function (item, i) { return item !== items[i]; })) {
       sorted.forEach(function (item) { rail.appendChild(item); });
     }
-    while (rail.children.length > MAX_RAIL_ITEMS) rail.lastElementChild.remove();
+    while (rail.children.length > MAX_RAIL_ITEMS && !rail.lastElementChild.classList.contains("pinned")) {
+      rail.lastElementChild.remove();
+    }
+    const kind = railFilter ? railFilter.value : "";
+    rail.querySelectorAll("li.event").forEach(function (item) {
+      item.hidden = Boolean(kind) && (item.dataset.kind || "").split(".")[0] !== kind && !item.classList.contains("pinned");
+    });
+  }
+
+  if (railFilter) railFilter.addEventListener("change", tidyRail);
+  document.addEventListener("click", function (event) {
+    const button = event.target.closest("#room-events [data-pin]");
+    if (!button) return;
+    const item = button.closest("li.event");
+    const set = pins();
+    if (set.has(item.id)) set.delete(item.id); else set.add(item.id);
+    savePins(set);
+    tidyRail();
+  });
+  tidyRail();
+
+  const myRoles = (body.dataset.roles || "").split(" ");
+  body.addEventListener("htmx:wsAfterMessage", function () {
+    tidyRail();
     document.querySelectorAll("#toasts .toast:not([data-timer])").forEach(function (toast) {
+      // A toast is for whoever must decide: one addressed to other roles is dropped, and
+      // a group's toast is shown once however often the group is re-rendered.
+      const forRole = toast.dataset.toastFor;
+      const key = toast.dataset.toast;
+      if ((forRole && myRoles.indexOf(forRole) < 0) ||
+          (key && document.querySelectorAll('#toasts .toast[data-toast="' + key + '"]').length > 1)) {
+        toast.remove();
+        return;
+      }
       toast.dataset.timer = "1";
       const stay = toast.classList.contains("toast-urgent") ? 30000 : 8000;
       setTimeout(function () { toast.remove(); }, stay);
-      toast.addEventListener("click", function () { toast.remove(); });
+      toast.addEventListener("click", function (event) { if (!event.target.closest("a")) toast.remove(); });
     });
   });
 

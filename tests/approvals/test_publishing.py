@@ -33,6 +33,7 @@ from warroom.errors import Conflict
 WAIT = 90  # seconds any wait may take before the test fails
 PUBLISH_TASK = "approvals.tasks.post_publish"
 DUE_TASK = "approvals.tasks.publish_due_posts"
+BATCH_TASK = "approvals.tasks.posts_publish_batch"
 OK_CHECKLIST = {question: True for question in services.CHECKLIST}
 
 
@@ -137,7 +138,8 @@ def test_a_pause_that_commits_mid_run_stops_every_post_from_leaving(x, network, 
         wait_until(lambda: len(x.posts) >= 50, "the workers had published 50 posts")
         services.queue_pause(user=lead, reason="Blackout in the stadium: nothing goes out")
         pause_committed = time.time()  # the fake's `at` is time.time() too
-        wait_until(lambda: tasks_finished(workers, PUBLISH_TASK) == 500, "the workers ran all 500 publish tasks")
+        batches = -(-500 // services.PUBLISH_BATCH)  # beat sends one task per batch of due posts
+        wait_until(lambda: tasks_finished(workers, BATCH_TASK) == batches, "the workers ran every batch task")
 
         accepted = x.posts
         late = [(post.text, round(post.at - pause_committed, 3)) for post in accepted if post.at > pause_committed]
@@ -159,7 +161,8 @@ def test_a_pause_that_commits_mid_run_stops_every_post_from_leaving(x, network, 
         released = services.queue_resume(user=lead, release="all")
         assert set(released) == held
         assert tasks.publish_due_posts() == len(held)
-        wait_until(lambda: len(x.posts) >= 500 and tasks_finished(workers, PUBLISH_TASK) == 500 + len(held),
+        batches += -(-len(held) // services.PUBLISH_BATCH)
+        wait_until(lambda: len(x.posts) >= 500 and tasks_finished(workers, BATCH_TASK) == batches,
                    "the released posts were published")
 
     counts = accepted_texts(x)
@@ -207,8 +210,9 @@ def test_a_worker_killed_mid_publish_leaves_the_post_in_needs_check_and_never_re
             tasks.publish_due_posts.delay()
         tasks.post_publish.delay(post.id)  # the killed task, delivered again
         wait_until(lambda: tasks_finished(("pub-fresh",), DUE_TASK) == 3
-                   and (tasks_finished(("pub-fresh",), PUBLISH_TASK) or 0) >= 2,
-                   "the fresh worker ran beat's due-posts task three times and the redelivered task")
+                   and (tasks_finished(("pub-fresh",), PUBLISH_TASK) or 0) >= 1
+                   and (tasks_finished(("pub-fresh",), BATCH_TASK) or 0) >= 1,
+                   "the fresh worker ran beat's due-posts task three times, a batch and the redelivered task")
 
     assert accepted_texts(x) == {post.text: 1, after.text: 1}
     post.refresh_from_db()
@@ -219,6 +223,42 @@ def test_a_worker_killed_mid_publish_leaves_the_post_in_needs_check_and_never_re
     services.post_resolve_check(post_id=post.id, user=lead, published=True, platform_id=x.posts[0].id)
     post.refresh_from_db()
     assert (post.state, post.platform_id) == (Post.State.PUBLISHED, x.posts[0].id)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_killed_mid_batch_leaves_only_the_post_in_flight_in_needs_check(x, account, make_user, artifacts):
+    """A batch task claims five due posts; X holds the first one's answer and the worker is
+    killed: that post alone is PUBLISHING (then needs-check), the four it had not reached
+    are still SCHEDULED, and once their claim runs out another task sends each once."""
+    app.control.purge()
+    author = make_user(roles.COMMUNITY_MANAGER)
+    posts = due_posts(account, author, [f"Third-quarter drop {i}: fresh out of the fryer" for i in range(5)])
+    x.fail_next(delay=60)  # X records the batch's first post, then keeps the worker waiting
+
+    with celery_worker(artifacts, name="pub-batch", **worker_env(x, X_TIMEOUT_SECONDS="120")) as doomed:
+        batch_task = tasks.posts_publish_batch.delay()
+        try:
+            wait_until(lambda: len(x.posts) == 1, "X accepted the batch's first post")
+            kill_worker(doomed)
+        finally:
+            drop_unacked(batch_task.id)
+
+    in_flight = Post.objects.get(text=x.posts[0].text)
+    states = dict(Post.objects.values_list("id", "state"))
+    assert states == {post.id: Post.State.PUBLISHING if post.id == in_flight.id else Post.State.SCHEDULED
+                      for post in posts}
+    assert list(PublishAttempt.objects.values_list("post_id", "outcome")) == [(in_flight.id, "")]
+    assert tasks.publish_due_posts() == 0  # the four are still claimed by the dead task, for ENQUEUED_FOR
+    wait_until(lambda: services.publishing_sweep(now=timezone.now() + timedelta(minutes=3)) == [in_flight.id],
+               "the sweep moved the post in flight to needs-check")
+
+    later = timezone.now() + services.ENQUEUED_FOR + timedelta(seconds=1)  # the dead task's claim has run out
+    assert services.posts_publish_batch(now=later) == {"published": 4}
+    assert accepted_texts(x) == {post.text: 1 for post in posts}
+    states = dict(Post.objects.values_list("id", "state"))
+    assert states == {post.id: Post.State.NEEDS_CHECK if post.id == in_flight.id else Post.State.PUBLISHED
+                      for post in posts}
+    assert attempt_outcomes(in_flight) == [PublishAttempt.Outcome.UNKNOWN]
 
 
 # --- Racing approvals and doubled tasks -----------------------------------------------

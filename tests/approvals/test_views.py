@@ -279,13 +279,12 @@ def test_the_composer_reads_the_time_in_the_accounts_time_zone(cm, account):
 
 def test_the_composer_keeps_what_was_typed_on_a_refusal(cm, account, settings):
     typed = "Our glow snacks during the blackout <3"
-    data = {"action": "compose", "account": account.id, "text": typed, "when": "now", "checklist": ["0", "2"],
-            "media": "https://cdn.example/a.png"}
+    data = {"action": "compose", "accounts": [account.id], "text": typed, "when": "now", "checklist": ["0", "2"]}
     response = htmx(signed_in(cm), reverse("approvals"), data)
     assert response.status_code == 400
     page = response.content.decode()
     assert "Tick every guardrail question" in error_message(page)
-    assert htmllib.escape(typed) in page and "https://cdn.example/a.png" in page
+    assert htmllib.escape(typed) in page and f'name="accounts" value="{account.id}" checked' in page
     assert 'value="0" checked' in page and 'value="1">' in page
     assert not Post.objects.exists()  # a refusal leaves no draft behind
 

@@ -141,7 +141,8 @@ def test_the_composer_keeps_a_refused_post_and_sends_a_good_one(
     composer = page.locator("#composer")
     text = "Blackout? Our snacks glow in the dark. שלום"
     composer.get_by_label("Text", exact=True).fill(text)
-    expect(composer.locator("output.counter")).to_have_text(f"{len(text)}/280")
+    # The account (the brand's only one) is ticked; its preview counts as X does (Hebrew weighs 1).
+    expect(composer.locator('.preview[data-network="x"] .network-count')).to_have_text(f"{len(text)}/280")
     composer.get_by_role("button", name="Send to legal").click()
     expect(composer.locator(".error")).to_contain_text("Tick every guardrail question")  # a 400, swapped in
     expect(composer.get_by_label("Text", exact=True)).to_have_value(text)

@@ -185,9 +185,9 @@ def test_wrong_role_cannot_see_or_act_on_another_teams_cases_views_and_sockets(
     manager_page.keyboard.press("Enter")
     expect(manager_page.locator("#case-detail")).to_contain_text("Escalated to Legal.")
 
-    # Legal sees the escalation arrive live, and a toast naming it...
+    # Legal sees the escalation arrive live, and its rail names it (a toast is for a P1)...
     expect(row(legal_page, escalated)).to_be_visible(timeout=10000)
-    expect(legal_page.locator("#toasts")).to_contain_text(f"Case #{escalated.id} escalated to Legal")
+    expect(legal_page.locator("#room-events")).to_contain_text(f"Case #{escalated.id} escalated to Legal")
     # ...but never the social case: its events were not sent to legal's socket at all.
     expect(row(legal_page, social)).to_have_count(0)
     frames = legal_page.evaluate("window.__frames")
@@ -244,7 +244,7 @@ def test_readme_screenshot_of_the_queue(transactional_db, room_server, signed_in
 
     Case.objects.filter(id=late.id).update(first_response_due=timezone.now() - timedelta(minutes=3))
     off_main_thread(services.sla_check)
-    expect(page.locator("#toasts .toast-urgent")).to_contain_text("SLA breached", timeout=10000)
+    expect(page.locator("#room-events")).to_contain_text("case breached its first-response target", timeout=10000)
     expect(page.locator(f"#case-{late.id}")).to_have_class(re.compile(r"\bbreached\b"))
     expect(page.locator(f"#case-{late.id} time.due")).to_have_text(re.compile(r"overdue$"))
 

@@ -14,6 +14,10 @@ tweepy and listening/adapters/x.py run unchanged against it (point X_API_BASE_UR
         x_api.fail_next(status=503, after=1)       # let one request through, fail the second
         x_api.page_size = 7                        # pages of 7 whatever max_results says
         x_api.requests, x_api.posts                # snapshots: every request; accepted posts
+        x_api.posts[0].media[0].data               # the bytes of a file the post carries
+        x_api.uploads                              # every media upload begun (INIT), finished or not
+        x_api.set_engagement(post_id, likes=600)   # fixed counts for GET /2/tweets?ids=
+        x_api.engagement_per_minute = {"likes": 5} # how fast accepted posts grow (see below)
 
 Behaviour worth knowing:
 
@@ -29,15 +33,31 @@ Behaviour worth knowing:
   `text`, `edit_history_tweet_ids`; `id`, `name`, `username`), and `author_id` with
   `includes.users` only with `expansions=author_id`, as X does. An author that does not exist is reported in a
   partial `errors` entry, as X does.
+- Engagement: `GET /2/tweets?ids=` (post lookup) answers `public_metrics` when asked. A
+  post the fake accepted through `POST /2/tweets` grows with the minutes since it was
+  accepted (`engagement_per_minute`, for its first day; the clock is `time.time()`, so
+  time-machine moves it); `set_engagement` fixes a post's counts instead. Ids it does not
+  hold come back in `errors`, as X reports deleted posts.
 - Every request needs an `Authorization` header (any bearer, or OAuth 1.0a); set
   `require_bearer` to demand one token. `POST /2/tweets` rejects duplicate text from the
   same account and replies to posts it does not hold with 403, like X. An accepted post is
   recorded before any configured delay, so a client that times out has still posted.
+- Media (v1.1 on upload.twitter.com, which networks/x.py sends to the same base URL):
+  `POST /1.1/media/upload.json` with command=INIT (total_bytes, media_type,
+  media_category; 202), APPEND (media_id, segment_index, the `media` part of a multipart
+  body; 204), FINALIZE (the segments must add up to total_bytes; 201, a video with
+  `processing_info` pending), `GET ...?command=STATUS` (in_progress `video_status_checks`
+  times, then succeeded), and `POST /1.1/media/metadata/create.json` (alt text, at most
+  1,000 characters). `POST /2/tweets` with `media.media_ids` takes only finalized,
+  processed uploads (400 "Your media IDs are invalid." otherwise) and records the bytes
+  in the posted log.
 """
 
 from __future__ import annotations
 
 import base64
+import email.parser
+import email.policy
 import json
 import re
 import threading
@@ -74,6 +94,15 @@ class RecordedRequest:
 
 
 @dataclass(frozen=True)
+class RecordedMedia:
+    media_id: str
+    data: bytes  # the segments, joined in segment_index order
+    media_type: str
+    category: str
+    alt_text: str
+
+
+@dataclass(frozen=True)
 class RecordedPost:
     id: str
     text: str
@@ -81,6 +110,56 @@ class RecordedPost:
     auth: dict[str, str]  # {"type": "bearer", "token": ...} or {"type": "oauth1", "token": ..., "consumer_key": ...}
     at: float  # time.time() when it was accepted
     body: dict
+    media: tuple[RecordedMedia, ...] = ()
+
+
+@dataclass
+class _Upload:
+    media_id: int
+    total_bytes: int
+    media_type: str
+    category: str
+    segments: dict[int, bytes] = field(default_factory=dict)
+    finalized: bool = False
+    status_checks: int = 0
+    alt_text: str = ""
+
+    @property
+    def data(self) -> bytes:
+        return b"".join(self.segments[i] for i in sorted(self.segments))
+
+    @property
+    def processed(self) -> bool:
+        return self.finalized and (not self.media_type.startswith("video/") or self.status_checks <= 0)
+
+
+class _Form:
+    """A form body (urlencoded or multipart): its fields and its files' bytes."""
+
+    def __init__(self, fields: dict[str, str], files: dict[str, bytes]):
+        self.fields, self.files = fields, files
+
+    def summary(self) -> dict:
+        return {**self.fields, **{name: f"<{len(data)} bytes>" for name, data in self.files.items()}}
+
+
+def _parse_form(content_type: str, raw: bytes) -> _Form | None:
+    if content_type.startswith("application/x-www-form-urlencoded"):
+        pairs = parse_qs(raw.decode("utf-8", "replace"), keep_blank_values=True)
+        return _Form({key: values[-1] for key, values in pairs.items()}, {})
+    if content_type.startswith("multipart/form-data"):
+        message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+            b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + raw)
+        fields, files = {}, {}
+        for part in message.iter_parts():
+            name = part.get_param("name", header="content-disposition")
+            payload = part.get_payload(decode=True) or b""
+            if part.get_filename() is not None:
+                files[name] = payload
+            else:
+                fields[name] = payload.decode("utf-8", "replace")
+        return _Form(fields, files)
+    return None
 
 
 @dataclass
@@ -190,6 +269,9 @@ class FakeXAPI:
         self._failures: list[Failure] = []
         self._requests: list[RecordedRequest] = []
         self._posts: list[RecordedPost] = []
+        self._uploads: dict[int, _Upload] = {}
+        self._next_media_id = 1_900_000_000_000_000_000
+        self.video_status_checks = 1  # STATUS answers in_progress this many times before succeeded
         self.page_size: int | None = None  # replaces the client's max_results when set (smaller or larger)
         self.require_bearer: str | None = None  # when set, any other bearer token gets a 401
         self.account = "warroom_brand"  # the account that POST /2/tweets posts as
@@ -197,6 +279,9 @@ class FakeXAPI:
         self.max_post_length = 280  # counted in code points (X weighs URLs and CJK; the fake does not)
         self.deleted: set[str] = set()  # ids DELETE /2/tweets/:id removed (lookups then find nothing)
         self.oldest_since_id: int | None = None  # recent search's 7-day edge: no posts below it, no since_id below it
+        self._accepted: dict[int, float] = {}  # post id -> when POST /2/tweets accepted it
+        self._engagement: dict[int, dict] = {}
+        self.engagement_per_minute = {"likes": 3.0, "reposts": 1.0, "replies": 0.5, "quotes": 0.2, "impressions": 120.0}
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -328,10 +413,32 @@ class FakeXAPI:
         with self._lock:
             return list(self._posts)
 
+    @property
+    def uploads(self) -> list[RecordedMedia]:
+        with self._lock:
+            return [RecordedMedia(str(u.media_id), u.data, u.media_type, u.category, u.alt_text)
+                    for u in self._uploads.values()]
+
     def tweet(self, tweet_id: str) -> dict:
         """The full stored JSON of a post (what X would send with every field requested)."""
         with self._lock:
             return dict(self._tweets[int(tweet_id)].json)
+
+    def set_engagement(self, tweet_id: str, **counts: int) -> None:
+        """Fix the counts GET /2/tweets sends for this post (likes, reposts, replies,
+        quotes, impressions); counts not given are 0."""
+        with self._lock:
+            self._engagement[int(tweet_id)] = dict(counts)
+
+    def _metrics(self, tweet_id: int) -> dict:
+        counts = self._engagement.get(tweet_id)
+        if counts is None:
+            accepted = self._accepted.get(tweet_id)
+            minutes = min(max(0.0, time.time() - accepted) / 60, 24 * 60) if accepted is not None else 0.0
+            counts = {name: int(rate * minutes) for name, rate in self.engagement_per_minute.items()}
+        return {"retweet_count": counts.get("reposts", 0), "reply_count": counts.get("replies", 0),
+                "like_count": counts.get("likes", 0), "quote_count": counts.get("quotes", 0),
+                "bookmark_count": 0, "impression_count": counts.get("impressions", 0)}
 
     # --- state ---------------------------------------------------------------------
 
@@ -392,20 +499,25 @@ class FakeXAPI:
         length = int(headers.get("content-length") or 0)
         raw = handler.rfile.read(length) if length else b""
         body: Any = None
-        if raw:
+        form = _parse_form(headers.get("content-type", ""), raw) if raw else None
+        if form is not None:
+            body = form
+        elif raw:
             try:
                 body = json.loads(raw)
             except ValueError:
                 body = raw.decode("utf-8", "replace")
+        recorded = form.summary() if form is not None else body
         with self._lock:
-            self._requests.append(RecordedRequest(handler.command, split.path, params, headers, body, time.time()))
+            self._requests.append(RecordedRequest(handler.command, split.path, params, headers, recorded, time.time()))
             failure = self._take_failure()
         response = self._answer(handler.command, split.path, params, headers, body, failure)
         if failure is not None and failure.delay:
             self._stopping.wait(failure.delay)
         try:
             handler.send_response(response.status)
-            handler.send_header("Content-Type", "application/json; charset=utf-8")
+            if response.body:
+                handler.send_header("Content-Type", "application/json; charset=utf-8")
             handler.send_header("Content-Length", str(len(response.body)))
             for name, value in response.headers.items():
                 handler.send_header(name, value)
@@ -443,7 +555,7 @@ class FakeXAPI:
             status, payload = problem.status, problem.body
         if failure is not None and failure.malformed:
             return _Response(200, b'{"data": [{"id": "1", "text": "cut off', limits)
-        return _Response(status, self._encode(payload), limits)
+        return _Response(status, b"" if payload is None else self._encode(payload), limits)
 
     @staticmethod
     def _encode(payload: Any) -> bytes:
@@ -461,13 +573,91 @@ class FakeXAPI:
                 return 200, self._user_by_username(unquote(parts[4]), params)
             if method == "GET" and len(parts) == 4 and parts[:2] == ["2", "users"] and parts[3] == "mentions":
                 return 200, self._mentions(parts[2], params)
+            if method == "GET" and parts == ["2", "tweets"]:
+                return 200, self._lookup(params)
             if method == "POST" and parts == ["2", "tweets"]:
                 return 201, self._create(body, auth)
             if method == "GET" and len(parts) == 3 and parts[:2] == ["2", "tweets"]:
-                return 200, self._lookup(parts[2])
+                return 200, self._lookup_one(parts[2])
             if method == "DELETE" and len(parts) == 3 and parts[:2] == ["2", "tweets"]:
                 return 200, self._delete(parts[2])
+            if parts == ["1.1", "media", "upload.json"]:
+                return self._media_upload(method, params, body)
+            if method == "POST" and parts == ["1.1", "media", "metadata", "create.json"]:
+                return self._media_metadata(body)
         raise _problem(404)
+
+    # --- media (v1.1) ----------------------------------------------------------------
+
+    @staticmethod
+    def _v1_error(status: int, code: int, message: str) -> _Problem:
+        return _Problem(status, {"errors": [{"code": code, "message": message}]})
+
+    def _upload_for(self, value) -> _Upload:
+        upload = self._uploads.get(int(value)) if str(value or "").isdigit() else None
+        if upload is None:
+            raise self._v1_error(400, 324, "Invalid media id.")
+        return upload
+
+    @staticmethod
+    def _media_json(upload: _Upload) -> dict:
+        return {"media_id": upload.media_id, "media_id_string": str(upload.media_id), "size": upload.total_bytes,
+                "expires_after_secs": 86400}
+
+    def _media_upload(self, method, params, body) -> tuple[int, Any]:
+        if method == "GET":
+            if params.get("command") != "STATUS":
+                raise self._v1_error(400, 38, "command parameter is missing.")
+            upload = self._upload_for(params.get("media_id"))
+            if not upload.finalized:
+                raise self._v1_error(400, 324, "The media is not finalized.")
+            upload.status_checks -= 1
+            state = "in_progress" if upload.status_checks > 0 else "succeeded"
+            info = {"state": state, "progress_percent": 50 if state == "in_progress" else 100}
+            if state == "in_progress":
+                info["check_after_secs"] = 0
+            return 200, {**self._media_json(upload), "processing_info": info}
+        if method != "POST" or not isinstance(body, _Form):
+            raise self._v1_error(400, 38, "A multipart or urlencoded form body is required.")
+        command = body.fields.get("command", "")
+        if command == "INIT":
+            total, media_type = body.fields.get("total_bytes", ""), body.fields.get("media_type", "")
+            if not total.isdigit() or not media_type:
+                raise self._v1_error(400, 38, "total_bytes and media_type are required.")
+            media_id, self._next_media_id = self._next_media_id, self._next_media_id + TWEET_ID_STEP
+            self._uploads[media_id] = _Upload(media_id, int(total), media_type, body.fields.get("media_category", ""))
+            return 202, self._media_json(self._uploads[media_id])
+        if command == "APPEND":
+            upload = self._upload_for(body.fields.get("media_id"))
+            index = body.fields.get("segment_index", "")
+            if upload.finalized or not index.isdigit() or "media" not in body.files:
+                raise self._v1_error(400, 324, "APPEND needs media_id, segment_index and a media part before FINALIZE.")
+            upload.segments[int(index)] = body.files["media"]
+            return 204, None
+        if command == "FINALIZE":
+            upload = self._upload_for(body.fields.get("media_id"))
+            if len(upload.data) != upload.total_bytes:
+                raise self._v1_error(400, 324, f"File size mismatch: INIT said {upload.total_bytes} bytes, "
+                                               f"APPEND sent {len(upload.data)}.")
+            upload.finalized = True
+            answer = self._media_json(upload)
+            if upload.media_type.startswith("video/"):
+                upload.status_checks = self.video_status_checks
+                answer["processing_info"] = {"state": "pending", "check_after_secs": 0}
+            else:
+                answer["image"] = {"image_type": upload.media_type}
+            return 201, answer
+        raise self._v1_error(400, 38, f"Unknown command {command!r}.")
+
+    def _media_metadata(self, body) -> tuple[int, Any]:
+        if not isinstance(body, dict):
+            raise self._v1_error(400, 38, "A JSON body is required.")
+        upload = self._upload_for(body.get("media_id"))
+        text = (body.get("alt_text") or {}).get("text") if isinstance(body.get("alt_text"), dict) else None
+        if not isinstance(text, str) or len(text) > 1000:
+            raise self._v1_error(400, 44, "alt_text.text must be a string of at most 1000 characters.")
+        upload.alt_text = text
+        return 200, None
 
     # --- endpoints -----------------------------------------------------------------
 
@@ -504,6 +694,29 @@ class FakeXAPI:
             return {"errors": [_not_found_error("user", "username", username)]}
         return {"data": self._user_json(self._users[user_id], params)}
 
+    def _lookup(self, params) -> dict:
+        ids = [value for value in params.get("ids", "").split(",") if value]
+        if not ids or len(ids) > 100:
+            raise _invalid("ids", params.get("ids", ""), "The `ids` query parameter value must hold 1 to 100 ids")
+        fields = set(filter(None, params.get("tweet.fields", "").split(",")))
+        data, errors = [], []
+        for value in ids:
+            tweet = self._tweets.get(int(value)) if value.isascii() and value.isdigit() else None
+            if tweet is None:
+                errors.append(_not_found_error("tweet", "ids", value))
+                continue
+            item = {key: tweet.json[key] for key in DEFAULT_TWEET_FIELDS if key in tweet.json}
+            item.update({key: tweet.json[key] for key in fields if key in tweet.json})
+            if "public_metrics" in fields:
+                item["public_metrics"] = self._metrics(tweet.id)
+            data.append(item)
+        response: dict = {}
+        if data:
+            response["data"] = data
+        if errors:
+            response["errors"] = errors
+        return response
+
     def _create(self, body, auth) -> dict:
         if not isinstance(body, dict):
             raise _Problem(400, {"errors": [{"message": "Request body must be a JSON object"}],
@@ -526,11 +739,23 @@ class FakeXAPI:
                                           for post in self._posts):
             raise _Problem(403, {"detail": "You are not allowed to create a Tweet with duplicate content.",
                                  "type": "about:blank", "title": "Forbidden", "status": 403})
+        media_ids = (body.get("media") or {}).get("media_ids") if isinstance(body.get("media"), dict) else None
+        uploads = []
+        if media_ids is not None:
+            found = [self._uploads.get(int(m)) if str(m).isdigit() else None for m in media_ids]
+            if not media_ids or len(media_ids) > 4 or any(u is None or not u.processed for u in found):
+                raise _Problem(400, {"errors": [{"parameters": {"media.media_ids": media_ids},
+                                                 "message": "Your media IDs are invalid."}],
+                                     "title": "Invalid Request",
+                                     "detail": "One or more parameters to your request was invalid.",
+                                     "type": "https://api.twitter.com/2/problems/invalid-request"})
+            uploads = [RecordedMedia(str(u.media_id), u.data, u.media_type, u.category, u.alt_text) for u in found]
         tweet_id = str(self._add(text, author=self.account, in_reply_to=in_reply_to))
-        self._posts.append(RecordedPost(tweet_id, text, in_reply_to, auth, time.time(), body))
+        self._posts.append(RecordedPost(tweet_id, text, in_reply_to, auth, time.time(), body, tuple(uploads)))
+        self._accepted[int(tweet_id)] = time.time()
         return {"data": {"id": tweet_id, "text": text, "edit_history_tweet_ids": [tweet_id]}}
 
-    def _lookup(self, tweet_id: str) -> dict:
+    def _lookup_one(self, tweet_id: str) -> dict:
         """GET /2/tweets/:id: X answers 200 with only `errors` for a post it does not hold."""
         tweet = self._tweets.get(int(tweet_id)) if tweet_id.isdigit() else None
         if tweet is None or tweet_id in self.deleted:

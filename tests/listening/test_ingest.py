@@ -251,3 +251,74 @@ def test_a_bad_rule_is_refused_with_a_clear_message(make_user, fields, message):
     with pytest.raises(services.InvalidInput, match=message):
         rule(make_user("lead"), **fields)
     assert not AlertRule.objects.exists()
+
+
+def test_a_poll_of_several_pages_stores_each_in_order_and_keeps_the_lease_until_the_last():
+    """ingest_pages (source_poll's pipeline): page n + 1 is enriched while page n is stored;
+    every page moves the cursor in its own transaction, the lease is held until the last."""
+    from listening.adapters import FetchResult
+
+    source = f.source(Source.Kind.DEMO, query="speed=10")
+    claimed, token = services.source_claim(source_id=source.id)
+    seen = []
+
+    def pages():
+        for n in range(3):
+            if n:  # the page before this one is stored, the lease still held
+                stored = Source.objects.get(id=source.id)
+                seen.append((stored.cursor, stored.lease_token == token))
+            yield FetchResult(mentions=[f.fetched(f"page {n} post {i}: lights out") for i in range(4)],
+                              cursor={"page": n}, more=n < 2)
+
+    results = services.ingest_pages(source=claimed, pages=pages(), lease_token=token)
+    assert [r.stored for r in results] == [4, 4, 4]
+    # Page 1 was fetched (and enriched) before page 0 was stored; page 2 after page 0 was.
+    assert seen == [(source.cursor, True), ({"page": 0}, True)]
+    source.refresh_from_db()
+    assert (source.cursor, source.lease_token, source.lease_until) == ({"page": 2}, "", None)
+    assert Mention.objects.count() == 12
+    assert sorted({m.lang for m in Mention.objects.all()}) == ["en"]  # enriched on the helper thread
+
+
+def test_a_page_that_cannot_be_fetched_ends_the_poll_after_the_pages_before_it():
+    from listening.adapters import FetchResult, TransientError
+
+    source = f.source(Source.Kind.DEMO, query="speed=10")
+    claimed, token = services.source_claim(source_id=source.id)
+
+    def pages():
+        yield FetchResult(mentions=[f.fetched("first page")], cursor={"page": 0}, more=True)
+        raise TransientError("the feed went away")
+
+    results = services.ingest_pages(source=claimed, pages=pages(), lease_token=token)
+    assert [r.stored for r in results] == [1]
+    source.refresh_from_db()
+    assert source.cursor == {"page": 0} and source.lease_token == ""
+    assert source.next_poll_at <= timezone.now()  # there was more: the next poll asks again from here
+
+
+def test_a_batch_opens_its_cases_in_bulk_one_live_event_each_and_the_audit_chain_holds(make_user):
+    """The sentiment rule opens a case per angry mention, with one statement per table:
+    every case has its history, audit entry and live event, and the audit chain verifies."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from triage.models import Case, CaseEvent
+    from warroom import audit
+
+    services.rule_create(user=None, name="Angry", kind="sentiment", query="", sentiment_at_most=-0.3,
+                         open_case=True, priority="P2")
+    source = f.source()
+    angry = [f.fetched(f"Terrible awful disgusting ad, I hate it {i}") for i in range(12)]
+    with CaptureQueriesContext(connection) as queries:
+        services.mention_ingest_batch(source_id=source.id, fetched=angry + [f.fetched("nice game")])
+    cases = list(Case.objects.order_by("id"))
+    assert len(cases) == 12 and {c.priority for c in cases} == {"P2"}
+    assert CaseEvent.objects.filter(kind="opened").count() == 12
+    assert sorted(int(i) for i in AuditEntry.objects.filter(action="case.opened").values_list("object_id", flat=True)) \
+        == [c.id for c in cases]
+    events = LiveEvent.objects.filter(kind="case.opened").order_by("id")
+    assert [e.payload["case_id"] for e in events] == [c.id for c in cases]
+    inserts = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("INSERT INTO \"triage_case")]
+    assert len(inserts) == 2  # the cases, their history: one statement each
+    assert audit.verify().intact

@@ -119,6 +119,28 @@ def test_legal_cannot_fire_or_build(people, event):
     assert response.status_code == 403 and Contact.objects.count() == 1
 
 
+def test_a_variant_picks_a_file_from_the_content_library_with_its_alt_text(people, account, settings, tmp_path):
+    from tests.approvals.media_files import image
+
+    settings.MEDIA_ROOT = str(tmp_path)
+    producer = people[roles.PRODUCER]
+    asset = approvals.media_upload(user=producer, data=image("PNG"), event_tag="Super Bowl", use_tag="blackout")
+    event = services.event_create(user=producer, name="Super Bowl LXI", starts_at=timezone.now() + timedelta(days=3),
+                                  ends_at=timezone.now() + timedelta(days=3, hours=4), time_zone="UTC",
+                                  account_ids=[account.id])
+    scenario = services.scenario_create(user=producer, event_id=event.id, name="Power cut")
+    client = client_for(producer)
+    url = reverse("playbook_event", kwargs={"event_id": event.id})
+    assert "Super Bowl · blackout · not cleared" in client.get(url).content.decode()
+    refused = client.post(url, {"action": "variant_add", "scenario": scenario.id, "account": account.id,
+                                "text": "Lights out?", "library_media": asset.sha256, "library_alt": ""})
+    assert refused.status_code == 400 and "alt text is missing" in refused.content.decode()
+    assert client.post(url, {"action": "variant_add", "scenario": scenario.id, "account": account.id,
+                             "text": "Lights out?", "library_media": asset.sha256,
+                             "library_alt": "A glowing bag"}).status_code == 302
+    assert Variant.objects.get().post.media == [{"sha256": asset.sha256, "alt": "A glowing bag"}]
+
+
 def test_producer_builds_an_event_in_the_editor(people, account):
     client = client_for(people[roles.PRODUCER])
     response = client.post(reverse("playbooks"), {"action": "create", "name": "Super Bowl LXI",

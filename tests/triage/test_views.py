@@ -129,7 +129,9 @@ def test_each_case_event_renders_a_row_fetch_and_a_rail_entry(make_user):
         kinds.add(event.kind)
     assert kinds == {"case.opened", "case.assigned", "case.escalated", "case.waiting", "case.customer_answered",
                      "case.noted", "case.closed"}
-    assert "Escalated to LEGAL" in live.render(LiveEvent.objects.get(kind="case.escalated"))
+    # A P3 escalation goes to the rail only: a toast is for what needs a decision (a P1).
+    escalated = live.render(LiveEvent.objects.get(kind="case.escalated"))
+    assert "escalated to Legal" in escalated and 'class="toast' not in escalated
 
 
 # --- Actions -----------------------------------------------------------------------------

@@ -8,7 +8,8 @@ from tests.conftest import PASSWORD
 from warroom import roles
 from warroom.models import Announcement, AuditEntry
 
-PUBLIC = {"login", "logout", "healthz", "webhook", "crisis_executive"}  # the executive page: its signed link is the key
+# The executive page: its signed link is the key. A short link: whoever saw the post.
+PUBLIC = {"login", "logout", "healthz", "webhook", "crisis_executive", "short_link"}
 POST_ONLY = {"announce"}
 
 

@@ -23,3 +23,17 @@ def no_bidi_controls(value) -> str:
 def bdi(value) -> str:
     text = no_bidi_controls(value)
     return format_html("<bdi>{}</bdi>", text) if text else ""
+
+
+@register.filter(is_safe=True)
+def web_url(value) -> str:
+    """An outside link for an href: the URL without bidi controls when it is http(s), else ""
+    (a `javascript:` or `data:` link from a feed or a webhook must never become clickable)."""
+    from urllib.parse import urlsplit
+
+    url = no_bidi_controls(value).strip()
+    try:
+        scheme = urlsplit(url).scheme.lower()
+    except ValueError:
+        return ""
+    return url if scheme in {"http", "https"} else ""

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('approvals', '0006_post_holding'),
+        ('approvals', '0009_media_assets'),
     ]
 
     operations = [

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('listening', '0005_alertrule_declare_crisis'),
+        ('listening', '0007_results_read_purpose'),
     ]
 
     operations = [

@@ -1,0 +1,86 @@
+"""What happened to what the room published: every post that went out (a published post,
+or a drill's post on the sandbox account) is followed on a schedule that decays with its
+age, through the network's adapter, counted against the X read budget listening keeps;
+and a reading that crosses a follow-up's threshold fires it (ride the wave).
+
+Listening never stops for engagement: engagement reads stretch from half the monthly cap
+and wait altogether in its last tenth (listening.selectors.engagement_pace)."""
+
+from datetime import datetime, timedelta
+
+from django.db.models import Exists, OuterRef
+from django.utils import timezone
+
+from approvals import engagement as approvals_engagement
+from approvals.models import EngagementSample, Post, Tracked
+from listening import selectors as listening_selectors
+from listening import services as listening
+from networks import x
+from networks.errors import AdapterError, RateLimited
+from playbooks.models import Firing
+
+DEFER_WHEN_RESERVED = timedelta(hours=1)
+DEFER_ON_ERROR = timedelta(minutes=5)
+
+
+def engagement_adopt(*, now: datetime) -> int:
+    """Start following what went out in the last week and is not followed yet."""
+    since = now - approvals_engagement.FOLLOW_FOR
+    followed = Tracked.objects.filter(platform=OuterRef("account__platform"), platform_id=OuterRef("platform_id"))
+    posts = (Post.objects.filter(state=Post.State.PUBLISHED, published_at__gte=since, account__platform="x")
+             .exclude(platform_id="").exclude(Exists(followed)).select_related("account"))
+    started = 0
+    for post in posts[:500]:
+        approvals_engagement.tracked_start(account=post.account, platform_id=post.platform_id,
+                                           published_at=post.published_at, post=post)
+        started += 1
+    drill_followed = Tracked.objects.filter(platform=OuterRef("sandbox_account__platform"),
+                                            platform_id=OuterRef("platform_id"))
+    firings = (Firing.objects.filter(drill__isnull=False, published_at__gte=since, sandbox_account__platform="x")
+               .exclude(platform_id="").exclude(Exists(drill_followed)).select_related("sandbox_account"))
+    for firing in firings[:500]:
+        approvals_engagement.tracked_start(account=firing.sandbox_account, platform_id=firing.platform_id,
+                                           published_at=firing.published_at, sandbox=True)
+        started += 1
+    return started
+
+
+def engagement_refresh(*, now: datetime | None = None, limit: int = 100) -> int:
+    """One pass of the schedule (beat, every ENGAGEMENT_EVERY_SECONDS): adopt what went
+    out, read what is due, record it. Returns how many readings were recorded. Safe to
+    run twice and from many workers: due posts are claimed with a lease."""
+    now = now or timezone.now()
+    engagement_adopt(now=now)
+    due = approvals_engagement.tracked_due_claim(now=now, limit=limit)
+    if not due:
+        return 0
+    ids = [tracked.id for tracked in due]
+    pace = listening_selectors.engagement_pace(now=now)
+    if pace is None:  # the rest of the month's reads is listening's: check again later
+        approvals_engagement.tracked_defer(tracked_ids=ids, until=now + DEFER_WHEN_RESERVED)
+        return 0
+    try:
+        counts = x.engagement([tracked.platform_id for tracked in due])
+    except RateLimited as error:
+        approvals_engagement.tracked_defer(tracked_ids=ids, until=max(error.reset_at, now + timedelta(seconds=30)))
+        return 0
+    except AdapterError:  # a 5xx, a timeout, credentials: the next try is in a few minutes
+        approvals_engagement.tracked_defer(tracked_ids=ids, until=now + DEFER_ON_ERROR)
+        return 0
+    listening.engagement_reads_record(reads=len(counts), requests=-(-len(due) // x.LOOKUP_BATCH), now=now)
+    recorded = 0
+    for tracked in due:
+        found = counts.get(tracked.platform_id)
+        if found is None:
+            approvals_engagement.tracked_gone(tracked_id=tracked.id, at=now)
+            continue
+        approvals_engagement.engagement_record(tracked_id=tracked.id, at=now, counts=found, pace=pace)
+        recorded += 1
+    return recorded
+
+
+def engagement_recorded(*, tracked: Tracked, sample: EngagementSample) -> None:
+    """A reading is stored (approvals.engagement_recorded, in its transaction): the
+    follow-ups it lifts over their threshold fire, each once, never while paused."""
+    for follow_up_id in approvals_engagement.follow_ups_crossed(tracked=tracked, sample=sample):
+        approvals_engagement.follow_up_fire(follow_up_id=follow_up_id, sample=sample)
