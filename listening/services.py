@@ -539,11 +539,12 @@ def source_poll(*, source_id: int) -> str:
         return "error"
     def pages() -> Iterator[FetchResult]:
         """The page fetched above, then (while the adapter says there is more) the next ones,
-        each from the cursor of the one before it. Not on X: its adapter walks at most
-        X_MAX_PAGES_PER_POLL pages a poll, which spreads the metered reads over polls."""
+        each from the cursor of the one before it. Not for an adapter that walks its own
+        pages up to a cap per poll (X, Mastodon, Bluesky: registry.pages_itself), which
+        spreads metered and rate-limited reads over polls."""
         page = result
         yield page
-        while page.more and source.platform != "x":
+        while page.more and not registry.pages_itself(source):
             source.cursor = page.cursor  # in memory: the stored cursor moves with each page's transaction
             page = registry.fetch(source)
             yield page

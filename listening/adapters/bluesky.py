@@ -107,6 +107,10 @@ def _mention(item, notes: list[str]) -> tuple[FetchedMention | None, datetime | 
     return mention, indexed
 
 
+# This adapter walks its pages within one fetch, up to its per-poll cap (registry.pages_itself).
+PAGES_PER_FETCH = True
+
+
 def fetch(source: Source) -> FetchResult:
     """Poll from where the cursor left off:
 

@@ -115,6 +115,10 @@ def _later(a: str | None, b: str | None) -> str | None:
     return a if int(a) >= int(b) else b
 
 
+# This adapter walks its pages within one fetch, up to its per-poll cap (registry.pages_itself).
+PAGES_PER_FETCH = True
+
+
 def fetch(source: Source) -> FetchResult:
     """Poll from where the cursor left off: {"min_id": "<the newest id stored>", "query":
     "<the tag, account or search it belongs to>"}.

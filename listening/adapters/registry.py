@@ -19,6 +19,14 @@ MODULES = {
 }
 
 
+def pages_itself(source: Source) -> bool:
+    """Whether the source's adapter walks its own pages within one fetch, up to a cap per
+    poll (X_MAX_PAGES_PER_POLL, MASTODON_/BLUESKY_MAX_PAGES_PER_POLL: metered or rate-
+    limited reads spread over polls): its `more` means "next poll", not "fetch again now"."""
+    module = MODULES.get(source.kind)
+    return bool(module) and getattr(import_module(module), "PAGES_PER_FETCH", False)
+
+
 def fetch(source: Source) -> FetchResult:
     module = MODULES.get(source.kind)
     if module is None:

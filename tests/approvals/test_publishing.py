@@ -226,16 +226,17 @@ def test_a_worker_killed_mid_publish_leaves_the_post_in_needs_check_and_never_re
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_worker_killed_mid_batch_leaves_only_the_post_in_flight_in_needs_check(x, account, make_user, artifacts):
+def test_a_worker_killed_mid_batch_leaves_only_the_post_in_flight_in_needs_check(x, network, account, make_user,
+                                                                              artifacts):
     """A batch task claims five due posts; X holds the first one's answer and the worker is
     killed: that post alone is PUBLISHING (then needs-check), the four it had not reached
     are still SCHEDULED, and once their claim runs out another task sends each once."""
     app.control.purge()
     author = make_user(roles.COMMUNITY_MANAGER)
     posts = due_posts(account, author, [f"Third-quarter drop {i}: fresh out of the fryer" for i in range(5)])
-    x.fail_next(delay=60)  # X records the batch's first post, then keeps the worker waiting
+    network.fail_publish(delay=60)  # the network records the batch's first post, then keeps the worker waiting
 
-    with celery_worker(artifacts, name="pub-batch", **worker_env(x, X_TIMEOUT_SECONDS="120")) as doomed:
+    with celery_worker(artifacts, name="pub-batch", **worker_env(network, TIMEOUT="120")) as doomed:
         batch_task = tasks.posts_publish_batch.delay()
         try:
             wait_until(lambda: len(x.posts) == 1, "X accepted the batch's first post")
