@@ -10,11 +10,16 @@ from django.utils import timezone
 
 
 class Account(models.Model):
-    """A brand account posts go out on (X first)."""
+    """A brand account posts go out on, on one network (networks/registry.py: X, Mastodon,
+    Bluesky). `instance_url` is the server it lives on (a Mastodon instance, a Bluesky PDS)
+    and `secret` its credential (a Mastodon access token, a Bluesky app password); X's
+    credentials come from the environment."""
 
     name = models.CharField(max_length=120)
-    platform = models.CharField(max_length=20, default="x")
+    platform = models.CharField(max_length=20, default="x", help_text="the network: x, mastodon, bluesky")
     handle = models.CharField(max_length=100)
+    instance_url = models.CharField(max_length=300, blank=True, help_text="Mastodon instance or Bluesky PDS")
+    secret = models.CharField(max_length=500, blank=True, help_text="access token or app password; never shown")
     time_zone = models.CharField(max_length=64, default="UTC")
     lead_must_approve = models.BooleanField(default=False, help_text="legal, then the brand lead")
     backup_approver = models.ForeignKey(
@@ -25,6 +30,22 @@ class Account(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} (@{self.handle})"
+
+    @property
+    def network_label(self) -> str:
+        from networks import registry
+
+        return registry.LABELS.get(self.platform, self.platform)
+
+    def post_url(self, platform_id: str) -> str:
+        """Where a person sees one of this account's posts, as its network's module says."""
+        from networks import registry
+        from networks.base import Channel
+
+        if not platform_id or self.platform not in registry.MODULES:
+            return ""
+        channel = Channel(network=self.platform, handle=self.handle, instance_url=self.instance_url)
+        return registry.module(self.platform).post_url(channel, platform_id)
 
 
 class MediaAsset(models.Model):
@@ -120,6 +141,10 @@ class Post(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.id} {self.text[:60]}"
+
+    @property
+    def platform_url(self) -> str:
+        return self.account.post_url(self.platform_id)
 
     def media_items(self) -> list[dict]:
         """The attached files, in order: {"sha256", "alt"} each (older posts may also hold

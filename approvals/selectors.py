@@ -31,8 +31,10 @@ def zone(name: str) -> ZoneInfo:
         return ZoneInfo("UTC")
 
 
-def account_list() -> list[Account]:
-    return list(Account.objects.order_by("name", "id"))
+def account_list(*, network: str | None = None) -> list[Account]:
+    """The brand's accounts; those on one network (a reply goes out where its mention was heard)."""
+    accounts = Account.objects.order_by("name", "id")
+    return list(accounts.filter(platform=network) if network else accounts)
 
 
 def account_get(account_id: int | None) -> Account | None:

@@ -28,10 +28,10 @@ from django.core import signing
 from django.db import transaction
 from django.utils import timezone
 
-from networks import limits, x
-from networks.media import MediaFile
+from networks import limits, registry
+from networks.base import Channel, MediaFile
 from networks.errors import PermanentError, PublishOutcomeUnknown, RateLimited, TransientError
-from warroom import audit, live, roles
+from warroom import audit, live, netguard, roles
 from warroom.errors import Conflict, Forbidden, InvalidInput, WarroomError
 from warroom.hooks import Hook
 
@@ -340,7 +340,8 @@ def _media_files(post: Post) -> list[MediaFile]:
         except (OSError, ValueError) as exc:
             raise PermanentError(f"Not sent: {exc}. The file legal approved is not the file on disk; "
                                  "attach it again for a new Yes.") from exc
-        files.append(MediaFile(data=data, content_type=asset.content_type, sha256=asset.sha256, alt_text=alt,
+        files.append(MediaFile(data=data, mime_type=asset.content_type, sha256=asset.sha256, alt_text=alt,
+                               filename=f"{asset.sha256[:16]}.{asset.content_type.split('/', 1)[1]}",
                                animated=asset.frames > 1))
     return files
 
@@ -438,6 +439,35 @@ def _backup_for(request: ApprovalRequest):
     if not roles.has_role(backup, {_step_role(request.step)}):
         return None, f"the backup approver, {_name(backup)}, does not hold {request.get_step_display().lower()}'s role"
     return backup, f"sent to {_name(backup)}"
+
+
+@transaction.atomic
+def account_create(*, user, name: str, network: str, handle: str, instance_url: str = "", secret: str = "",
+                   time_zone: str = "UTC", sandbox: bool = False) -> Account:
+    """A channel account the room publishes on. Its network's module says what it needs
+    (an instance URL and token for Mastodon, a handle and app password for Bluesky); a
+    server a person typed must be on the public internet (the SSRF guard)."""
+    if not roles.has_role(user, {roles.LEAD, roles.ADMIN}):
+        raise Forbidden("Only the lead or an admin adds channel accounts.")
+    name = (name or "").replace("\x00", "").strip()[:120]
+    if not name:
+        raise InvalidInput("Name is empty: call the account something the room will recognise.")
+    if network not in registry.MODULES:
+        raise InvalidInput(f"Network must be one of: {', '.join(registry.LABELS.values())}.")
+    module = registry.module(network)
+    try:
+        channel = module.channel_clean(Channel(network=network, handle=(handle or "").strip(),
+                                               instance_url=(instance_url or "").strip(), secret=(secret or "").strip(),
+                                               sandbox=sandbox))
+        channel_guard(channel)
+    except PermanentError as error:
+        raise InvalidInput(str(error)) from error
+    account = Account.objects.create(name=name, platform=network, handle=channel.handle[:100],
+                                     instance_url=channel.instance_url[:300], secret=channel.secret[:500],
+                                     time_zone=time_zone or "UTC", sandbox=sandbox)
+    audit.record(actor=user, action="account.create", obj=account,
+                 details={"network": network, "handle": account.handle, "instance_url": account.instance_url})
+    return account
 
 
 @transaction.atomic
@@ -753,6 +783,23 @@ def posts_due_claim(*, now: datetime | None = None, limit: int = 500) -> list[in
     return ids
 
 
+def account_channel(account: Account) -> Channel:
+    """The account as its network's module needs it (networks/base.py)."""
+    return Channel(network=account.platform, handle=account.handle, instance_url=account.instance_url,
+                   secret=account.secret, sandbox=account.sandbox)
+
+
+def channel_guard(channel: Channel) -> None:
+    """The SSRF guard (warroom/netguard.py) on the server a person typed for this account,
+    when its network's module will connect there; PermanentError saying why it may not."""
+    url = registry.module(channel.network).guarded_url(channel)
+    if url:
+        try:
+            netguard.check_url(url)
+        except netguard.NotPublic as error:
+            raise PermanentError(f"The account's server {url[:100]} is refused: {error}") from error
+
+
 def posts_publish_batch(*, limit: int = PUBLISH_BATCH, now: datetime | None = None) -> dict[str, int]:
     """One task's share of the due posts: claim up to `limit` at once, then publish them one
     at a time, each through `post_publish` (its own two transactions: the pause check and
@@ -773,16 +820,18 @@ def posts_publish_batch(*, limit: int = PUBLISH_BATCH, now: datetime | None = No
 
 
 def _publisher(post: Post) -> Callable[[], str]:
-    """The network call for this post: its media uploaded (their bytes checked against the
-    approved hashes first), then the post. X's today; the networks' publisher interface
-    picks the module for the account's platform. A follow-up replies to our own post,
-    whose id is known only once that went out."""
+    """One publish of the post on its account's network (networks/registry.py), returning
+    the network's id for it: its media (their bytes checked against the approved hashes
+    first) go with it. A follow-up replies to our own post, whose id is known only once
+    that went out."""
     parent = post.reply_to_post.platform_id if post.reply_to_post_id else ""
 
     def publish() -> str:
+        channel = account_channel(post.account)
+        network = registry.module(channel.network)
+        channel_guard(channel)
         files = _media_files(post)
-        media_ids = x.upload_media(files) if files else []
-        return x.publish(post.text, in_reply_to=post.in_reply_to or parent or None, media_ids=media_ids)
+        return network.publish(channel, post.text, reply_to=post.in_reply_to or parent or None, media=files).id
     return publish
 
 

@@ -298,6 +298,7 @@ def split(fake, account, author) -> None:
 
     from approvals import services
     from networks import x
+    from networks.base import Channel
     from warroom import live
 
     count = 200
@@ -310,7 +311,7 @@ def split(fake, account, author) -> None:
     full = (time.perf_counter() - started) / count
     started = time.perf_counter()
     for i in range(count):
-        x.publish(f"split call {i}")
+        x.publish(Channel(network="x", handle=account.handle), f"split call {i}")
     x_call = (time.perf_counter() - started) / count
     audience = ["user-1", "role-legal", "role-lead", "role-producer", "role-community-manager"]
     started = time.perf_counter()

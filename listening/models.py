@@ -15,16 +15,26 @@ def new_token() -> str:
 
 
 class Source(models.Model):
-    """A channel the room listens to: an X query or account, an RSS feed, a webhook, a demo replay."""
+    """A channel the room listens to: an X, Mastodon or Bluesky query or account, an RSS
+    feed, a webhook, a demo replay. Mastodon and Bluesky sources name their server
+    (`instance_url`: the instance, the PDS) and, where the network needs one, a login
+    (`login`: the Bluesky handle) and credential (`secret`: an access token, an app password)."""
 
     class Kind(models.TextChoices):
         X_SEARCH = "x_search", "X search"
         X_MENTIONS = "x_mentions", "X mentions of an account"
+        MASTODON_TAG = "mastodon_tag", "Mastodon hashtag"
+        MASTODON_MENTIONS = "mastodon_mentions", "Mastodon mentions of an account"
+        MASTODON_SEARCH = "mastodon_search", "Mastodon search"
+        BLUESKY_SEARCH = "bluesky_search", "Bluesky search"
+        BLUESKY_MENTIONS = "bluesky_mentions", "Bluesky mentions of an account"
         RSS = "rss", "RSS / news feed"
         WEBHOOK = "webhook", "Signed webhook"
         DEMO = "demo", "Demo replay"
 
-    POLLED = (Kind.X_SEARCH, Kind.X_MENTIONS, Kind.RSS, Kind.DEMO)
+    POLLED = (Kind.X_SEARCH, Kind.X_MENTIONS, Kind.MASTODON_TAG, Kind.MASTODON_MENTIONS, Kind.MASTODON_SEARCH,
+              Kind.BLUESKY_SEARCH, Kind.BLUESKY_MENTIONS, Kind.RSS, Kind.DEMO)
+    NETWORKS = ("x", "mastodon", "bluesky")  # kinds named <network>_<what>: their mentions' platform
 
     name = models.CharField(max_length=120)
     kind = models.CharField(max_length=20, choices=Kind.choices)
@@ -48,6 +58,9 @@ class Source(models.Model):
         default=False, help_text="also accept the old signature of the body alone (no timestamp, so replayable)"
     )
     lease_token = models.CharField(max_length=32, blank=True)
+    instance_url = models.CharField(max_length=300, blank=True, help_text="Mastodon instance or Bluesky PDS")
+    login = models.CharField(max_length=253, blank=True, help_text="the Bluesky handle that logs in")
+    secret = models.CharField(max_length=500, blank=True, help_text="access token or app password; never shown")
 
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(default=timezone.now)
@@ -60,7 +73,8 @@ class Source(models.Model):
 
     @property
     def platform(self) -> str:
-        return "x" if self.kind in (self.Kind.X_SEARCH, self.Kind.X_MENTIONS) else self.kind
+        network = self.kind.split("_", 1)[0]
+        return network if network in self.NETWORKS else self.kind
 
 
 class Mention(models.Model):

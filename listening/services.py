@@ -539,11 +539,12 @@ def source_poll(*, source_id: int) -> str:
         return "error"
     def pages() -> Iterator[FetchResult]:
         """The page fetched above, then (while the adapter says there is more) the next ones,
-        each from the cursor of the one before it. Not on X: its adapter walks at most
-        X_MAX_PAGES_PER_POLL pages a poll, which spreads the metered reads over polls."""
+        each from the cursor of the one before it. Not for an adapter that walks its own
+        pages up to a cap per poll (X, Mastodon, Bluesky: registry.pages_itself), which
+        spreads metered and rate-limited reads over polls."""
         page = result
         yield page
-        while page.more and source.platform != "x":
+        while page.more and not registry.pages_itself(source):
             source.cursor = page.cursor  # in memory: the stored cursor moves with each page's transaction
             page = registry.fetch(source)
             yield page
@@ -622,25 +623,39 @@ def engagement_reads_record(*, reads: int, requests: int = 1, now: datetime | No
 # --- The lead's sources and rules ------------------------------------------------------
 
 @transaction.atomic
-def source_create(*, user, name: str, kind: str, query_text: str, poll_interval: int) -> Source:
+def source_create(*, user, name: str, kind: str, query_text: str, poll_interval: int, instance_url: str = "",
+                  login: str = "", secret: str = "") -> Source:
+    """A source the room polls or receives. Mastodon sources name their instance (and a
+    token, which mentions need); Bluesky sources a handle and app password (and a PDS when
+    not bsky.social). A server a person typed must be on the public internet (the SSRF
+    guard, warroom/netguard.py), checked here and again before every poll."""
     name = without_bidi_controls(clean(name, 120)).strip()
     query_text = clean(query_text, 512).strip()
+    instance_url, login, secret = clean(instance_url, 300).strip(), clean(login, 253).strip(), clean(secret, 500).strip()
     if not name:
         raise InvalidInput("Name is empty: call the source something the room will recognise.")
     if kind not in Source.Kind.values:
         raise InvalidInput(f"Kind must be one of: {', '.join(Source.Kind.values)}.")
-    if kind in (Source.Kind.X_SEARCH, Source.Kind.X_MENTIONS, Source.Kind.RSS) and not query_text:
-        what = {"x_search": "an X search query", "x_mentions": "the account handle", "rss": "the feed URL"}[kind]
-        raise InvalidInput(f"Query is empty: this kind of source needs {what}.")
+    needs = {"x_search": "an X search query", "x_mentions": "the account handle", "rss": "the feed URL",
+             "mastodon_tag": "the hashtag", "mastodon_search": "the search words", "bluesky_search": "the search words"}
+    if kind in needs and not query_text:
+        raise InvalidInput(f"Query is empty: this kind of source needs {needs[kind]}.")
     if kind == Source.Kind.RSS and not query_text.startswith(("http://", "https://")):
         raise InvalidInput("Query must be the feed's http:// or https:// URL.")
     if not isinstance(poll_interval, int) or poll_interval < 5 or poll_interval > 86400:
         raise InvalidInput("Poll interval must be between 5 and 86400 seconds.")
+    try:  # a network's adapter checks what its sources need (a server, a login), the SSRF guard included
+        query_text, instance_url, login, secret = registry.source_clean(
+            kind=kind, query=query_text, instance_url=instance_url, login=login, secret=secret)
+    except PermanentError as error:
+        raise InvalidInput(str(error)) from error
     source = Source.objects.create(
         name=name, kind=kind, query=query_text.lstrip("@") if kind == Source.Kind.X_MENTIONS else query_text,
-        poll_interval=poll_interval, created_by=user,
+        poll_interval=poll_interval, created_by=user, instance_url=instance_url.rstrip("/"), login=login.lstrip("@"),
+        secret=secret,
     )
-    audit.record(actor=user, action="source.create", obj=source, details={"kind": kind, "query": source.query})
+    audit.record(actor=user, action="source.create", obj=source,
+                 details={"kind": kind, "query": source.query, "instance_url": source.instance_url, "login": source.login})
     return source
 
 

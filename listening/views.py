@@ -95,6 +95,9 @@ def sources(request: HttpRequest) -> HttpResponse:
                     kind=request.POST.get("kind", ""),
                     query_text=request.POST.get("query", ""),
                     poll_interval=interval if interval is not None else -1,
+                    instance_url=request.POST.get("instance_url", ""),
+                    login=request.POST.get("login", ""),
+                    secret=request.POST.get("secret", ""),
                 )
                 if source.kind == Source.Kind.WEBHOOK:
                     _reveal_once(request, source, source.webhook_secret)

@@ -13,21 +13,4 @@ publish path before it creates the post:
 A failure raises networks/errors.py's errors; an upload never creates a post, so it is
 never PublishOutcomeUnknown."""
 
-from dataclasses import dataclass
-
-
-@dataclass(frozen=True)
-class MediaFile:
-    data: bytes
-    content_type: str  # image/png, image/jpeg, image/gif, image/webp, video/mp4
-    sha256: str
-    alt_text: str = ""
-    animated: bool = False  # a GIF with more than one frame
-
-    @property
-    def is_video(self) -> bool:
-        return self.content_type.startswith("video/")
-
-    @property
-    def filename(self) -> str:
-        return f"{self.sha256[:16]}.{self.content_type.split('/', 1)[1]}"
+from .base import MediaFile  # noqa: F401  (the one shape every module uploads)

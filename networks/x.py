@@ -3,8 +3,9 @@ failures in the words of networks/errors.py, and publishing. tweepy talks to the
 host https://api.twitter.com; a transport mounted on its requests session sends those
 requests to X_API_BASE_URL when it is set (the loopback fake in tests and the demo) and
 enforces X_TIMEOUT_SECONDS on every request. Listening's X adapter fetches through
-`client_for` and `translated_errors`; approvals and drills publish with `publish`;
-room/flows/engagement.py reads what went out with `engagement`.
+`client_for` and `translated_errors`; approvals and drills publish through the interface
+of networks/base.py (`publish`, `delete`, `lookup`, `post_url`); room/flows/engagement.py
+reads what went out with `engagement`.
 
 Settings read here (getattr with defaults): X_BEARER_TOKEN, X_API_BASE_URL,
 X_TIMEOUT_SECONDS (10), and for publishing X_CONSUMER_KEY, X_CONSUMER_SECRET,
@@ -18,8 +19,9 @@ import io
 import os
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 import requests
@@ -28,7 +30,12 @@ from django.conf import settings
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import MaxRetryError, NewConnectionError
 
+from .base import Channel, Found, Limits, MediaFile, Published
 from .errors import PermanentError, PublishOutcomeUnknown, RateLimited, TransientError
+
+NETWORK = "x"
+LABEL = "X"
+LIMITS = Limits(max_chars=280, url_chars=23, counts="weighted", max_media=4)
 
 X_HOST = "https://api.twitter.com"
 UPLOAD_HOST = "https://upload.twitter.com"
@@ -243,7 +250,7 @@ def _category(file) -> str:
 
 
 def upload_media(files, *, sandbox: bool = False) -> list[str]:
-    """Upload each file (networks.media.MediaFile) through X's chunked media upload, as
+    """Upload each file (networks.base.MediaFile) through X's chunked media upload, as
     tweepy does it: INIT with the size, type and category, APPEND in segments, FINALIZE,
     and STATUS while X processes a video; then the alt text (media/metadata/create).
     Returns X's media ids, in order. Nothing is posted, so a failure is never
@@ -272,18 +279,20 @@ def upload_media(files, *, sandbox: bool = False) -> list[str]:
     return media_ids
 
 
-def publish(text: str, *, in_reply_to: str | None = None, sandbox: bool = False,
-            media_ids: list[str] | None = None) -> str:
-    """Create one post on X (a reply when `in_reply_to` is a post id), with the media
-    `upload_media` returned, and return its id.
+def publish(channel: Channel, text: str, *, reply_to: str | None = None, media: Sequence[MediaFile] = ()) -> Published:
+    """Create one post on X (a reply when `reply_to` is a post id), its media uploaded
+    first through `upload_media`, and return its id.
 
-    Sends exactly one request and never retries. Raises RateLimited, PermanentError, or
-    TransientError; PublishOutcomeUnknown (a TransientError) when X may have created the
-    post anyway, so the caller must check before sending it again."""
-    client, user_auth = _publishing_client(sandbox=sandbox)  # kept per process and credentials
+    Sends exactly one create request and never retries. Raises RateLimited, PermanentError,
+    or TransientError; PublishOutcomeUnknown (a TransientError) when X may have created the
+    post anyway, so the caller must check before sending it again. X's credentials come
+    from the environment (see the module's docstring); a sandbox channel posts only with
+    X_SANDBOX_USER_ACCESS_TOKEN."""
+    media_ids = upload_media(list(media), sandbox=channel.sandbox) if media else []
+    client, user_auth = _publishing_client(sandbox=channel.sandbox)  # kept per process and credentials
     try:
         with translated_errors(publishing=True):
-            body = client.create_tweet(text=text, in_reply_to_tweet_id=in_reply_to, media_ids=media_ids or None,
+            body = client.create_tweet(text=text, in_reply_to_tweet_id=reply_to or None, media_ids=media_ids or None,
                                        user_auth=user_auth)
     except BaseException:
         _client_forget(client)
@@ -293,7 +302,59 @@ def publish(text: str, *, in_reply_to: str | None = None, sandbox: bool = False,
     if post_id is None:
         raise PublishOutcomeUnknown("X accepted the post but its answer carried no post id: check the account "
                                     "before trying again.")
-    return post_id
+    return Published(id=post_id, url=post_url(channel, post_id))
+
+
+def delete(channel: Channel, post_id: str) -> None:
+    """Delete one of the account's posts."""
+    client, user_auth = _publishing_client(sandbox=channel.sandbox)
+    try:
+        with translated_errors():
+            client.delete_tweet(post_id, user_auth=user_auth)
+    except BaseException:
+        _client_forget(client)
+        raise
+
+
+def lookup(channel: Channel, post_id: str) -> Found | None:
+    """The post with this id as X holds it, or None when X has no such post."""
+    if valid_id(post_id) is None:
+        return None
+    client, user_auth = _publishing_client(sandbox=channel.sandbox)
+    try:
+        with translated_errors():
+            body = client.get_tweet(post_id, user_auth=user_auth)
+    except PermanentError as error:
+        if isinstance(error.__cause__, tweepy.NotFound):
+            return None
+        _client_forget(client)
+        raise
+    except BaseException:
+        _client_forget(client)
+        raise
+    data = body.get("data") if isinstance(body, dict) else None
+    if not isinstance(data, dict) or valid_id(data.get("id")) is None:
+        return None  # X answers 200 with only `errors` for a post it does not hold
+    return Found(id=data["id"], text=str(data.get("text", "")), url=post_url(channel, data["id"]))
+
+
+def channel_clean(channel: Channel) -> Channel:
+    """The account as typed, checked: an X handle; X's credentials live in the environment."""
+    handle = channel.handle.removeprefix("@")
+    if not re.fullmatch(r"[A-Za-z0-9_]{1,15}", handle):
+        raise PermanentError(f"{channel.handle[:40]!r} is not an X handle: up to 15 letters, digits or underscores.")
+    if channel.instance_url or channel.secret:
+        raise PermanentError("X accounts take no server or token here: X's credentials are set in the environment.")
+    return replace(channel, handle=handle)
+
+
+def guarded_url(channel: Channel) -> str | None:
+    """None: X's host is fixed (and X_API_BASE_URL is set by the operator, not typed in a form)."""
+    return None
+
+
+def post_url(channel: Channel, post_id: str) -> str:
+    return f"https://x.com/{channel.handle or 'i'}/status/{post_id}"
 
 
 # --- engagement ------------------------------------------------------------------------

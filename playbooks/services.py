@@ -19,7 +19,7 @@ from approvals.tasks import post_publish as post_publish_task
 from listening import services as listening
 from listening.adapters import demo
 from listening.models import AlertRule
-from networks import x
+from networks import registry
 from networks.errors import AdapterError
 from warroom import audit, live, roles
 from warroom.errors import Conflict, Forbidden, InvalidInput
@@ -493,7 +493,9 @@ def drill_publish(*, firing_id: int) -> str:
         firing.sent_at = timezone.now()
         firing.save(update_fields=["sent_at"])
     try:
-        platform_id = x.publish(firing.variant.post.text, sandbox=True)
+        channel = approvals.account_channel(firing.sandbox_account)
+        approvals.channel_guard(channel)
+        platform_id = registry.module(channel.network).publish(channel, firing.variant.post.text).id
     except AdapterError as error:
         Firing.objects.filter(id=firing.id).update(error=str(error)[:500])
         return "failed"

@@ -21,7 +21,9 @@ fi
 
 scripts/services.sh up run
 fake_x_pid=""
-trap '[ -n "$fake_x_pid" ] && kill "$fake_x_pid" 2>/dev/null; scripts/services.sh stop run' EXIT
+fake_mastodon_pid=""
+fake_bluesky_pid=""
+trap 'for pid in $fake_x_pid $fake_mastodon_pid $fake_bluesky_pid; do kill "$pid" 2>/dev/null; done; scripts/services.sh stop run' EXIT
 
 if [ -z "${X_BEARER_TOKEN:-}" ]; then
   # No X credentials: listen to the demo replay and publish to a loopback fake of X.
@@ -29,6 +31,22 @@ if [ -z "${X_BEARER_TOKEN:-}" ]; then
   .venv/bin/python -m tests.fakes.x_api --port "${FAKE_X_PORT:-8765}" &
   fake_x_pid=$!
   x_note="  No X_BEARER_TOKEN: posts go to a loopback fake of X at $X_API_BASE_URL (printed below)."
+fi
+
+if [ -z "${MASTODON_API_BASE_URL:-}" ]; then
+  # The demo's Mastodon instance and Bluesky, on loopback: the seeded accounts post there and
+  # the seeded sources hear the fans the fakes make up (--chatter: a post every few seconds).
+  export MASTODON_API_BASE_URL="http://127.0.0.1:${FAKE_MASTODON_PORT:-8766}"
+  .venv/bin/python -m tests.fakes.mastodon --port "${FAKE_MASTODON_PORT:-8766}" --chatter 7 &
+  fake_mastodon_pid=$!
+  network_note="  Mastodon and Bluesky: loopback fakes at $MASTODON_API_BASE_URL and"
+fi
+if [ -z "${BLUESKY_API_BASE_URL:-}" ]; then
+  export BLUESKY_API_BASE_URL="http://127.0.0.1:${FAKE_BLUESKY_PORT:-8767}"
+  .venv/bin/python -m tests.fakes.bluesky --port "${FAKE_BLUESKY_PORT:-8767}" --chatter 9 \
+    --user crunchwave.bsky.social:demo-app-password &
+  fake_bluesky_pid=$!
+  network_note="${network_note:-  Bluesky: a loopback fake at} $BLUESKY_API_BASE_URL (what they accept is printed below)."
 fi
 
 .venv/bin/python manage.py migrate --noinput
@@ -45,6 +63,7 @@ $logins
 
   Health: http://$WARROOM_HOST:$WARROOM_PORT/healthz      Stop: Ctrl-C
 ${x_note:-}
+${network_note:-}
 
 MSG
 .venv/bin/honcho start -f Procfile

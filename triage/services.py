@@ -11,7 +11,9 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from approvals import selectors as approvals_selectors
 from approvals import services as approvals
+from networks import registry as networks
 from listening import query
 from listening.models import Alert, AlertRule, Mention
 from warroom import audit, live, roles
@@ -661,9 +663,15 @@ def case_reply(*, case_id: int, user, account_id: int, text: str, seen_version: 
         raise InvalidInput("This case has no single mention to reply to; reply from one of its mentions.")
     # Answer the customer's latest word in the thread, so the reply sits under what they last said.
     latest = case.mentions.filter(author_handle__iexact=case.mention.author_handle).order_by("-posted_at", "-id").first()
+    target = latest or case.mention
+    account = approvals_selectors.account_get(account_id)
+    if account is not None and target.platform in networks.MODULES and account.platform != target.platform:
+        heard = networks.LABELS.get(target.platform, target.platform)
+        raise InvalidInput(f"This mention came from {heard}: reply from one of the brand's {heard} accounts, "
+                           f"not {account.name} ({networks.LABELS.get(account.platform, account.platform)}).")
     straight, why = reply_route(case=case, user=user, text=text)
     post = approvals.post_create(author=user, account_id=account_id, text=text,
-                                 in_reply_to=(latest or case.mention).external_id, publish_on_approval=True)
+                                 in_reply_to=target.external_id, publish_on_approval=True)
     post = approvals.post_submit(post_id=post.id, user=user, checklist=checklist, override_reason=override_reason,
                                  preapproved=why if straight else "")
     if case.status == Case.Status.NEW:

@@ -19,6 +19,7 @@ from django.views.decorators.http import require_http_methods
 from approvals import selectors as approvals_selectors
 from approvals.services import CHECKLIST
 from listening import selectors as listening_selectors
+from networks import registry as networks
 from warroom import live, roles
 from warroom.errors import InvalidInput, WarroomError
 from warroom.forms import optional_number
@@ -109,6 +110,13 @@ def _row_sync(request: HttpRequest, case_id: int, filters: QueueFilters) -> Http
     return TemplateResponse(request, "triage/queue.html#sync", context)
 
 
+def _reply_network(case: Case) -> str | None:
+    """The network a reply to this case goes out on: its mention's, when that is one the room
+    publishes on (a demo, RSS or webhook mention may be answered from any account)."""
+    platform = case.mention.platform if case.mention else None
+    return platform if platform in networks.MODULES else None
+
+
 def _detail_context(request: HttpRequest, case_id: int | None, **extra) -> tuple[dict, int]:
     try:
         case = selectors.case_get(case_id=case_id, user=request.user)
@@ -117,7 +125,7 @@ def _detail_context(request: HttpRequest, case_id: int | None, **extra) -> tuple
     present = selectors.case_presence(case.id)
     context = {
         "case": case,
-        "accounts": approvals_selectors.account_list(),
+        "accounts": approvals_selectors.account_list(network=_reply_network(case)),
         "canned": selectors.canned_for(case),
         "checklist": list(enumerate(CHECKLIST)),
         "reply_route": services.reply_route(case=case, user=request.user, text=""),

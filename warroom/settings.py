@@ -243,6 +243,16 @@ X_USER_ACCESS_TOKEN = env("X_USER_ACCESS_TOKEN", "")
 # Drills post only to the sandbox account, with its own token (never the brand's credentials).
 X_SANDBOX_USER_ACCESS_TOKEN = env("X_SANDBOX_USER_ACCESS_TOKEN", "")
 
+# Mastodon and Bluesky: each account and source names its own server (instance URL, PDS)
+# and credential; these send every request elsewhere instead (the loopback fakes of tests
+# and the demo), and bound how long a server may stay silent.
+MASTODON_API_BASE_URL = env("MASTODON_API_BASE_URL", "")
+MASTODON_TIMEOUT_SECONDS = float(env("MASTODON_TIMEOUT_SECONDS", "10"))
+MASTODON_MAX_PAGES_PER_POLL = int(env("MASTODON_MAX_PAGES_PER_POLL", "10"))
+BLUESKY_API_BASE_URL = env("BLUESKY_API_BASE_URL", "")
+BLUESKY_TIMEOUT_SECONDS = float(env("BLUESKY_TIMEOUT_SECONDS", "10"))
+BLUESKY_MAX_PAGES_PER_POLL = int(env("BLUESKY_MAX_PAGES_PER_POLL", "10"))
+
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_AGE = int(env("SESSION_COOKIE_AGE", str(12 * 3600)))
 X_FRAME_OPTIONS = "DENY"

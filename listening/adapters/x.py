@@ -177,6 +177,10 @@ def _later(a: str | None, b: str | None) -> str | None:
 
 # --- polling ---------------------------------------------------------------------------
 
+# This adapter walks its pages within one fetch, up to its per-poll cap (registry.pages_itself).
+PAGES_PER_FETCH = True
+
+
 def fetch(source: Source) -> FetchResult:
     """Poll an X search or an account's mentions from where the source's cursor left off.
 

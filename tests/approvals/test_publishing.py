@@ -1,12 +1,13 @@
-"""Publishing approved posts end to end: real PostgreSQL, real Celery worker processes and
-the loopback fake of X; nothing of ours is mocked. A pause that commits stops every post
+"""Publishing approved posts end to end, on every network (X, Mastodon, Bluesky: each test
+runs once per network, on that network's loopback fake): real PostgreSQL, real Celery
+worker processes and the fakes; nothing of ours is mocked. A pause that commits stops every post
 from leaving, a worker killed while X holds the post leaves it in needs-check and never
 sends it again, racing approvals and doubled tasks publish once, an edit voids an
 approval, and X's refusals, rate limits, errors and silences each land where the lead
 expects them.
 
 The fake accepts duplicates here (`reject_duplicates = False`): a post sent twice shows up
-twice in `x.posts` instead of being refused, so "published once" is counted, not assumed.
+twice in the fake's posts instead of being refused, so "published once" is counted, not assumed.
 """
 
 import time
@@ -22,7 +23,7 @@ from django.utils import timezone
 from approvals import services, tasks
 from approvals.models import Account, ApprovalRequest, Post, PublishAttempt
 from tests.conftest import celery_worker, free_port
-from tests.fakes.x_api import x_api  # noqa: F401  (fixture)
+from tests.fakes.networks import NETWORKS, Network, start
 from tests.listening.test_polling import drop_unacked, kill_worker
 from tests.support import all_at_once, wait_until
 from warroom import roles
@@ -36,22 +37,31 @@ BATCH_TASK = "approvals.tasks.posts_publish_batch"
 OK_CHECKLIST = {question: True for question in services.CHECKLIST}
 
 
-@pytest.fixture
-def x(x_api, settings):  # noqa: F811
-    """The fake X, with this process's settings pointed at it; a post sent twice is kept twice."""
-    settings.X_API_BASE_URL = x_api.url
-    settings.X_BEARER_TOKEN = "test"
-    x_api.reject_duplicates = False
-    return x_api
+@pytest.fixture(params=NETWORKS)
+def network(request, settings) -> Network:
+    """One network's running fake, with this process's settings pointed at it; a post sent
+    twice is kept twice."""
+    network = start(request.param)
+    for name, value in network.env.items():
+        setattr(settings, name, value)
+    settings.NETGUARD_ALLOW_HOSTS = ["127.0.0.1"]
+    yield network
+    network.fake.stop()
 
 
 @pytest.fixture
-def account(db):
-    return Account.objects.create(name="Brand", handle="brand")
+def x(network):
+    """The network's fake (named for the first network the room published on)."""
+    return network.fake
 
 
-def worker_env(fake, **extra) -> dict:
-    return {"X_API_BASE_URL": fake.url, "X_BEARER_TOKEN": "test", **extra}
+@pytest.fixture
+def account(db, network):
+    return Account.objects.create(name="Brand", platform=network.kind, **network.account_fields)
+
+
+def worker_env(network: Network, **extra) -> dict:
+    return network.worker_env(**extra)
 
 
 def due_posts(account: Account, author, texts: list[str], publish_at: datetime | None = None) -> list[Post]:
@@ -113,7 +123,7 @@ def tasks_finished(names: tuple[str, ...], task: str) -> int | None:
 # --- The pause, against two real workers ----------------------------------------------
 
 @pytest.mark.django_db(transaction=True)
-def test_a_pause_that_commits_mid_run_stops_every_post_from_leaving(x, account, make_user, artifacts):
+def test_a_pause_that_commits_mid_run_stops_every_post_from_leaving(x, network, account, make_user, artifacts):
     """Two real Celery workers and 500 due posts; the pause commits mid-run; the fake X
     records zero posts accepted after the pause committed, and nothing is lost."""
     app.control.purge()
@@ -122,8 +132,8 @@ def test_a_pause_that_commits_mid_run_stops_every_post_from_leaving(x, account, 
     posts = {post.text: post for post in due_posts(account, author, texts)}
     workers = ("pub-a", "pub-b")
 
-    with celery_worker(artifacts, name=workers[0], concurrency=2, **worker_env(x)), \
-            celery_worker(artifacts, name=workers[1], concurrency=2, **worker_env(x)):
+    with celery_worker(artifacts, name=workers[0], concurrency=2, **worker_env(network)), \
+            celery_worker(artifacts, name=workers[1], concurrency=2, **worker_env(network)):
         assert tasks.publish_due_posts() == 500
         wait_until(lambda: len(x.posts) >= 50, "the workers had published 50 posts")
         services.queue_pause(user=lead, reason="Blackout in the stadium: nothing goes out")
@@ -166,13 +176,13 @@ def test_a_pause_that_commits_mid_run_stops_every_post_from_leaving(x, account, 
 
 @pytest.mark.django_db(transaction=True)
 def test_a_worker_killed_mid_publish_leaves_the_post_in_needs_check_and_never_resends_it(
-        x, account, make_user, artifacts):
+        x, network, account, make_user, artifacts):
     app.control.purge()
     lead, author = make_user(roles.LEAD), make_user(roles.COMMUNITY_MANAGER)
     post = due_post(account, author, "Lights out? Our snacks glow in the dark.")
-    x.fail_next(delay=60)  # X records the post, then keeps the worker waiting for its answer
+    network.fail_publish(delay=60)  # X records the post, then keeps the worker waiting for its answer
 
-    with celery_worker(artifacts, name="pub-doomed", **worker_env(x, X_TIMEOUT_SECONDS="120")) as doomed:
+    with celery_worker(artifacts, name="pub-doomed", **worker_env(network, TIMEOUT="120")) as doomed:
         doomed_task = tasks.post_publish.delay(post.id)
         try:
             wait_until(lambda: len(x.posts) == 1, "X accepted the post")
@@ -195,7 +205,7 @@ def test_a_worker_killed_mid_publish_leaves_the_post_in_needs_check_and_never_re
     assert attempt_outcomes(post) == [PublishAttempt.Outcome.UNKNOWN]
 
     after = due_post(account, author, "Back on: the second-half drop.")
-    with celery_worker(artifacts, name="pub-fresh", **worker_env(x)):
+    with celery_worker(artifacts, name="pub-fresh", **worker_env(network)):
         for _ in range(3):
             tasks.publish_due_posts.delay()
         tasks.post_publish.delay(post.id)  # the killed task, delivered again
@@ -216,16 +226,17 @@ def test_a_worker_killed_mid_publish_leaves_the_post_in_needs_check_and_never_re
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_worker_killed_mid_batch_leaves_only_the_post_in_flight_in_needs_check(x, account, make_user, artifacts):
+def test_a_worker_killed_mid_batch_leaves_only_the_post_in_flight_in_needs_check(x, network, account, make_user,
+                                                                              artifacts):
     """A batch task claims five due posts; X holds the first one's answer and the worker is
     killed: that post alone is PUBLISHING (then needs-check), the four it had not reached
     are still SCHEDULED, and once their claim runs out another task sends each once."""
     app.control.purge()
     author = make_user(roles.COMMUNITY_MANAGER)
     posts = due_posts(account, author, [f"Third-quarter drop {i}: fresh out of the fryer" for i in range(5)])
-    x.fail_next(delay=60)  # X records the batch's first post, then keeps the worker waiting
+    network.fail_publish(delay=60)  # the network records the batch's first post, then keeps the worker waiting
 
-    with celery_worker(artifacts, name="pub-batch", **worker_env(x, X_TIMEOUT_SECONDS="120")) as doomed:
+    with celery_worker(artifacts, name="pub-batch", **worker_env(network, TIMEOUT="120")) as doomed:
         batch_task = tasks.posts_publish_batch.delay()
         try:
             wait_until(lambda: len(x.posts) == 1, "X accepted the batch's first post")
@@ -254,7 +265,7 @@ def test_a_worker_killed_mid_batch_leaves_only_the_post_in_flight_in_needs_check
 # --- Racing approvals and doubled tasks -----------------------------------------------
 
 @pytest.mark.django_db(transaction=True)
-def test_two_approvals_at_once_give_one_approval_and_one_publish(x, account, make_user):
+def test_two_approvals_at_once_give_one_approval_and_one_publish(x, network, account, make_user):
     author = make_user(roles.COMMUNITY_MANAGER)
     legal_a, legal_b = make_user(roles.LEGAL), make_user(roles.LEGAL)
 
@@ -294,7 +305,7 @@ def test_two_approvals_at_once_give_one_approval_and_one_publish(x, account, mak
 # --- Edits, stale approvals, reschedules ----------------------------------------------
 
 @pytest.mark.django_db
-def test_an_edit_voids_the_approval_and_a_stale_yes_is_refused(x, account, make_user):
+def test_an_edit_voids_the_approval_and_a_stale_yes_is_refused(x, network, account, make_user):
     author, legal = make_user(roles.COMMUNITY_MANAGER), make_user(roles.LEGAL)
     post = submitted_post(account, author, "First draft of the halftime post",
                           publish_at=timezone.now() + timedelta(hours=1))
@@ -340,21 +351,21 @@ def test_an_edit_voids_the_approval_and_a_stale_yes_is_refused(x, account, make_
 # --- X's refusals, errors and silences ------------------------------------------------
 
 @pytest.mark.django_db
-def test_x_unreachable_is_retried_with_back_off_then_published_once(x, account, make_user, settings):
+def test_x_unreachable_is_retried_with_back_off_then_published_once(x, network, account, make_user, settings):
     author = make_user(roles.COMMUNITY_MANAGER)
     post = due_post(account, author, "Retry me: the request never reached X")
-    settings.X_API_BASE_URL = f"http://127.0.0.1:{free_port()}"  # nothing listens: the request is never sent
+    network.point(settings, f"http://127.0.0.1:{free_port()}")  # nothing listens: the request is never sent
 
     before = timezone.now()
     assert services.post_publish(post_id=post.id) == "retry"
     post.refresh_from_db()
     assert post.state == Post.State.SCHEDULED and post.retry_at > before
-    assert "Could not reach X" in post.last_error
+    assert f"Could not reach {network.label}" in post.last_error
     assert attempt_outcomes(post) == [PublishAttempt.Outcome.RETRY]
     assert post.id not in services.posts_due()
     assert services.post_publish(post_id=post.id) == "not due"  # backing off
 
-    settings.X_API_BASE_URL = x.url
+    network.point(settings)
     Post.objects.filter(id=post.id).update(retry_at=timezone.now() - timedelta(seconds=1))  # time passes
     assert services.posts_due() == [post.id]
     assert services.post_publish(post_id=post.id) == "published"
@@ -366,10 +377,10 @@ def test_x_unreachable_is_retried_with_back_off_then_published_once(x, account, 
 
 
 @pytest.mark.django_db
-def test_a_rate_limit_is_retried_after_x_s_reset_then_published_once(x, account, make_user):
+def test_a_rate_limit_is_retried_after_x_s_reset_then_published_once(x, network, account, make_user):
     author = make_user(roles.COMMUNITY_MANAGER)
     post = due_post(account, author, "Rate limited: X refused before creating anything")
-    failure = x.fail_next(status=429, reset_in=120)
+    failure = network.fail_publish(status=429, reset_in=120)
 
     assert services.post_publish(post_id=post.id) == "retry"
     post.refresh_from_db()
@@ -385,12 +396,12 @@ def test_a_rate_limit_is_retried_after_x_s_reset_then_published_once(x, account,
 
 
 @pytest.mark.django_db
-def test_a_5xx_from_x_is_not_resent_blindly(x, account, make_user):
+def test_a_5xx_from_x_is_not_resent_blindly(x, network, account, make_user):
     """X can create a post and still answer 5xx, and nothing in the answer says whether it
     did (the adapter raises PublishOutcomeUnknown for it): the lead checks, it is not resent."""
     author = make_user(roles.COMMUNITY_MANAGER)
     post = due_post(account, author, "X answered 503 to this one")
-    x.fail_next(status=503)
+    network.fail_publish(status=503)
 
     assert services.post_publish(post_id=post.id) == "needs check"
     post.refresh_from_db()
@@ -402,11 +413,11 @@ def test_a_5xx_from_x_is_not_resent_blindly(x, account, make_user):
 
 
 @pytest.mark.django_db
-def test_a_permanent_refusal_fails_the_post_with_x_s_reason(x, account, make_user):
+def test_a_permanent_refusal_fails_the_post_with_x_s_reason(x, network, account, make_user):
     author = make_user(roles.COMMUNITY_MANAGER)
     post = due_post(account, author, "X will refuse this one")
     reason = "You are not permitted to perform this action: the account is temporarily locked."
-    x.fail_next(status=403, body={"title": "Forbidden", "detail": reason, "type": "about:blank", "status": 403})
+    network.fail_publish(status=403, body=network.refusal(reason))
 
     assert services.post_publish(post_id=post.id) == "failed"
     post.refresh_from_db()
@@ -419,11 +430,11 @@ def test_a_permanent_refusal_fails_the_post_with_x_s_reason(x, account, make_use
 
 
 @pytest.mark.django_db
-def test_a_timeout_after_sending_goes_to_needs_check_and_is_never_resent(x, account, make_user, settings):
-    settings.X_TIMEOUT_SECONDS = 0.5
+def test_a_timeout_after_sending_goes_to_needs_check_and_is_never_resent(x, network, account, make_user, settings):
+    setattr(settings, network.timeout_setting, 0.5)
     author = make_user(roles.COMMUNITY_MANAGER)
     post = due_post(account, author, "X took this one and went quiet")
-    x.fail_next(delay=3.0)  # X records the post, then answers after our timeout
+    network.fail_publish(delay=3.0)  # X records the post, then answers after our timeout
 
     assert services.post_publish(post_id=post.id) == "needs check"
     post.refresh_from_db()
@@ -438,7 +449,7 @@ def test_a_timeout_after_sending_goes_to_needs_check_and_is_never_resent(x, acco
 # --- A missed slot ----------------------------------------------------------------------
 
 @pytest.mark.django_db
-def test_a_missed_slot_is_not_sent_late(x, account, make_user):
+def test_a_missed_slot_is_not_sent_late(x, network, account, make_user):
     author = make_user(roles.COMMUNITY_MANAGER)
     slot = timezone.now() - timedelta(minutes=10)
     post = due_post(account, author, "Kickoff in five!", publish_at=slot)

@@ -277,6 +277,7 @@ class FakeXAPI:
         self.account = "warroom_brand"  # the account that POST /2/tweets posts as
         self.reject_duplicates = True
         self.max_post_length = 280  # counted in code points (X weighs URLs and CJK; the fake does not)
+        self.deleted: set[str] = set()  # ids DELETE /2/tweets/:id removed (lookups then find nothing)
         self.oldest_since_id: int | None = None  # recent search's 7-day edge: no posts below it, no since_id below it
         self._accepted: dict[int, float] = {}  # post id -> when POST /2/tweets accepted it
         self._engagement: dict[int, dict] = {}
@@ -576,6 +577,10 @@ class FakeXAPI:
                 return 200, self._lookup(params)
             if method == "POST" and parts == ["2", "tweets"]:
                 return 201, self._create(body, auth)
+            if method == "GET" and len(parts) == 3 and parts[:2] == ["2", "tweets"]:
+                return 200, self._lookup_one(parts[2])
+            if method == "DELETE" and len(parts) == 3 and parts[:2] == ["2", "tweets"]:
+                return 200, self._delete(parts[2])
             if parts == ["1.1", "media", "upload.json"]:
                 return self._media_upload(method, params, body)
             if method == "POST" and parts == ["1.1", "media", "metadata", "create.json"]:
@@ -749,6 +754,19 @@ class FakeXAPI:
         self._posts.append(RecordedPost(tweet_id, text, in_reply_to, auth, time.time(), body, tuple(uploads)))
         self._accepted[int(tweet_id)] = time.time()
         return {"data": {"id": tweet_id, "text": text, "edit_history_tweet_ids": [tweet_id]}}
+
+    def _lookup_one(self, tweet_id: str) -> dict:
+        """GET /2/tweets/:id: X answers 200 with only `errors` for a post it does not hold."""
+        tweet = self._tweets.get(int(tweet_id)) if tweet_id.isdigit() else None
+        if tweet is None or tweet_id in self.deleted:
+            return {"errors": [_not_found_error("tweet", "id", tweet_id)]}
+        return {"data": {key: tweet.json[key] for key in DEFAULT_TWEET_FIELDS if key in tweet.json}}
+
+    def _delete(self, tweet_id: str) -> dict:
+        if not tweet_id.isdigit() or int(tweet_id) not in self._tweets:
+            raise _problem(404)
+        self.deleted.add(tweet_id)
+        return {"data": {"deleted": True}}
 
     # --- shapes --------------------------------------------------------------------
 

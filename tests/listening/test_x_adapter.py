@@ -9,6 +9,7 @@ from listening.adapters import PermanentError, RateLimited, TransientError
 from listening.adapters import x as x_adapter
 from listening.models import Source
 from networks import x as x_network
+from networks.base import Channel
 from networks.errors import PublishOutcomeUnknown
 from tests.conftest import free_port
 from tests.fakes.x_api import MISSING, x_api  # noqa: F401  (fixture)
@@ -369,10 +370,13 @@ def test_any_unicode_passes_through(x):
 
 # --- publishing ------------------------------------------------------------------------
 
+BRAND = Channel(network="x", handle="warroom_brand")
+
+
 def test_publish_sends_exactly_one_post(x):
     mention = x.add_tweet("@warroom_brand help", author="fan")
 
-    post_id = x_network.publish("We're on it 💪", in_reply_to=mention)
+    post_id = x_network.publish(BRAND, "We're on it 💪", reply_to=mention).id
 
     assert len(x.posts) == 1
     post = x.posts[0]
@@ -386,24 +390,24 @@ def test_publish_signs_with_oauth1_user_context_when_configured(x, settings):
     settings.X_CONSUMER_KEY, settings.X_CONSUMER_SECRET = "ck", "cs"
     settings.X_ACCESS_TOKEN, settings.X_ACCESS_TOKEN_SECRET = "at", "ats"
 
-    x_network.publish("Signed as the brand")
+    x_network.publish(BRAND, "Signed as the brand")
 
     assert x.posts[0].auth == {"type": "oauth1", "token": "at", "consumer_key": "ck"}
 
 
 def test_publish_refused_by_x_is_permanent(x):
-    x_network.publish("Same words")
+    x_network.publish(BRAND, "Same words")
     with pytest.raises(PermanentError, match="duplicate content"):
-        x_network.publish("Same words")
+        x_network.publish(BRAND, "Same words")
     with pytest.raises(PermanentError, match="reply to a Tweet that is deleted"):
-        x_network.publish("Replying to nothing", in_reply_to="42")
+        x_network.publish(BRAND, "Replying to nothing", reply_to="42")
     assert len(x.posts) == 1
 
 
 def test_publish_rate_limited_sends_nothing(x):
     failure = x.fail_next(status=429, reset_in=120)
     with pytest.raises(RateLimited) as caught:
-        x_network.publish("Later")
+        x_network.publish(BRAND, "Later")
     assert caught.value.reset_at == datetime.fromtimestamp(failure.reset_at, tz=timezone.utc)
     assert x.posts == []
 
@@ -412,11 +416,20 @@ def test_publish_timeout_means_the_outcome_is_unknown(x, settings):
     settings.X_TIMEOUT_SECONDS = 0.5
     x.fail_next(delay=5.0)
     with pytest.raises(PublishOutcomeUnknown, match="may have published it"):
-        x_network.publish("Slow one")
+        x_network.publish(BRAND, "Slow one")
     assert [post.text for post in x.posts] == ["Slow one"]  # X took it; only the answer was lost
+
+
+def test_lookup_finds_a_post_until_it_is_deleted(x):
+    published = x_network.publish(BRAND, "Look me up")
+    assert published.url == f"https://x.com/warroom_brand/status/{published.id}"
+    assert x_network.lookup(BRAND, published.id).text == "Look me up"
+    x_network.delete(BRAND, published.id)
+    assert x_network.lookup(BRAND, published.id) is None
+    assert x_network.lookup(BRAND, "not-an-id") is None
 
 
 def test_publish_server_error_means_the_outcome_is_unknown(x):
     x.fail_next(status=503)
     with pytest.raises(PublishOutcomeUnknown):
-        x_network.publish("Maybe")
+        x_network.publish(BRAND, "Maybe")

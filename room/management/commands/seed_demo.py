@@ -98,6 +98,7 @@ class Command(BaseCommand):
         Account.objects.get_or_create(handle="Crunchwave", defaults={
             "name": "Crunchwave", "time_zone": "America/New_York",
             "backup_approver": User.objects.get(username="counsel")})
+        self._networks(lead)
         if not Source.objects.filter(kind=Source.Kind.DEMO).exists():
             listening.source_create(
                 user=lead, name="Super Bowl night (demo replay)", kind=Source.Kind.DEMO, query_text="speed=10", poll_interval=5
@@ -110,6 +111,26 @@ class Command(BaseCommand):
         self._crisis(lead, User.objects.get(username="producer"), User.objects.get(username="legal"))
         for username, password, role in logins:
             self.stdout.write(f"  {role:<18} {username:<10} {password}")
+
+    def _networks(self, lead) -> None:
+        """Crunchwave on Mastodon and Bluesky, and a source on each, when `make run` started
+        their loopback fakes (MASTODON_API_BASE_URL, BLUESKY_API_BASE_URL): the demo then
+        hears and posts on them without credentials."""
+        if settings.MASTODON_API_BASE_URL:
+            Account.objects.get_or_create(handle="crunchwave", platform="mastodon", defaults={
+                "name": "Crunchwave on Mastodon", "time_zone": "America/New_York",
+                "instance_url": "https://mastodon.example", "secret": "demo-mastodon-token"})
+            if not Source.objects.filter(kind=Source.Kind.MASTODON_TAG).exists():
+                listening.source_create(user=lead, name="#Crunchwave on Mastodon (demo fake)", kind=Source.Kind.MASTODON_TAG,
+                                        query_text="#Crunchwave", poll_interval=10,
+                                        instance_url="https://mastodon.example", secret="demo-mastodon-token")
+        if settings.BLUESKY_API_BASE_URL:
+            Account.objects.get_or_create(handle="crunchwave.bsky.social", platform="bluesky", defaults={
+                "name": "Crunchwave on Bluesky", "time_zone": "America/New_York", "secret": "demo-app-password"})
+            if not Source.objects.filter(kind=Source.Kind.BLUESKY_MENTIONS).exists():
+                listening.source_create(user=lead, name="Mentions of Crunchwave on Bluesky (demo fake)",
+                                        kind=Source.Kind.BLUESKY_MENTIONS, query_text="", poll_interval=10,
+                                        login="crunchwave.bsky.social", secret="demo-app-password")
 
     def _crisis(self, lead, producer, legal) -> None:
         """The crisis team (a triage rule sending the tragedy rule's cases to it at P1), the
