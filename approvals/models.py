@@ -146,6 +146,10 @@ class Post(models.Model):
     def platform_url(self) -> str:
         return self.account.post_url(self.platform_id)
 
+    def media_links(self) -> list[str]:
+        """Plain URLs given as media before uploads existed: shown to legal as links, never sent."""
+        return [m for m in self.media if isinstance(m, str)]
+
     def media_items(self) -> list[dict]:
         """The attached files, in order: {"sha256", "alt"} each (older posts may also hold
         plain URLs from before uploads; those are links, not files, and are not sent)."""

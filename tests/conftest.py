@@ -378,3 +378,15 @@ def celery_beat(artifacts: Path, schedule_dir: Path, **env):
             except subprocess.TimeoutExpired:
                 process.kill()
         log.close()
+
+
+@pytest.fixture
+def nobody_present():
+    """Nobody is in the room (presence lives in Redis, which outlives a test): notices and
+    links for people on deck go to everyone who asked for them. Cleared again afterwards."""
+    from warroom import presence
+
+    expiry, who = presence._keys()
+    presence._redis().delete(expiry, who)
+    yield
+    presence._redis().delete(expiry, who)

@@ -1,8 +1,8 @@
 """The Wall's writes: notification preferences, notices sent once per (event, person),
 and story arcs (a tracked query whose daily counts are kept up to date in batches)."""
 
-import logging
 from datetime import datetime, time, timedelta
+from functools import partial
 
 import requests
 from django.conf import settings
@@ -14,14 +14,13 @@ from approvals import services as approvals
 from approvals.models import ApprovalRequest
 from listening import query as query_language
 from listening.models import Mention
-from warroom import audit, live, presence, roles
+from warroom import audit, live, notices, presence, roles
 from warroom.errors import Forbidden, InvalidInput
 from warroom.models import LiveEvent, LiveGroup
 
 from . import tasks
 from .models import Notification, NotificationPreference, Topic, TopicDay
 
-logger = logging.getLogger(__name__)
 
 # Live event kinds that reach people on deck, and the preference that lets each through.
 NOTIFY = {
@@ -127,33 +126,24 @@ def event_notify(*, event_id: int) -> int:
         notice = _claim(event=event, channel=Notification.Channel.EMAIL, user=pref.user)
         if notice is None:
             continue
-        try:
-            send_mail(
-                subject=f"[Warroom] {_one_line(summary, SUBJECT_LIMIT)}",
-                message=f"{summary}\n\nYou are on deck and not in the room. {where}: {link}\n"
-                        f"Change what you receive: {settings.PUBLIC_BASE_URL.rstrip('/')}/wall/notifications/\n",
-                from_email=None, recipient_list=[pref.user.email],
-            )
-            notice.sent_at = timezone.now()
-            sent += 1
-        except Exception as error:  # noqa: BLE001 - one bad address or server must not stop the others
-            logger.warning("notice %s not sent: %s", notice.key, error)
-            notice.error = f"{type(error).__name__}: {error}"[:500]
-        notice.save(update_fields=["sent_at", "error"])
+        sent += notices.deliver(notice, partial(
+            send_mail,
+            subject=f"[Warroom] {_one_line(summary, SUBJECT_LIMIT)}",
+            message=f"{summary}\n\nYou are on deck and not in the room. {where}: {link}\n"
+                    f"Change what you receive: {settings.PUBLIC_BASE_URL.rstrip('/')}/wall/notifications/\n",
+            from_email=None, recipient_list=[pref.user.email],
+        ))
     if settings.SLACK_WEBHOOK_URL:
         notice = _claim(event=event, channel=Notification.Channel.SLACK)
         if notice is not None:
-            try:
-                response = requests.post(settings.SLACK_WEBHOOK_URL, json={"text": f"{summary} <{link}|{'Open the Wall' if group is None else 'See them all'}>"},
-                                         timeout=SLACK_TIMEOUT)
-                response.raise_for_status()
-                notice.sent_at = timezone.now()
-                sent += 1
-            except requests.RequestException as error:
-                logger.warning("Slack notice %s not sent: %s", notice.key, error)
-                notice.error = f"{type(error).__name__}: {error}"[:500]
-            notice.save(update_fields=["sent_at", "error"])
+            text = f"{summary} <{link}|{'Open the Wall' if group is None else 'See them all'}>"
+            sent += notices.deliver(notice, partial(_slack_post, text), what="Slack notice")
     return sent
+
+
+def _slack_post(text: str) -> None:
+    response = requests.post(settings.SLACK_WEBHOOK_URL, json={"text": text}, timeout=SLACK_TIMEOUT)
+    response.raise_for_status()
 
 
 def approval_notify(*, event_id: int) -> int:
@@ -177,22 +167,17 @@ def approval_notify(*, event_id: int) -> int:
         notice = _claim(event=event, channel=Notification.Channel.EMAIL, user=pref.user)
         if notice is None:
             continue
-        try:
-            link, token = approvals.approval_link_issue(request_id=request.id, user=pref.user)
+        def send(user=pref.user) -> None:
+            link, token = approvals.approval_link_issue(request_id=request.id, user=user)
             send_mail(
                 subject=f"[Warroom] Your answer: {_one_line(summary, SUBJECT_LIMIT)}",
                 message=f"{summary}\n\nYou are on deck and not in the room. Answer Yes or No from here "
                         f"(sign in first; the link answers once, for this exact text, until "
                         f"{link.expires_at:%H:%M} UTC):\n{base}/approvals/away/{token}/\n\n"
                         f"Change what you receive: {base}/wall/notifications/\n",
-                from_email=None, recipient_list=[pref.user.email],
+                from_email=None, recipient_list=[user.email],
             )
-            notice.sent_at = timezone.now()
-            sent += 1
-        except Exception as error:  # noqa: BLE001 - one bad address or server must not stop the others
-            logger.warning("approval notice %s not sent: %s", notice.key, error)
-            notice.error = f"{type(error).__name__}: {error}"[:500]
-        notice.save(update_fields=["sent_at", "error"])
+        sent += notices.deliver(notice, send, what="approval notice")
     return sent
 
 

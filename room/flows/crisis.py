@@ -7,7 +7,7 @@ Standing down resumes the queue with the lead's choice of what to release and sa
 report. The lead declares from the room; an alert rule with "declare crisis" declares
 from ingest (room/flows/ingest.alert_actions, through listening's alert_matched hook)."""
 
-import logging
+from functools import partial
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
@@ -20,12 +20,11 @@ from listening import query as query_language
 from triage import selectors as triage_selectors
 from triage import services as triage
 from triage.models import Priority, Team
-from warroom import audit, live, roles
+from warroom import audit, live, notices, roles
 from warroom.errors import Conflict, Forbidden, InvalidInput
 
 from ..models import Crisis, CrisisContact, CrisisEntry, CrisisNotice
 
-logger = logging.getLogger(__name__)
 # pg_advisory_xact_lock key that serializes declaring ("CRIS" in ASCII).
 DECLARE_LOCK = 0x43524953
 CASES_PER_BATCH = 50
@@ -164,14 +163,8 @@ def crisis_notify(*, crisis_id: int) -> int:
                                                          channel=channel.name, contact=contact)
             except IntegrityError:
                 continue
-            try:
-                channel.send(contact=contact, subject=subject, text=text)
-                notice.sent_at = timezone.now()
-                sent += 1
-            except Exception as error:  # noqa: BLE001 - one bad address or channel must not stop the others
-                logger.warning("crisis notice %s not sent: %s", notice.key, error)
-                notice.error = f"{type(error).__name__}: {error}"[:500]
-            notice.save(update_fields=["sent_at", "error"])
+            sent += notices.deliver(notice, partial(channel.send, contact=contact, subject=subject, text=text),
+                                    what="crisis notice")
     return sent
 
 

@@ -16,17 +16,9 @@ from wall import services as wall
 from warroom import presence, roles
 from warroom.models import AuditEntry
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("nobody_present")]
 TICKED = {question: True for question in services.CHECKLIST}
 LINK = re.compile(r"/approvals/away/([^/\s]+)/")
-
-
-@pytest.fixture(autouse=True)
-def nobody_present():
-    expiry, who = presence._keys()
-    presence._redis().delete(expiry, who)
-    yield
-    presence._redis().delete(expiry, who)
 
 
 def on_deck(make_user, role, name):

@@ -4,11 +4,13 @@ accounts with their own texts goes to legal as two requests, legal's card shows 
 files, and a file is served only to signed-in people, as what it is, able to run nothing."""
 
 import html as htmllib
+from datetime import timedelta
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from approvals import services
 from approvals.models import Account, MediaAsset, Post
@@ -138,3 +140,17 @@ def test_the_library_lists_files_by_event_and_legal_clears_them(make_user, accou
     asset.refresh_from_db()
     assert asset.cleared_by == lena
     assert "Cleared by" in legal.get(reverse("media_library")).content.decode()
+
+
+def test_links_given_as_media_before_uploads_are_shown_to_legal_as_links_only_when_web(make_user, accounts):
+    author = make_user(roles.COMMUNITY_MANAGER)
+    link = "https://cdn.example.com/creative/halftime.mp4"
+    post = services.post_create(author=author, account_id=accounts[0].id, text="Lights out? Our snacks glow.",
+                                media=[link], publish_at=timezone.now() + timedelta(hours=1))
+    services.post_submit(post_id=post.id, user=author, checklist={q: True for q in services.CHECKLIST})
+    Post.objects.filter(id=post.id).update(media=[link, "javascript:alert(1)"])  # a row written before the check
+    client, _ = signed_in(make_user, roles.LEGAL)
+    page = client.get(reverse("approvals")).content.decode()
+    assert "Links (not uploaded with the post):" in page
+    assert f'<a href="{link}" rel="noopener noreferrer nofollow" target="_blank"><bdi>{link}</bdi></a>' in page
+    assert 'href="javascript:' not in page

@@ -23,20 +23,14 @@ from warroom.services import announcement_post
 from tests.e2e.test_shell import screenshot_dir
 from tests.listening import factories as f
 from triage import services as triage
-from warroom import presence, roles
+from warroom import roles
 
 LIVE = 10000  # ms a live change may take to arrive
 POLLED = 20000  # changes whose events the kiosk's roles do not receive arrive with its 15 s refresh
 TICKED = {question: True for question in approvals.CHECKLIST}
 DEMO = Path(__file__).resolve().parents[2] / "listening" / "demo" / "superbowl.jsonl"
 
-
-@pytest.fixture(autouse=True)
-def nobody_present():
-    expiry, who = presence._keys()
-    presence._redis().delete(expiry, who)
-    yield
-    presence._redis().delete(expiry, who)
+pytestmark = pytest.mark.usefixtures("nobody_present")
 
 
 def ingest(texts: list[str], *, minutes_ago: float = 0, source=None) -> None:

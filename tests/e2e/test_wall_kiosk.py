@@ -14,7 +14,7 @@ from approvals.models import Account
 from listening import services as listening
 from tests.e2e.support import off_main_thread, signed_in_page, wait_until  # noqa: F401  (a fixture)
 from tests.listening import factories as f
-from warroom import presence, roles
+from warroom import roles
 
 SCREENS = [(1280, 720), (1440, 900), (1920, 1080), (3840, 2160)]
 TICKED = {question: True for question in approvals.CHECKLIST}
@@ -32,13 +32,7 @@ OVERFLOWS = """() => {
   return {tiles: tiles.length, out: out, page: document.documentElement.scrollWidth - window.innerWidth};
 }"""
 
-
-@pytest.fixture(autouse=True)
-def nobody_present():
-    expiry, who = presence._keys()
-    presence._redis().delete(expiry, who)
-    yield
-    presence._redis().delete(expiry, who)
+pytestmark = pytest.mark.usefixtures("nobody_present")
 
 
 def test_the_wall_is_a_kiosk_whose_tiles_fit_every_screen(transactional_db, room_server, signed_in_page, make_user,

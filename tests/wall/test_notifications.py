@@ -24,7 +24,7 @@ from warroom import presence, roles
 from warroom.celery import app as celery_app
 from warroom.models import LiveEvent
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("nobody_present")]
 
 
 class Inbox:
@@ -69,14 +69,6 @@ def slack(settings):
     settings.SLACK_WEBHOOK_URL = f"http://127.0.0.1:{server.server_port}/services/T000/B000/XXXX"
     yield SlackFake.received
     server.shutdown()
-
-
-@pytest.fixture(autouse=True)
-def nobody_present():
-    expiry, who = presence._keys()
-    presence._redis().delete(expiry, who)
-    yield
-    presence._redis().delete(expiry, who)
 
 
 def on_deck(make_user, role, name, **prefs):

@@ -13,19 +13,11 @@ from listening.models import Mention
 from tests.listening import factories as f
 from triage import services as triage
 from wall import services as wall
-from warroom import live, presence, roles
+from warroom import live, roles
 from warroom.models import LiveEvent, LiveGroup
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("nobody_present")]
 TOAST = re.compile(r'class="toast ')
-
-
-@pytest.fixture(autouse=True)
-def nobody_present():
-    expiry, who = presence._keys()
-    presence._redis().delete(expiry, who)
-    yield
-    presence._redis().delete(expiry, who)
 
 
 def open_cases(n: int, priority: str) -> list:

@@ -15,15 +15,7 @@ from warroom import live, presence, roles
 from warroom.asgi import application
 from warroom.models import LiveEvent
 
-pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-def nobody_present():
-    expiry, who = presence._keys()
-    presence._redis().delete(expiry, who)
-    yield
-    presence._redis().delete(expiry, who)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("nobody_present")]
 
 
 async def open_page(user, path: str) -> WebsocketCommunicator:
