@@ -830,6 +830,10 @@ def _publisher(post: Post) -> Callable[[], str]:
         channel = account_channel(post.account)
         network = registry.module(channel.network)
         channel_guard(channel)
+        if post.reply_to_post_id and not parent:  # a thread's link before it is not out yet
+            raise TransientError("The post this follows up is not published yet; trying again shortly.")
+        if post.repost:
+            return network.repost(channel, parent).id
         files = _media_files(post)
         return network.publish(channel, post.text, reply_to=post.in_reply_to or parent or None, media=files).id
     return publish
