@@ -712,7 +712,7 @@ class FakeXAPI:
         data, errors = [], []
         for value in ids:
             tweet = self._tweets.get(int(value)) if value.isascii() and value.isdigit() else None
-            if tweet is None:
+            if tweet is None or value in self.deleted:
                 errors.append(_not_found_error("tweet", "ids", value))
                 continue
             item = {key: tweet.json[key] for key in DEFAULT_TWEET_FIELDS if key in tweet.json}
