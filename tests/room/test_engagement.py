@@ -22,6 +22,7 @@ from room.flows.engagement import engagement_refresh
 from tests.approvals.test_publishing import OK_CHECKLIST, due_post
 from tests.fakes.networks import NETWORKS, Network, start
 from warroom import roles
+from warroom.errors import InvalidInput
 from warroom.models import AuditEntry
 
 T0 = datetime(2030, 2, 3, 23, 0, tzinfo=dt_timezone.utc)
@@ -283,8 +284,12 @@ def test_a_repost_is_bound_to_the_post_it_reposts_in_the_approval(account, make_
     assert repost.content_hash() != bound  # a Yes to repost one post is no Yes to repost another
     repost.reply_to_post, repost.repost = parent, False
     assert repost.content_hash() != bound  # nor a Yes for an empty reply to it
-    with pytest.raises(Exception, match="already has a repost"):
+    with pytest.raises(InvalidInput, match="already has a repost"):
         engagement.follow_up_create(user=author, parent_post_id=parent.id, likes=9, kind="repost")
+    with pytest.raises(InvalidInput, match="no text of its own"):
+        services.post_edit(post_id=repost.id, user=author, text="Now with words")
+    with pytest.raises(InvalidInput, match="Kind"):
+        engagement.follow_up_create(user=author, parent_post_id=parent.id, text="x", likes=9, kind="quote")
 
 
 # --- every network ---------------------------------------------------------------------
