@@ -1,7 +1,8 @@
 """Approvals' writes for what happened after a post went out: following its engagement on
 a schedule that decays with age (append-only samples, latest counts rolled up on the
 Tracked row), the room's own short links and their clicks, and the follow-ups that ride
-the wave (a pre-approved reply that fires once when its parent passes a threshold).
+the wave (a pre-approved reply, thread or repost that fires once when its parent passes a
+threshold).
 
 Reading the network and the read budget are the orchestration layer's
 (room/flows/engagement.py): this module claims what is due, records what was read, and
@@ -201,21 +202,45 @@ def short_link_hit(*, code: str, method: str, user_agent: str, purpose: str = ""
 
 # --- Ride the wave -------------------------------------------------------------------------
 
+KINDS = {kind.value for kind in FollowUp.Kind}
+
+
 @transaction.atomic
-def follow_up_create(*, user, parent_post_id: int, text: str, likes: int, within_minutes: int = 60) -> FollowUp:
-    """A reply to one of our own posts, prepared ahead: a fire-only draft bound to that
-    parent (legal clears it like any post), and the threshold that fires it."""
-    parent = Post.objects.filter(id=parent_post_id).first()
+def follow_up_create(*, user, parent_post_id: int, text: str = "", likes: int, within_minutes: int = 60,
+                     kind: str = FollowUp.Kind.REPLY) -> FollowUp:
+    """A follow-up to one of our own posts, prepared ahead: a fire-only draft (legal clears
+    it like any post) and the threshold on the parent that fires it. A reply answers the
+    parent; a thread answers the follow-up before it in the parent's chain (the parent
+    itself for the first); a repost has no text, and legal's Yes binds the post it reposts
+    (one repost per parent: a network takes a repost once)."""
+    parent = Post.objects.select_for_update().filter(id=parent_post_id).first()
     if parent is None:
         raise InvalidInput("No such post to follow up.")
+    if kind not in KINDS:
+        raise InvalidInput("Kind: a reply, a thread or a repost.")
     if not isinstance(likes, int) or likes < 1 or not isinstance(within_minutes, int) or not 1 <= within_minutes <= 7 * 24 * 60:
         raise InvalidInput("Threshold: likes of at least 1, within 1 minute to a week.")
-    post = services.post_create(author=user, account_id=parent.account_id, text=text, fire_only=True)
-    post.reply_to_post = parent
-    post.save(update_fields=["reply_to_post", "updated_at"])
-    follow_up = FollowUp.objects.create(post=post, likes=likes, within_minutes=within_minutes)
+    if kind == FollowUp.Kind.REPOST:
+        if not roles.has_role(user, services.AUTHORS):
+            raise Forbidden("Your role cannot write posts.")
+        if FollowUp.objects.filter(parent=parent, kind=FollowUp.Kind.REPOST).exists():
+            raise InvalidInput("This post already has a repost follow-up: a network takes a repost once.")
+        post = Post.objects.create(account=parent.account, author=user, text="", fire_only=True, repost=True,
+                                   reply_to_post=parent)
+        audit.record(actor=user, action="post.create", obj=post, details={"repost_of": parent.id})
+    else:
+        post = services.post_create(author=user, account_id=parent.account_id, text=text, fire_only=True)
+        target = parent
+        if kind == FollowUp.Kind.THREAD:
+            before = (FollowUp.objects.filter(parent=parent).exclude(kind=FollowUp.Kind.REPOST)
+                      .select_related("post").order_by("-id").first())
+            target = before.post if before is not None else parent
+        post.reply_to_post = target
+        post.save(update_fields=["reply_to_post", "updated_at"])
+    follow_up = FollowUp.objects.create(post=post, parent=parent, kind=kind, likes=likes, within_minutes=within_minutes)
     audit.record(actor=user, action="follow_up.create", obj=post,
-                 details={"parent": parent.id, "likes": likes, "within_minutes": within_minutes})
+                 details={"parent": parent.id, "kind": kind, "reply_to": post.reply_to_post_id, "likes": likes,
+                          "within_minutes": within_minutes})
     return follow_up
 
 
@@ -223,8 +248,10 @@ def follow_up_create(*, user, parent_post_id: int, text: str, likes: int, within
 def follow_up_fire(*, follow_up_id: int, sample: EngagementSample) -> Post | None:
     """Fire a follow-up whose parent crossed its threshold: exactly once (the row is
     locked and stamped), never while the queue is paused (it waits and is checked again
-    at the next reading), only with legal's Yes for its exact text. Audited and pushed
-    live like a fire. None when it did not fire."""
+    at the next reading), only with legal's Yes for its exact content (a repost's: the
+    post it reposts), and a thread only once the follow-up before it is out (it answers
+    that post, whose id is known then). Audited and pushed live like a fire. None when
+    it did not fire."""
     follow_up = FollowUp.objects.select_for_update().select_related("post").filter(id=follow_up_id).first()
     if follow_up is None or follow_up.fired_at is not None:
         return None
@@ -233,26 +260,31 @@ def follow_up_fire(*, follow_up_id: int, sample: EngagementSample) -> Post | Non
         return None
     if post.state != Post.State.APPROVED or post.approved_hash != post.content_hash():
         return None
+    target = Post.objects.filter(id=post.reply_to_post_id).first() if post.reply_to_post_id else None
+    if target is None or target.state != Post.State.PUBLISHED or not target.platform_id:
+        return None  # the post it answers (or reposts) is not out yet: the next reading checks again
     follow_up.fired_at = timezone.now()
     follow_up.save(update_fields=["fired_at"])
     post.publish_at, post.state, post.enqueued_at = follow_up.fired_at, Post.State.SCHEDULED, None
     post.save(update_fields=["publish_at", "state", "enqueued_at", "updated_at"])
-    details = {"parent": post.reply_to_post_id, "likes": sample.likes, "threshold": follow_up.likes,
+    details = {"parent": follow_up.parent_id or post.reply_to_post_id, "kind": follow_up.kind,
+               "reply_to": post.reply_to_post_id, "likes": sample.likes, "threshold": follow_up.likes,
                "content_hash": post.approved_hash}
     audit.record(actor=None, action="follow_up.fire", obj=post, details=details)
+    what = f"reposting our post #{post.reply_to_post_id}" if post.repost else post.text[:100]
     live.publish("follow_up.fired", audience=[live.ROOM],
-                 summary=f"Riding the wave ({sample.likes} likes ≥ {follow_up.likes}): {post.text[:100]}",
-                 post_id=post.id, parent_id=post.reply_to_post_id)
+                 summary=f"Riding the wave ({sample.likes} likes ≥ {follow_up.likes}): {what}",
+                 post_id=post.id, parent_id=follow_up.parent_id or post.reply_to_post_id, follow_up_kind=follow_up.kind)
     tasks.post_publish.delay_on_commit(post.id)
     return post
 
 
 def follow_ups_crossed(*, tracked: Tracked, sample: EngagementSample) -> list[int]:
-    """The follow-ups of this tracked post that its reading crossed and that wait to fire."""
+    """The follow-ups of this tracked post that its reading crossed and that wait to fire,
+    in the order they were made (a thread's links in chain order)."""
     if tracked.post_id is None or tracked.sandbox:
         return []
-    waiting = FollowUp.objects.filter(post__reply_to_post_id=tracked.post_id, fired_at__isnull=True,
-                                      likes__lte=sample.likes)
+    waiting = FollowUp.objects.filter(parent_id=tracked.post_id, fired_at__isnull=True,
+                                      likes__lte=sample.likes).order_by("id")
     return [follow_up.id for follow_up in waiting
             if sample.at <= tracked.published_at + timedelta(minutes=follow_up.within_minutes)]
-

@@ -118,6 +118,7 @@ class Post(models.Model):
     in_reply_to = models.CharField(max_length=128, blank=True, help_text="the platform id of the post replied to")
     reply_to_post = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
                                       help_text="a reply to one of our own posts, whose id is known once it is out")
+    repost = models.BooleanField(default=False, help_text="a repost of reply_to_post: no text of its own")
     state = models.CharField(max_length=20, choices=State.choices, default=State.DRAFT, db_index=True)
     publish_at = models.DateTimeField(null=True, blank=True, db_index=True)
     publish_on_approval = models.BooleanField(default=False, help_text="publish now: the moment the last Yes lands")
@@ -161,6 +162,8 @@ class Post(models.Model):
         parts = [self.account_id, self.text, self.in_reply_to, self.media]
         if self.reply_to_post_id:  # a follow-up: legal cleared it as a reply to that post
             parts.append(self.reply_to_post_id)
+        if self.repost:  # legal cleared a repost of that post (it has no text to bind)
+            parts.append("repost")
         content = json.dumps(parts, ensure_ascii=False, sort_keys=True)
         return hashlib.sha256(content.encode()).hexdigest()
 
@@ -296,12 +299,24 @@ class ShortLink(models.Model):
 
 
 class FollowUp(models.Model):
-    """Ride the wave: `post` is a pre-approved reply to one of our own posts
-    (`post.reply_to_post`, cleared by legal for its exact text like any post) that fires
-    once when that parent passes `likes` likes within `within_minutes` of going out, and
-    only while the queue is not paused."""
+    """Ride the wave: `post` is a pre-approved follow-up to one of our own posts (`parent`,
+    the post whose engagement it watches), cleared by legal for its exact content like any
+    post, that fires once when the parent passes `likes` likes within `within_minutes` of
+    going out, and only while the queue is not paused. Its kind says what it is: a reply
+    to the parent, a thread (a reply to the follow-up before it in the parent's chain:
+    `post.reply_to_post`), or a repost of the parent (no text; legal's Yes binds the
+    target post)."""
+
+    class Kind(models.TextChoices):
+        REPLY = "reply", "Reply to it"
+        THREAD = "thread", "Continue the thread"
+        REPOST = "repost", "Repost it"
 
     post = models.OneToOneField(Post, on_delete=models.PROTECT, related_name="follow_up")
+    parent = models.ForeignKey(Post, null=True, on_delete=models.PROTECT, related_name="follow_ups_watching",
+                               help_text="the post whose engagement fires it (empty on rows from before kinds: "
+                                         "post.reply_to_post)")
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.REPLY)
     likes = models.PositiveIntegerField()
     within_minutes = models.PositiveIntegerField(default=60)
     fired_at = models.DateTimeField(null=True, blank=True)

@@ -548,6 +548,8 @@ def post_edit(*, post_id: int, user, text: str, media=None) -> Post:
         raise Forbidden("Only the author or the lead can edit this post.")
     if post.state in (Post.State.PUBLISHING, Post.State.PUBLISHED, Post.State.CANCELLED, Post.State.NEEDS_CHECK):
         raise Conflict(f"This post is {post.get_state_display().lower()} and can no longer be edited.")
+    if post.repost:
+        raise InvalidInput("A repost has no text of its own to edit: remove the follow-up and write a reply instead.")
     before_text, before_hash = post.text, post.content_hash()
     post.text = _clean_text(text, post.account)
     post.media = _clean_media(post.media if media is None else media, post.account)
@@ -830,6 +832,10 @@ def _publisher(post: Post) -> Callable[[], str]:
         channel = account_channel(post.account)
         network = registry.module(channel.network)
         channel_guard(channel)
+        if post.reply_to_post_id and not parent:  # a thread's link before it is not out yet
+            raise TransientError("The post this follows up is not published yet; trying again shortly.")
+        if post.repost:
+            return network.repost(channel, parent).id
         files = _media_files(post)
         return network.publish(channel, post.text, reply_to=post.in_reply_to or parent or None, media=files).id
     return publish

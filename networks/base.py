@@ -12,6 +12,14 @@ the account's network kind):
     def delete(channel, post_id) -> None
     def lookup(channel, post_id) -> Found | None     # needs-check: is it there?
     def post_url(channel, post_id) -> str            # where a person sees it
+    def repost(channel, post_id) -> Published        # a retweet / reblog / repost of a post
+    def engagement(channel, ids) -> {id: counts}      # what happened to posts that went out
+
+`engagement` answers, for each id the network still shows, {"likes", "reposts",
+"replies", "quotes", "impressions"} (ints; impressions None where the network does not
+give them); an id it no longer shows (deleted, hidden) is left out. It batches as the
+network allows and sends no more requests than that. `READS_BUDGETED` (default False)
+says whether each post read counts against a paid monthly read cap (X's).
 
 Each raises only networks/errors.py's errors: RateLimited (nothing was created; try after
 reset_at), TransientError (nothing was created; try again later), PublishOutcomeUnknown

@@ -290,6 +290,61 @@ def lookup(channel: Channel, post_id: str) -> Found | None:
     return Found(id=found[0].uri, text=str(getattr(found[0].record, "text", "")), url=post_url(channel, found[0].uri))
 
 
+def repost(channel: Channel, post_id: str) -> Published:
+    """Repost one post as the account: an app.bsky.feed.repost record whose subject is the
+    post (its URI and CID, looked up first). The repost record's URI is kept; the URL is
+    the post's. One createRecord request, never retried here."""
+    if valid_uri(post_id) is None:
+        raise PermanentError(f"{post_id[:60]!r} is not a Bluesky post to repost.")
+
+    def send(client: Client):
+        with translated_errors():
+            found = client.get_posts([post_id]).posts
+        if not found:
+            raise PermanentError("The post to repost is gone from Bluesky (deleted, or not visible to the account).")
+        record = models.AppBskyFeedRepost.Record(created_at=client.get_current_time_iso(),
+                                                 subject=_strong_ref(found[0]))
+        with translated_errors(publishing=True):
+            return client.app.bsky.feed.repost.create(channel.handle, record)
+
+    created = with_session(channel, send)
+    uri = getattr(created, "uri", None)
+    if not isinstance(uri, str) or not uri.startswith("at://") or len(uri) > 128:
+        raise PublishOutcomeUnknown("Bluesky accepted the repost but its answer carried no URI: check the account "
+                                    "before trying again.")
+    return Published(id=uri, url=post_url(channel, post_id))
+
+
+LOOKUP_BATCH = 25  # app.bsky.feed.getPosts takes up to 25 uris
+
+
+def _count(post, name: str) -> int:
+    value = getattr(post, name, None)
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
+
+
+def engagement(channel: Channel, ids: list[str]) -> dict[str, dict]:
+    """The counts of these posts, by URI (app.bsky.feed.getPosts: likeCount, repostCount,
+    replyCount, quoteCount; Bluesky gives no impressions, None). Posts Bluesky no longer
+    shows are left out. One request per 25 URIs, as the account. Raises
+    networks/errors.py's errors."""
+    uris = [uri for uri in dict.fromkeys(ids) if valid_uri(uri)]
+    found: dict[str, dict] = {}
+    for start in range(0, len(uris), LOOKUP_BATCH):
+        batch = uris[start:start + LOOKUP_BATCH]
+
+        def call(client: Client, batch=batch):
+            with translated_errors():
+                return client.get_posts(batch).posts
+        for post in with_session(channel, call):
+            if post.uri not in batch:
+                continue
+            found[post.uri] = {"likes": _count(post, "like_count"), "reposts": _count(post, "repost_count"),
+                               "replies": _count(post, "reply_count"), "quotes": _count(post, "quote_count"),
+                               "impressions": None}
+    return found
+
+
 def post_url(channel: Channel, post_id: str) -> str:
     match = POST_URI.fullmatch(post_id)
     if match is None:

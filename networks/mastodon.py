@@ -270,5 +270,62 @@ def lookup(channel: Channel, post_id: str) -> Found | None:
     return Found(id=status_id, text=plain_text(str(status.get("content") or "")), url=str(status.get("url") or ""))
 
 
+def repost(channel: Channel, post_id: str) -> Published:
+    """Reblog (boost) one status as the account; the reblog's own id is kept. One request,
+    never retried here."""
+    client = client_for(channel)
+    try:
+        with translated_errors(client, publishing=True):
+            status = client.status_reblog(local_id(channel, post_id))
+    finally:
+        client.session.close()
+    status_id = valid_id(status.get("id")) if isinstance(status, dict) else None
+    if status_id is None:
+        raise PublishOutcomeUnknown("Mastodon accepted the reblog but its answer carried no id: check the account "
+                                    "before trying again.")
+    return Published(id=status_id, url=post_url(channel, post_id))
+
+
+LOOKUP_BATCH = 20  # GET /api/v1/statuses?id[]= takes a page of ids
+
+
+def _count(status, name: str) -> int:
+    value = status.get(name)
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
+
+
+def engagement(channel: Channel, ids: list[str]) -> dict[str, dict]:
+    """The counts of these statuses, by the id given: favourites as likes, reblogs as
+    reposts, replies; Mastodon counts no quotes (0) and no impressions (None). Statuses the
+    instance no longer shows are left out. One request per 20 ids (GET /api/v1/statuses
+    with id[], Mastodon 4.3). Raises networks/errors.py's errors."""
+    wanted: dict[str, str] = {}
+    for post_id in dict.fromkeys(ids):
+        try:
+            wanted[local_id(channel, post_id)] = post_id
+        except PermanentError:
+            continue
+    if not wanted:
+        return {}
+    client = client_for(channel)
+    found: dict[str, dict] = {}
+    local = list(wanted)
+    try:
+        for start in range(0, len(local), LOOKUP_BATCH):
+            with translated_errors(client):
+                statuses = client.statuses(local[start:start + LOOKUP_BATCH])
+            for status in statuses if isinstance(statuses, list) else []:
+                status_id = valid_id(status.get("id")) if isinstance(status, dict) else None
+                if status_id not in wanted:
+                    continue
+                found[wanted[status_id]] = {
+                    "likes": _count(status, "favourites_count"), "reposts": _count(status, "reblogs_count"),
+                    "replies": _count(status, "replies_count"), "quotes": 0, "impressions": None,
+                }
+    finally:
+        client.session.close()
+    return found
+
+
 def post_url(channel: Channel, post_id: str) -> str:
     return f"{channel.instance_url.rstrip('/')}/@{channel.handle}/{post_id.rpartition(':')[2]}"

@@ -35,6 +35,7 @@ from .errors import PermanentError, PublishOutcomeUnknown, RateLimited, Transien
 
 NETWORK = "x"
 LABEL = "X"
+READS_BUDGETED = True  # every post read counts against the monthly cap listening keeps
 LIMITS = Limits(max_chars=280, url_chars=23, counts="weighted", max_media=4)
 
 X_HOST = "https://api.twitter.com"
@@ -338,6 +339,26 @@ def lookup(channel: Channel, post_id: str) -> Found | None:
     return Found(id=data["id"], text=str(data.get("text", "")), url=post_url(channel, data["id"]))
 
 
+def repost(channel: Channel, post_id: str) -> Published:
+    """Retweet one post as the account (tweepy's `Client.retweet`). X's answer names no id
+    of the retweet itself (`{"data": {"retweeted": true}}`), so the id kept is the post
+    retweeted, where a person sees it. One request, never retried here."""
+    if valid_id(post_id) is None:
+        raise PermanentError(f"{post_id[:60]!r} is not an X post to repost.")
+    client, user_auth = _publishing_client(sandbox=channel.sandbox)
+    try:
+        with translated_errors(publishing=True):
+            body = client.retweet(post_id, user_auth=user_auth)
+    except BaseException:
+        _client_forget(client)
+        raise
+    data = body.get("data") if isinstance(body, dict) else None
+    if not isinstance(data, dict) or data.get("retweeted") is not True:
+        raise PublishOutcomeUnknown("X answered the repost without saying it retweeted: check the account before "
+                                    "trying again.")
+    return Published(id=post_id, url=post_url(channel, post_id))
+
+
 def channel_clean(channel: Channel) -> Channel:
     """The account as typed, checked: an X handle; X's credentials live in the environment."""
     handle = channel.handle.removeprefix("@")
@@ -367,7 +388,7 @@ def _count(metrics: dict, name: str) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
 
 
-def engagement(ids: list[str]) -> dict[str, dict]:
+def engagement(channel: Channel | None, ids: list[str]) -> dict[str, dict]:
     """The public counts of these posts, by id: likes, reposts, replies, quotes and
     impressions (None where X does not give them). Posts X no longer shows (deleted,
     protected) are left out. One request per 100 ids, with the app's bearer token; every

@@ -61,9 +61,9 @@ def scenario_cards(event: Event, drill: Drill | None) -> list[ScenarioCard]:
     for firing in Firing.objects.filter(variant__scenario__event=event, drill=drill).select_related("fired_by"):
         fired.setdefault(firing.variant_id, []).append(firing)
     follow_ups: dict[int, list[FollowUp]] = {}
-    for follow_up in (FollowUp.objects.filter(post__reply_to_post__variant__scenario__event=event)
+    for follow_up in (FollowUp.objects.filter(parent__variant__scenario__event=event)
                       .select_related("post").order_by("id")):
-        follow_ups.setdefault(follow_up.post.reply_to_post_id, []).append(follow_up)
+        follow_ups.setdefault(follow_up.parent_id, []).append(follow_up)
     cards = []
     for scenario in scenarios:
         variants = list(scenario.variants.all())

@@ -245,14 +245,15 @@ def variant_submit(*, user, variant_id: int, checklist: dict[str, bool], overrid
 
 @transaction.atomic
 def variant_follow_up_add(*, user, variant_id: int, text: str, likes: int, within_minutes: int = 60,
-                          checklist: dict[str, bool]) -> Post:
-    """Ride the wave: a reply to this variant, prepared ahead and sent to legal for its
-    exact text at once; it fires by itself, once, when the variant passes `likes` likes
-    within `within_minutes` of going out (room/flows/engagement.py), never while paused."""
+                          checklist: dict[str, bool], kind: str = "reply") -> Post:
+    """Ride the wave: a reply to this variant, the next post of its thread, or a repost
+    of it, prepared ahead and sent to legal for its exact content at once; it fires by
+    itself, once, when the variant passes `likes` likes within `within_minutes` of going
+    out (room/flows/engagement.py), never while paused."""
     _builder(user)
     variant = Variant.objects.select_related("post").get(id=variant_id)
     follow_up = approvals_engagement.follow_up_create(user=user, parent_post_id=variant.post_id, text=text,
-                                                      likes=likes, within_minutes=within_minutes)
+                                                      likes=likes, within_minutes=within_minutes, kind=kind)
     return approvals.post_submit(post_id=follow_up.post_id, user=user, checklist=checklist)
 
 

@@ -18,7 +18,7 @@ from django.views.decorators.http import require_http_methods
 
 from approvals import selectors as approvals_selectors
 from approvals import services as approvals_services
-from approvals.models import Post
+from approvals.models import FollowUp, Post
 from warroom import roles
 from warroom.errors import InvalidInput, WarroomError
 from warroom.roles import PAGE_ROLES, role_required
@@ -117,7 +117,7 @@ def _editor_context(request, event: Event) -> dict:
         "checklist": approvals_services.CHECKLIST, "submittable": (Post.State.DRAFT, Post.State.REJECTED,
                                                                    Post.State.FAILED),
         "editable": (Post.State.DRAFT, Post.State.PENDING, Post.State.APPROVED, Post.State.REJECTED, Post.State.FAILED),
-        "tz": event.time_zone,
+        "tz": event.time_zone, "follow_up_kinds": FollowUp.Kind.choices,
     }
 
 
@@ -178,7 +178,7 @@ def _editor_action(request, event: Event) -> None:
         ticked = set(post.getlist("checklist"))
         services.variant_follow_up_add(
             user=user, variant_id=variant.id, text=post.get("text", ""), likes=_int(post.get("likes")) or 0,
-            within_minutes=_int(post.get("within_minutes")) or 60,
+            within_minutes=_int(post.get("within_minutes")) or 60, kind=post.get("kind", "reply")[:10],
             checklist={q: str(n) in ticked for n, q in enumerate(approvals_services.CHECKLIST)})
     elif action == "moment_add":
         services.moment_add(user=user, event_id=event.id, at=_local(post.get("at"), event.time_zone, "Time"),

@@ -11,6 +11,8 @@ speaking XRPC, so that atproto's client and the room's code run unchanged agains
         bluesky_api.fail_next(status=502)               # {"error": "UpstreamFailure", ...}
         bluesky_api.fail_next(malformed=True)           # 200 with a truncated JSON body
         bluesky_api.posts, bluesky_api.blobs, bluesky_api.requests
+        bluesky_api.set_engagement(uri, likes=600)      # fixed counts for app.bsky.feed.getPosts
+        bluesky_api.engagement_per_minute = {"likes": 5}  # how fast accepted posts grow
 
 Speaks: com.atproto.server.createSession / refreshSession / getSession,
 app.bsky.feed.searchPosts (newest first, `cursor` pages to older posts),
@@ -20,6 +22,13 @@ com.atproto.repo.uploadBlob. Every answer carries ratelimit-limit / -remaining /
 (epoch seconds) / -policy as Bluesky sends them; errors are {"error", "message"}. Every
 call but createSession needs the session's access token. A record is stored before any
 configured delay, so a client that times out has still posted.
+
+createRecord takes app.bsky.feed.post and app.bsky.feed.repost (a repost of a post it
+holds; `reposts` lists the subjects). getPosts takes up to 25 uris, as Bluesky does. A post
+the fake accepted through createRecord grows with the minutes since
+(`engagement_per_minute`: likeCount, repostCount, replyCount, quoteCount; for its first
+day; the clock is `time.time()`, so time-machine moves it); `set_engagement` fixes a
+post's counts instead.
 """
 
 from __future__ import annotations
@@ -101,6 +110,10 @@ class FakeBluesky(LoopbackFake):
         self._posted: list[PostedRecord] = []
         self._blobs: dict[str, Blob] = {}
         self.deleted: set[str] = set()
+        self._accepted: dict[str, float] = {}  # uri -> when createRecord accepted it
+        self._engagement: dict[str, dict] = {}
+        self.engagement_per_minute = {"likes": 3.0, "reposts": 1.0, "replies": 0.5, "quotes": 0.2}
+        self.reposts: list[str] = []  # the uris reposted through createRecord
 
     # --- control -------------------------------------------------------------------
 
@@ -159,6 +172,22 @@ class FakeBluesky(LoopbackFake):
         self._posts_by_uri[view["uri"]] = view
         self._order.append(view["uri"])
 
+    def set_engagement(self, uri: str, **counts: int) -> None:
+        """Fix the counts getPosts sends for this post (likes, reposts, replies, quotes)."""
+        with self.lock:
+            self._engagement[uri] = dict(counts)
+
+    def _counted(self, view: dict) -> dict:
+        counts = self._engagement.get(view["uri"])
+        if counts is None:
+            accepted = self._accepted.get(view["uri"])
+            if accepted is None:
+                return view
+            minutes = min(max(0.0, time.time() - accepted) / 60, 24 * 60)
+            counts = {name: int(rate * minutes) for name, rate in self.engagement_per_minute.items()}
+        return {**view, "likeCount": counts.get("likes", 0), "repostCount": counts.get("reposts", 0),
+                "replyCount": counts.get("replies", 0), "quoteCount": counts.get("quotes", 0)}
+
     @property
     def posts(self) -> list[PostedRecord]:
         with self.lock:
@@ -206,7 +235,9 @@ class FakeBluesky(LoopbackFake):
                 return self._notifications_page(request, handle)
             if method == "app.bsky.feed.getPosts":
                 uris = request.params.get("uris", [])
-                return Answer(200, {"posts": [self._posts_by_uri[u] for u in uris
+                if len(uris) > 25:
+                    raise Refusal(400, {"error": "InvalidRequest", "message": "uris must not have more than 25 elements"})
+                return Answer(200, {"posts": [self._counted(self._posts_by_uri[u]) for u in uris
                                               if u in self._posts_by_uri and u not in self.deleted]})
             if method == "app.bsky.actor.getProfile":
                 actor = request.param("actor") or handle
@@ -299,6 +330,8 @@ class FakeBluesky(LoopbackFake):
         record = body.get("record")
         if body.get("repo") not in (handle, _did(handle)):
             raise Refusal(401, {"error": "InvalidToken", "message": "Token could not be verified"})
+        if body.get("collection") == "app.bsky.feed.repost" and isinstance(record, dict):
+            return self._create_repost(record, handle)
         if body.get("collection") != "app.bsky.feed.post" or not isinstance(record, dict):
             raise Refusal(400, {"error": "InvalidRequest", "message": "Invalid record"})
         text = record.get("text")
@@ -316,8 +349,19 @@ class FakeBluesky(LoopbackFake):
         view["record"] = {**record, "$type": "app.bsky.feed.post"}
         self._store(view)
         self._posted.append(PostedRecord(view["uri"], text, parent, blobs, handle, time.time(), record))
+        self._accepted[view["uri"]] = time.time()
         return Answer(200, {"uri": view["uri"], "cid": view["cid"], "commit": {"cid": _cid(b"c" + view["cid"].encode()), "rev": self._rkey()},
                             "validationStatus": "valid"})
+
+    def _create_repost(self, record: dict, handle: str) -> Answer:
+        subject = record.get("subject") or {}
+        uri = subject.get("uri") if isinstance(subject, dict) else None
+        if uri not in self._posts_by_uri or uri in self.deleted or subject.get("cid") != self._posts_by_uri[uri]["cid"]:
+            raise Refusal(400, {"error": "InvalidRequest", "message": "Could not locate record: subject"})
+        repost_uri = f"at://{_did(handle)}/app.bsky.feed.repost/{self._rkey()}"
+        self.reposts.append(uri)
+        return Answer(200, {"uri": repost_uri, "cid": _cid(repost_uri.encode()), "validationStatus": "valid",
+                            "commit": {"cid": _cid(b"c" + repost_uri.encode()), "rev": self._rkey()}})
 
     def _delete_record(self, body: dict, handle: str) -> Answer:
         uri = f"at://{_did(handle)}/{body.get('collection')}/{body.get('rkey')}"

@@ -11,10 +11,14 @@ at `fake.url`).
         mastodon_api.fail_next(malformed=True)            # 200 with a truncated JSON body
         mastodon_api.fail_next(delay=2.0)                 # normal answer, 2 s late
         mastodon_api.posts, mastodon_api.media, mastodon_api.requests
+        mastodon_api.set_engagement(status_id, likes=600)   # fixed counts for a status
+        mastodon_api.engagement_per_minute = {"likes": 5}   # how fast accepted statuses grow
 
 Speaks: GET /api/v1/timelines/tag/:tag, GET /api/v1/notifications (types[]=mention),
 GET /api/v2/search (type=statuses), GET /api/v1/accounts/verify_credentials,
 POST /api/v1/statuses (Idempotency-Key honoured), GET and DELETE /api/v1/statuses/:id,
+GET /api/v1/statuses?id[]= (several at once; unknown ids left out), POST
+/api/v1/statuses/:id/reblog,
 POST /api/v2/media and GET /api/v1/media/:id, GET /api/v1/instance.
 
 Lists come newest first with max_id / since_id / min_id as Mastodon pages them (min_id:
@@ -23,6 +27,11 @@ min_id of the first). Every answer carries X-RateLimit-Limit/-Remaining/-Reset (
 8601 time, as Mastodon sends it). Every request needs `Authorization: Bearer <token>`
 (any token unless `tokens` is set); a post is recorded before any configured delay, so a
 client that times out has still posted.
+
+Engagement: a status the fake accepted through POST /api/v1/statuses grows with the
+minutes since (`engagement_per_minute`: likes as favourites_count, reposts as
+reblogs_count, replies as replies_count; for its first day; the clock is `time.time()`,
+so time-machine moves it); `set_engagement` fixes a status's counts instead.
 """
 
 from __future__ import annotations
@@ -86,6 +95,10 @@ class FakeMastodon(LoopbackFake):
         self._media: dict[str, UploadedMedia] = {}
         self._idempotent: dict[tuple[str, str], dict] = {}
         self.deleted: set[str] = set()
+        self._accepted: dict[int, float] = {}  # status id -> when POST /api/v1/statuses accepted it
+        self._engagement: dict[int, dict] = {}
+        self.engagement_per_minute = {"likes": 3.0, "reposts": 1.0, "replies": 0.5}
+        self.reblogs: list[str] = []  # ids of the statuses reblogged through the API
 
     # --- control -------------------------------------------------------------------
 
@@ -134,6 +147,23 @@ class FakeMastodon(LoopbackFake):
             "poll": None, "card": None, "edited_at": None, "application": None,
         }
 
+    def set_engagement(self, status_id: str, **counts: int) -> None:
+        """Fix the counts this status is sent with (likes, reposts, replies); others are 0."""
+        with self.lock:
+            self._engagement[int(status_id)] = dict(counts)
+
+    def _counted(self, status: dict) -> dict:
+        status_id = int(status["id"])
+        counts = self._engagement.get(status_id)
+        if counts is None:
+            accepted = self._accepted.get(status_id)
+            if accepted is None:
+                return status
+            minutes = min(max(0.0, time.time() - accepted) / 60, 24 * 60)
+            counts = {name: int(rate * minutes) for name, rate in self.engagement_per_minute.items()}
+        return {**status, "favourites_count": counts.get("likes", 0), "reblogs_count": counts.get("reposts", 0),
+                "replies_count": counts.get("replies", 0)}
+
     @property
     def posts(self) -> list[PostedStatus]:
         with self.lock:
@@ -180,6 +210,13 @@ class FakeMastodon(LoopbackFake):
                 return Answer(200, self._account_json(self.account))
             if request.method == "POST" and parts == ["api", "v1", "statuses"]:
                 return self._create(request, token)
+            if request.method == "GET" and parts == ["api", "v1", "statuses"]:
+                wanted = request.params.get("id[]") or request.params.get("id") or []
+                found = [self._statuses.get(int(i)) for i in wanted if i.isdigit() and i not in self.deleted]
+                return Answer(200, [self._counted(status) for status in found if status is not None])
+            if request.method == "POST" and parts[:3] == ["api", "v1", "statuses"] and len(parts) == 5 \
+                    and parts[4] == "reblog":
+                return self._reblog(parts[3])
             if parts[:3] == ["api", "v1", "statuses"] and len(parts) == 4:
                 return self._one(request.method, parts[3])
             if request.method == "POST" and parts in (["api", "v2", "media"], ["api", "v1", "media"]):
@@ -283,6 +320,7 @@ class FakeMastodon(LoopbackFake):
         self._statuses[status_id] = status
         self._tagged[status_id] = set()
         self._posts.append(PostedStatus(str(status_id), text, reply_to, list(media_ids), token, time.time()))
+        self._accepted[status_id] = time.time()
         if key:
             self._idempotent[(token, key)] = status
         return Answer(200, status)
@@ -293,6 +331,18 @@ class FakeMastodon(LoopbackFake):
             raise Refusal(404, self.error_body(404))
         if method == "DELETE":
             self.deleted.add(status_id)
+        return Answer(200, self._counted(status))
+
+    def _reblog(self, status_id: str) -> Answer:
+        original = self._statuses.get(int(status_id)) if status_id.isdigit() else None
+        if original is None or status_id in self.deleted:
+            raise Refusal(404, self.error_body(404))
+        reblog_id = self._id()
+        status = self._status_json(reblog_id, "", author=self.account)
+        status["content"], status["reblog"] = "", original
+        self._statuses[reblog_id] = status
+        self._tagged[reblog_id] = set()
+        self.reblogs.append(status_id)
         return Answer(200, status)
 
     def _upload(self, request: RecordedRequest) -> Answer:

@@ -18,6 +18,7 @@ tweepy and listening/adapters/x.py run unchanged against it (point X_API_BASE_UR
         x_api.uploads                              # every media upload begun (INIT), finished or not
         x_api.set_engagement(post_id, likes=600)   # fixed counts for GET /2/tweets?ids=
         x_api.engagement_per_minute = {"likes": 5} # how fast accepted posts grow (see below)
+        x_api.retweets                             # ids retweeted through POST /2/users/:id/retweets
 
 Behaviour worth knowing:
 
@@ -38,6 +39,9 @@ Behaviour worth knowing:
   accepted (`engagement_per_minute`, for its first day; the clock is `time.time()`, so
   time-machine moves it); `set_engagement` fixes a post's counts instead. Ids it does not
   hold come back in `errors`, as X reports deleted posts.
+- `GET /2/users/me` answers the posting account (tweepy asks it before a retweet with an
+  OAuth 2.0 user token); `POST /2/users/:id/retweets` retweets a post it holds (403 for one
+  it does not, or one already retweeted) and answers `{"data": {"retweeted": true}}`.
 - Every request needs an `Authorization` header (any bearer, or OAuth 1.0a); set
   `require_bearer` to demand one token. `POST /2/tweets` rejects duplicate text from the
   same account and replies to posts it does not hold with 403, like X. An accepted post is
@@ -281,6 +285,7 @@ class FakeXAPI:
         self.oldest_since_id: int | None = None  # recent search's 7-day edge: no posts below it, no since_id below it
         self._accepted: dict[int, float] = {}  # post id -> when POST /2/tweets accepted it
         self._engagement: dict[int, dict] = {}
+        self.retweets: list[str] = []
         self.engagement_per_minute = {"likes": 3.0, "reposts": 1.0, "replies": 0.5, "quotes": 0.2, "impressions": 120.0}
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -575,6 +580,11 @@ class FakeXAPI:
                 return 200, self._mentions(parts[2], params)
             if method == "GET" and parts == ["2", "tweets"]:
                 return 200, self._lookup(params)
+            if method == "GET" and parts == ["2", "users", "me"]:
+                user_id = self.add_user(self.account)
+                return 200, {"data": {key: self._users[user_id][key] for key in ("id", "name", "username")}}
+            if method == "POST" and len(parts) == 4 and parts[:2] == ["2", "users"] and parts[3] == "retweets":
+                return 200, self._retweet(body)
             if method == "POST" and parts == ["2", "tweets"]:
                 return 201, self._create(body, auth)
             if method == "GET" and len(parts) == 3 and parts[:2] == ["2", "tweets"]:
@@ -702,7 +712,7 @@ class FakeXAPI:
         data, errors = [], []
         for value in ids:
             tweet = self._tweets.get(int(value)) if value.isascii() and value.isdigit() else None
-            if tweet is None:
+            if tweet is None or value in self.deleted:
                 errors.append(_not_found_error("tweet", "ids", value))
                 continue
             item = {key: tweet.json[key] for key in DEFAULT_TWEET_FIELDS if key in tweet.json}
@@ -754,6 +764,17 @@ class FakeXAPI:
         self._posts.append(RecordedPost(tweet_id, text, in_reply_to, auth, time.time(), body, tuple(uploads)))
         self._accepted[int(tweet_id)] = time.time()
         return {"data": {"id": tweet_id, "text": text, "edit_history_tweet_ids": [tweet_id]}}
+
+    def _retweet(self, body) -> dict:
+        tweet_id = str(body.get("tweet_id", "")) if isinstance(body, dict) else ""
+        if not tweet_id.isdigit() or int(tweet_id) not in self._tweets or tweet_id in self.deleted:
+            raise _Problem(403, {"detail": "You cannot retweet a Tweet that is deleted or not visible to you.",
+                                 "type": "about:blank", "title": "Forbidden", "status": 403})
+        if tweet_id in self.retweets:
+            raise _Problem(403, {"detail": "You have already retweeted this Tweet.", "type": "about:blank",
+                                 "title": "Forbidden", "status": 403})
+        self.retweets.append(tweet_id)
+        return {"data": {"retweeted": True}}
 
     def _lookup_one(self, tweet_id: str) -> dict:
         """GET /2/tweets/:id: X answers 200 with only `errors` for a post it does not hold."""

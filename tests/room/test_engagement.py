@@ -1,39 +1,68 @@
 """The engagement of what the room published: the decaying schedule (time-travel), the
 series stored append-only, the reads counted against the X budget with the schedule
-stretching (never listening stopping), and the follow-up that rides the wave firing
-exactly once and never while paused. Real PostgreSQL and the loopback fake of X; the
-fake grows an accepted post's counts with the minutes since it accepted it."""
+stretching (never listening stopping), and the follow-ups that ride the wave (a reply, a
+thread, a repost) firing exactly once and never while paused. Real PostgreSQL and the
+loopback fakes of X, Mastodon and Bluesky (the tests marked `network` run once per
+network, through its real client library); each fake grows an accepted post's counts with
+the minutes since it accepted it."""
 
 from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
 
 import pytest
+from django.test import Client
 
 from approvals import engagement, services
-from approvals.models import Account, EngagementSample, Post, Tracked
+from approvals.models import Account, EngagementSample, FollowUp, Post, Tracked
 from listening import selectors as listening_selectors
 from listening import services as listening
 from listening.models import ReadUsage, Source
+from playbooks import services as playbooks
 from room.flows.engagement import engagement_refresh
 from tests.approvals.test_publishing import OK_CHECKLIST, due_post
-from tests.fakes.x_api import x_api  # noqa: F401  (fixture)
+from tests.fakes.networks import NETWORKS, Network, start
 from warroom import roles
+from warroom.errors import InvalidInput
 from warroom.models import AuditEntry
 
 T0 = datetime(2030, 2, 3, 23, 0, tzinfo=dt_timezone.utc)
+LOOKUP_PATHS = {"x": "/2/tweets", "mastodon": "/api/v1/statuses", "bluesky": "/xrpc/app.bsky.feed.getPosts"}
 
 
-@pytest.fixture
-def x(x_api, settings):  # noqa: F811
-    settings.X_API_BASE_URL = x_api.url
-    settings.X_BEARER_TOKEN = "test"
+def _network(kind: str, settings):
+    network = start(kind)
+    for name, value in network.env.items():
+        setattr(settings, name, value)
+    settings.NETGUARD_ALLOW_HOSTS = ["127.0.0.1"]
     settings.X_MONTHLY_READ_CAP = 10_000
-    return x_api
+    return network
+
+
+@pytest.fixture(params=NETWORKS)
+def network(request, settings) -> Network:
+    """One network's running fake (once per network), this process pointed at it."""
+    network = _network(request.param, settings)
+    yield network
+    network.fake.stop()
 
 
 @pytest.fixture
-def account(db):
-    return Account.objects.create(name="Brand", handle="brand")
+def x_network(settings) -> Network:
+    network = _network("x", settings)
+    yield network
+    network.fake.stop()
+
+
+@pytest.fixture
+def x(x_network):
+    """The fake X, for what only X has: the monthly read cap."""
+    return x_network.fake
+
+
+@pytest.fixture
+def account(db, request):
+    network = request.getfixturevalue("network" if "network" in request.fixturenames else "x_network")
+    return Account.objects.create(name="Brand", platform=network.kind, **network.account_fields)
 
 
 def published(account, author, text="Blackout? We still deliver.") -> Post:
@@ -42,8 +71,14 @@ def published(account, author, text="Blackout? We still deliver.") -> Post:
     return Post.objects.get(id=post.id)
 
 
-def lookups(fake) -> list:
-    return [request for request in fake.requests if request.method == "GET" and request.path == "/2/tweets"]
+def lookups(fake, kind: str = "x") -> list:
+    path = LOOKUP_PATHS[kind]
+    return [request for request in fake.requests if request.method == "GET" and request.path == path]
+
+
+def replied_to(network: Network, accepted) -> str | None:
+    """The id of the post an accepted post answers, as the network recorded it."""
+    return accepted.reply_parent if network.kind == "bluesky" else accepted.in_reply_to
 
 
 def refresh_at(time_machine, moment: datetime) -> int:
@@ -63,7 +98,8 @@ def test_the_schedule_decays_every_minute_then_hourly_then_daily_then_stops():
     assert engagement.next_read(published_at=T0, at=T0 + timedelta(minutes=5), pace=3) == T0 + timedelta(minutes=8)
 
 
-def test_a_published_post_is_read_on_the_decaying_schedule_and_its_series_grows(x, account, make_user, time_machine):
+def test_a_published_post_is_read_on_the_decaying_schedule_and_its_series_grows(network, account, make_user,
+                                                                               time_machine):
     time_machine.move_to(T0, tick=False)
     post = published(account, make_user(roles.PRODUCER))
     assert refresh_at(time_machine, T0 + timedelta(seconds=30)) == 0  # adopted, first read a minute after
@@ -86,12 +122,15 @@ def test_a_published_post_is_read_on_the_decaying_schedule_and_its_series_grows(
     samples = list(EngagementSample.objects.filter(tracked=tracked).order_by("at"))
     assert len(samples) == 60 + 23 + 6
     assert [sample.likes for sample in samples[:3]] == [3, 6, 9]  # the fake's 3 likes a minute
+    assert [sample.reposts for sample in samples[:3]] == [1, 2, 3]
     assert all(a.likes <= b.likes for a, b in zip(samples, samples[1:]))  # appended, never overwritten
     tracked.refresh_from_db()
     assert tracked.next_read_at is None and tracked.likes == samples[-1].likes and tracked.reads == len(samples)
-    assert len(lookups(x)) == len(samples)
+    assert tracked.platform == network.kind
+    assert len(lookups(network.fake, network.kind)) == len(samples)
     reads = sum(ReadUsage.objects.filter(purpose="engagement").values_list("reads", flat=True))
-    assert reads == len(samples)  # one read per post returned, on the engagement line of the meter
+    # one read per post returned, on the engagement line of the meter: X's cap only
+    assert reads == (len(samples) if network.kind == "x" else 0)
 
 
 def test_engagement_reads_count_against_the_budget_and_show_on_their_own_line(x, account, make_user, time_machine):
@@ -134,33 +173,39 @@ def test_a_tight_budget_stretches_the_schedule_and_from_ninety_percent_engagemen
     assert refresh_at(time_machine, T0 + timedelta(minutes=90)) == 1
 
 
-def test_a_post_the_network_no_longer_shows_is_no_longer_read(x, account, make_user, time_machine):
+def test_a_post_the_network_no_longer_shows_is_no_longer_read(network, account, make_user, time_machine):
     time_machine.move_to(T0, tick=False)
     post = published(account, make_user(roles.PRODUCER))
-    x._tweets.pop(int(post.platform_id))  # deleted on X
+    network.fake.deleted.add(post.platform_id)  # deleted on the network
     assert refresh_at(time_machine, T0 + timedelta(minutes=1)) == 0
     assert Tracked.objects.get(post=post).next_read_at is None
 
 
-def test_a_rate_limit_defers_the_reads_until_the_reset(x, account, make_user, time_machine):
+def test_a_rate_limit_defers_the_reads_until_the_reset(network, account, make_user, time_machine):
     time_machine.move_to(T0, tick=False)
     post = published(account, make_user(roles.PRODUCER))
     reset = int((T0 + timedelta(minutes=15)).timestamp())
-    x.fail_next(status=429, reset_at=reset)
+    if network.kind == "x":
+        network.fake.fail_next(status=429, reset_at=reset)
+    else:
+        network.fake.fail_next(status=429, reset_at=reset, path=LOOKUP_PATHS[network.kind])
     assert refresh_at(time_machine, T0 + timedelta(minutes=1)) == 0
     assert Tracked.objects.get(post=post).next_read_at == datetime.fromtimestamp(reset, tz=dt_timezone.utc)
 
 
 # --- ride the wave ---------------------------------------------------------------------
 
-def cleared_follow_up(parent: Post, author, legal, *, likes: int, text="It's still dark. Still delivering.") -> Post:
+def cleared_follow_up(parent: Post, author, legal, *, likes: int, text="It's still dark. Still delivering.",
+                      kind: str = "reply") -> Post:
     follow_up = engagement.follow_up_create(user=author, parent_post_id=parent.id, text=text, likes=likes,
-                                            within_minutes=60)
+                                            within_minutes=60, kind=kind)
     post = services.post_submit(post_id=follow_up.post_id, user=author, checklist=OK_CHECKLIST)
     return services.post_approve(post_id=post.id, user=legal, content_hash=post.content_hash())
 
 
-def test_a_follow_up_fires_exactly_once_when_its_parent_passes_the_threshold(x, account, make_user, time_machine):
+def test_a_follow_up_fires_exactly_once_when_its_parent_passes_the_threshold(network, account, make_user,
+                                                                            time_machine):
+    x = network.fake
     author, legal = make_user(roles.PRODUCER), make_user(roles.LEGAL)
     time_machine.move_to(T0, tick=False)
     parent = published(account, author)
@@ -180,10 +225,11 @@ def test_a_follow_up_fires_exactly_once_when_its_parent_passes_the_threshold(x, 
 
     assert services.post_publish(post_id=follow_up.id) == "published"
     replies = [post for post in x.posts if post.text == fired.text]
-    assert len(replies) == 1 and replies[0].in_reply_to == parent.platform_id  # a reply to itself
+    assert len(replies) == 1 and replied_to(network, replies[0]) == parent.platform_id  # a reply to itself
 
 
-def test_a_follow_up_never_fires_while_the_queue_is_paused(x, account, make_user, time_machine):
+def test_a_follow_up_never_fires_while_the_queue_is_paused(network, account, make_user, time_machine):
+    x = network.fake
     author, legal, lead = make_user(roles.PRODUCER), make_user(roles.LEGAL), make_user(roles.LEAD)
     time_machine.move_to(T0, tick=False)
     parent = published(account, author)
@@ -226,3 +272,111 @@ def test_a_follow_up_is_bound_to_its_parent_in_the_approval(account, make_user):
     hash_for_parent = follow_up.post.content_hash()
     follow_up.post.reply_to_post = other
     assert follow_up.post.content_hash() != hash_for_parent  # a Yes for one parent is no Yes for another
+
+
+def test_a_repost_is_bound_to_the_post_it_reposts_in_the_approval(account, make_user):
+    author = make_user(roles.PRODUCER)
+    parent, other = due_post(account, author, "Parent"), due_post(account, author, "Other")
+    repost = engagement.follow_up_create(user=author, parent_post_id=parent.id, likes=5, kind="repost").post
+    assert repost.repost and repost.text == "" and repost.reply_to_post_id == parent.id
+    bound = repost.content_hash()
+    repost.reply_to_post = other
+    assert repost.content_hash() != bound  # a Yes to repost one post is no Yes to repost another
+    repost.reply_to_post, repost.repost = parent, False
+    assert repost.content_hash() != bound  # nor a Yes for an empty reply to it
+    with pytest.raises(InvalidInput, match="already has a repost"):
+        engagement.follow_up_create(user=author, parent_post_id=parent.id, likes=9, kind="repost")
+    with pytest.raises(InvalidInput, match="no text of its own"):
+        services.post_edit(post_id=repost.id, user=author, text="Now with words")
+    with pytest.raises(InvalidInput, match="Kind"):
+        engagement.follow_up_create(user=author, parent_post_id=parent.id, text="x", likes=9, kind="quote")
+
+
+# --- every network ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("network", ["mastodon", "bluesky"], indirect=True)
+def test_reads_off_x_keep_the_plain_schedule_in_batches_and_spend_no_x_budget(network, account, make_user,
+                                                                              time_machine):
+    source = Source.objects.create(name="X search", kind=Source.Kind.X_SEARCH, query="#brand")
+    ReadUsage.objects.create(source=source, day=T0.date(), reads=9_200, polls=10)  # X's reserve: X reads wait
+    assert listening_selectors.engagement_pace() is None
+    time_machine.move_to(T0, tick=False)
+    author = make_user(roles.PRODUCER)
+    posts = [published(account, author, text=f"Post number {number}") for number in range(30)]
+    assert refresh_at(time_machine, T0 + timedelta(minutes=1)) == 30
+    assert len(lookups(network.fake, network.kind)) == 2  # 30 posts: 25 (Bluesky) or 20 (Mastodon) a request
+    assert not ReadUsage.objects.filter(purpose="engagement").exists()  # nothing on X's meter
+    tracked = Tracked.objects.filter(post__in=posts)
+    assert {t.next_read_at for t in tracked} == {T0 + timedelta(minutes=2)}  # not stretched by X's budget
+    assert {t.likes for t in tracked} == {3} and {t.platform for t in tracked} == {network.kind}
+
+
+def test_a_repost_follow_up_reposts_its_parent_once_and_never_while_paused(network, account, make_user,
+                                                                           time_machine):
+    author, legal, lead = make_user(roles.PRODUCER), make_user(roles.LEGAL), make_user(roles.LEAD)
+    time_machine.move_to(T0, tick=False)
+    parent = published(account, author)
+    repost = cleared_follow_up(parent, author, legal, likes=10, text="", kind="repost")
+    assert repost.state == Post.State.APPROVED and repost.approved_hash == repost.content_hash()
+    network.fake.engagement_per_minute = {"likes": 6}
+    services.queue_pause(user=lead, reason="Stadium news")
+    refresh_at(time_machine, T0 + timedelta(minutes=2))  # 12 likes, but paused
+    assert Post.objects.get(id=repost.id).follow_up.fired_at is None
+    services.queue_resume(user=lead)
+    refresh_at(time_machine, T0 + timedelta(minutes=3))  # 18 likes: fires
+    for minute in range(4, 7):
+        refresh_at(time_machine, T0 + timedelta(minutes=minute))
+    assert AuditEntry.objects.filter(action="follow_up.fire", object_id=str(repost.id)).count() == 1
+    assert services.post_publish(post_id=repost.id) == "published"
+    reposted = {"x": "retweets", "mastodon": "reblogs", "bluesky": "reposts"}[network.kind]
+    assert getattr(network.fake, reposted) == [parent.platform_id]  # the parent, once
+    assert [post.text for post in network.fake.posts] == [parent.text]  # no post of its own text
+    refresh_at(time_machine, T0 + timedelta(minutes=8))
+    assert not Tracked.objects.filter(post_id=repost.id).exists()  # a repost's engagement is its parent's
+
+
+def test_a_thread_chains_each_follow_up_to_the_one_before(network, account, make_user, time_machine):
+    author, legal = make_user(roles.PRODUCER), make_user(roles.LEGAL)
+    time_machine.move_to(T0, tick=False)
+    parent = published(account, author)
+    first = cleared_follow_up(parent, author, legal, likes=5, text="1/ The lights went out.", kind="thread")
+    second = cleared_follow_up(parent, author, legal, likes=5, text="2/ The snacks did not.", kind="thread")
+    assert (first.reply_to_post_id, second.reply_to_post_id) == (parent.id, first.id)  # a chain
+    assert FollowUp.objects.get(post=second).parent_id == parent.id  # both watch the parent
+    network.fake.engagement_per_minute = {"likes": 10}
+
+    refresh_at(time_machine, T0 + timedelta(minutes=1))  # both crossed: the first fires, the second waits for it
+    assert Post.objects.get(id=first.id).state == Post.State.SCHEDULED
+    assert Post.objects.get(id=second.id).follow_up.fired_at is None
+    assert services.post_publish(post_id=first.id) == "published"
+    refresh_at(time_machine, T0 + timedelta(minutes=2))  # the first is out: the second fires now
+    assert services.post_publish(post_id=second.id) == "published"
+    first, second = Post.objects.get(id=first.id), Post.objects.get(id=second.id)
+    by_text = {post.text: post for post in network.fake.posts}
+    assert replied_to(network, by_text[first.text]) == parent.platform_id
+    assert replied_to(network, by_text[second.text]) == first.platform_id
+    for minute in range(3, 6):
+        refresh_at(time_machine, T0 + timedelta(minutes=minute))
+    assert AuditEntry.objects.filter(action="follow_up.fire").count() == 2
+
+
+def test_the_editor_offers_the_kind_and_a_repost_goes_to_legal_without_text(make_user, settings):
+    from tests.playbooks.test_services import approved_variant, make_event
+
+    people = {role: make_user(role, f"u-{role}") for role in (roles.PRODUCER, roles.LEGAL, roles.LEAD)}
+    brand = Account.objects.create(name="Brand", handle="brand")
+    event = make_event(people, brand)
+    scenario = playbooks.scenario_create(user=people[roles.PRODUCER], event_id=event.id, name="Blackout")
+    variant = approved_variant(people, event, scenario, brand, "Lights out? We still deliver.")
+    client = Client()
+    client.force_login(people[roles.PRODUCER])
+    page = client.get(f"/playbooks/{event.id}/").content.decode()
+    assert '<select name="kind">' in page and 'value="repost"' in page and 'value="thread"' in page
+    form = {"action": "follow_up_add", "variant": variant.id, "kind": "repost", "text": "", "likes": "500",
+            "within_minutes": "60", "checklist": [str(n) for n in range(len(services.CHECKLIST))]}
+    client.post(f"/playbooks/{event.id}/", form)
+    follow_up = FollowUp.objects.get(parent=variant.post)
+    assert (follow_up.kind, follow_up.post.repost, follow_up.post.text) == ("repost", True, "")
+    assert follow_up.post.state == Post.State.PENDING  # legal's Yes binds the post it reposts
+    page = client.get(f"/playbooks/{event.id}/").content.decode()
+    assert f'id="follow-up-{follow_up.id}"' in page and "a repost of this post" in page
