@@ -477,9 +477,17 @@ def account_create(*, user, name: str, network: str, handle: str, instance_url: 
     return account
 
 
+# A success on an account that was already healthy and succeeded this recently is stored but
+# not pushed again: a busy account would otherwise add a live event to every publish.
+HEALTH_QUIET = timedelta(seconds=10)
+
+
 def _account_health(post: Post, *, at: datetime, error: str = "", rate_limited_until: datetime | None = None) -> None:
     """What this publish says about its account's health, in one UPDATE, pushed to the
-    accounts page: a success (no error), or the error and any rate-limit wait."""
+    accounts page: a success (no error), or the error and any rate-limit wait. Every
+    failure is pushed; a success only when the health changes or the last one is older
+    than HEALTH_QUIET (`post.account` is the row as this publish read it)."""
+    before = post.account
     if error:
         fields = {"last_error": error[:500], "last_error_at": at}
         if rate_limited_until is not None:
@@ -487,6 +495,10 @@ def _account_health(post: Post, *, at: datetime, error: str = "", rate_limited_u
     else:
         fields = {"last_success_at": at, "rate_limited_until": None}
     Account.objects.filter(id=post.account_id).update(**fields)
+    healthy = (before.last_success_at is not None and before.rate_limited_until is None
+               and (before.last_error_at is None or before.last_error_at <= before.last_success_at))
+    if not error and healthy and at - before.last_success_at < HEALTH_QUIET:
+        return
     live.publish("account.health", audience=ACCOUNTS_AUDIENCE, account_id=post.account_id, ok=not error,
                  summary=f"{post.account.name}: {error[:200]}" if error else f"{post.account.name}: published")
 

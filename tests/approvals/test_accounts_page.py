@@ -173,6 +173,14 @@ def test_a_publish_that_succeeds_marks_the_account_ok_and_pushes_it(network, acc
     rendered = live.render(event)
     assert f'hx-get="{URL}?part=rows"' in rendered and "room-events" not in rendered  # no rail row for a success
 
+    # Another success at once is stored, not pushed again: the health did not change.
+    again = due_post(account, post.author, "And a second one right after")
+    assert services.post_publish(post_id=again.id) == "published"
+    account.refresh_from_db()
+    again.refresh_from_db()
+    assert account.last_success_at == again.published_at
+    assert LiveEvent.objects.filter(kind="account.health").count() == 1
+
 
 def test_a_rate_limit_shows_the_wait_then_a_success_clears_it(network, account, make_user):
     lead, author = make_user(roles.LEAD), make_user(roles.COMMUNITY_MANAGER)
