@@ -27,6 +27,11 @@ class Account(models.Model):
     )
     sandbox = models.BooleanField(default=False, help_text="drills publish here, never to a real account")
     require_alt_text = models.BooleanField(default=True, help_text="every image or video posted here needs alt text")
+    # Health, as publishing last found it (approvals.services.post_publish), like a source's.
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+    last_error_at = models.DateTimeField(null=True, blank=True)
+    rate_limited_until = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"{self.name} (@{self.handle})"

@@ -9,6 +9,7 @@ from datetime import timezone as dt_timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from networks import limits
 from warroom import roles
@@ -35,6 +36,24 @@ def account_list(*, network: str | None = None) -> list[Account]:
     """The brand's accounts; those on one network (a reply goes out where its mention was heard)."""
     accounts = Account.objects.order_by("name", "id")
     return list(accounts.filter(platform=network) if network else accounts)
+
+
+def account_health(account: Account, now: datetime | None = None) -> str:
+    """One word for the account's health, like a source's: rate-limited while publishing
+    waits for the network's reset, failing when its last publish failed, ok when it
+    last published, waiting before it ever has."""
+    now = now or timezone.now()
+    if account.rate_limited_until and account.rate_limited_until > now:
+        return "rate-limited"
+    if account.last_error_at and (account.last_success_at is None or account.last_error_at > account.last_success_at):
+        return "failing"
+    return "ok" if account.last_success_at else "waiting"
+
+
+def account_rows() -> list[dict]:
+    """The accounts page's rows: each account with its health word."""
+    return [{"account": account, "health": account_health(account)}
+            for account in Account.objects.select_related("backup_approver").order_by("name", "id")]
 
 
 def account_get(account_id: int | None) -> Account | None:

@@ -21,6 +21,7 @@ import secrets
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
+from zoneinfo import available_timezones
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -49,6 +50,7 @@ LATE_GRACE = timedelta(minutes=5)
 STUCK_AFTER = timedelta(minutes=2)
 MAX_BACKOFF = timedelta(minutes=10)
 APPROVERS_AUDIENCE = [live.role_group(roles.LEGAL), live.role_group(roles.LEAD)]
+ACCOUNTS_AUDIENCE = [live.role_group(roles.LEAD), live.role_group(roles.ADMIN)]
 
 
 def _name(user) -> str:
@@ -454,6 +456,9 @@ def account_create(*, user, name: str, network: str, handle: str, instance_url: 
         raise InvalidInput("Name is empty: call the account something the room will recognise.")
     if network not in registry.MODULES:
         raise InvalidInput(f"Network must be one of: {', '.join(registry.LABELS.values())}.")
+    time_zone = (time_zone or "UTC").strip()
+    if time_zone not in available_timezones() and time_zone != "UTC":
+        raise InvalidInput(f"Time zone {time_zone[:64]!r} is not one the room knows: use a name like Europe/Paris.")
     module = registry.module(network)
     try:
         channel = module.channel_clean(Channel(network=network, handle=(handle or "").strip(),
@@ -467,7 +472,35 @@ def account_create(*, user, name: str, network: str, handle: str, instance_url: 
                                      time_zone=time_zone or "UTC", sandbox=sandbox)
     audit.record(actor=user, action="account.create", obj=account,
                  details={"network": network, "handle": account.handle, "instance_url": account.instance_url})
+    live.publish("account.created", audience=ACCOUNTS_AUDIENCE, actor=_name(user), account_id=account.id,
+                 summary=f"Channel account added: {account.name} on {account.network_label} (@{account.handle})")
     return account
+
+
+# A success on an account that was already healthy and succeeded this recently is stored but
+# not pushed again: a busy account would otherwise add a live event to every publish.
+HEALTH_QUIET = timedelta(seconds=10)
+
+
+def _account_health(post: Post, *, at: datetime, error: str = "", rate_limited_until: datetime | None = None) -> None:
+    """What this publish says about its account's health, in one UPDATE, pushed to the
+    accounts page: a success (no error), or the error and any rate-limit wait. Every
+    failure is pushed; a success only when the health changes or the last one is older
+    than HEALTH_QUIET (`post.account` is the row as this publish read it)."""
+    before = post.account
+    if error:
+        fields = {"last_error": error[:500], "last_error_at": at}
+        if rate_limited_until is not None:
+            fields["rate_limited_until"] = rate_limited_until
+    else:
+        fields = {"last_success_at": at, "rate_limited_until": None}
+    Account.objects.filter(id=post.account_id).update(**fields)
+    healthy = (before.last_success_at is not None and before.rate_limited_until is None
+               and (before.last_error_at is None or before.last_error_at <= before.last_success_at))
+    if not error and healthy and at - before.last_success_at < HEALTH_QUIET:
+        return
+    live.publish("account.health", audience=ACCOUNTS_AUDIENCE, account_id=post.account_id, ok=not error,
+                 summary=f"{post.account.name}: {error[:200]}" if error else f"{post.account.name}: published")
 
 
 @transaction.atomic
@@ -883,6 +916,7 @@ def post_publish(*, post_id: int) -> str:
             post.state, post.last_error = Post.State.NEEDS_CHECK, str(error)[:500]
             post.save()
             _finish(attempt, PublishAttempt.Outcome.UNKNOWN, timezone.now(), str(error))
+            _account_health(post, at=attempt.finished_at, error=str(error))
             audit.record(actor=None, action="post.needs_check", obj=post, details={"error": str(error)[:500]})
             _publish_event("post.needs_check", post, f"May have been published; check the account: {post.text[:100]}")
             return "needs check"
@@ -891,6 +925,7 @@ def post_publish(*, post_id: int) -> str:
             post.retry_at = max(error.reset_at, timezone.now() + timedelta(seconds=5))
             post.save()
             _finish(attempt, PublishAttempt.Outcome.RETRY, timezone.now(), str(error))
+            _account_health(post, at=attempt.finished_at, error=str(error), rate_limited_until=error.reset_at)
             return "retry"
         except TransientError as error:
             delay = min(timedelta(seconds=5 * 2 ** min(post.attempts, 7)), MAX_BACKOFF)
@@ -898,11 +933,13 @@ def post_publish(*, post_id: int) -> str:
             post.enqueued_at = None
             post.save()
             _finish(attempt, PublishAttempt.Outcome.RETRY, timezone.now(), str(error))
+            _account_health(post, at=attempt.finished_at, error=str(error))
             return "retry"
         except PermanentError as error:
             post.state, post.last_error = Post.State.FAILED, str(error)[:500]
             post.save()
             _finish(attempt, PublishAttempt.Outcome.FAILED, timezone.now(), str(error))
+            _account_health(post, at=attempt.finished_at, error=str(error))
             audit.record(actor=None, action="post.fail", obj=post, details={"error": str(error)[:500]})
             _publish_event("post.failed", post, f"Failed: {post.text[:100]} — {error}")
             post_outcome(post=post)
@@ -910,6 +947,7 @@ def post_publish(*, post_id: int) -> str:
         post.state, post.platform_id, post.published_at, post.last_error = Post.State.PUBLISHED, platform_id, timezone.now(), ""
         post.save(update_fields=["state", "platform_id", "published_at", "last_error", "updated_at"])
         _finish(attempt, PublishAttempt.Outcome.ACCEPTED, post.published_at, platform_id=platform_id)
+        _account_health(post, at=post.published_at)
         audit.record(actor=None, action="post.publish", obj=post, details={"platform_id": platform_id})
         _publish_event("post.published", post, f"Published: {post.text[:120]}", platform_id=platform_id)
         post_outcome(post=post)

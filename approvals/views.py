@@ -19,6 +19,7 @@ from django.utils.dateparse import parse_date
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods
 
+from networks import registry
 from warroom import live, roles
 from warroom.errors import WarroomError
 from warroom.roles import PAGE_ROLES, role_required
@@ -120,6 +121,7 @@ def _page_context(request: HttpRequest, *, error=None, error_post=None, composer
         "error_post": error_post,
         "typed_text": typed_text,
         "can_calendar": roles.has_role(user, PAGE_ROLES["calendar"]),
+        "can_accounts": roles.has_role(user, PAGE_ROLES["accounts"]),
         **_row_context(),
     }
 
@@ -393,6 +395,36 @@ def queue_switch(request: HttpRequest) -> HttpResponse:
         return {"due": services.came_due_while_paused(), "error": error, "form": form}
 
     return render_page(request, "approvals/queue.html", context, status=error.status if error else 200)
+
+
+# --- /approvals/accounts/ ------------------------------------------------------------------
+
+ACCOUNT_FIELDS = ("name", "network", "handle", "instance_url", "time_zone")
+
+
+@require_http_methods(["GET", "POST"])
+@role_required(*PAGE_ROLES["accounts"])
+def accounts(request: HttpRequest) -> HttpResponse:
+    """The channel accounts the room publishes on, each with its health, and the lead's
+    form to add one (approvals.services.account_create says what each network needs). A
+    token or app password is never sent back: not on the rows, not on a refused form."""
+    error, form = None, {}
+    if request.method == "POST":
+        form = {field: request.POST.get(field, "")[:300] for field in ACCOUNT_FIELDS}
+        form["sandbox"] = "sandbox" in request.POST
+        try:
+            account = services.account_create(user=request.user, secret=request.POST.get("secret", "")[:1000], **form)
+        except WarroomError as exc:
+            error = exc
+        else:
+            return redirect(f"{reverse('accounts')}#account-{account.id}")
+    if request.htmx and request.GET.get("part") == "rows":  # the live refresh after an account event
+        return TemplateResponse(request, "approvals/accounts.html#rows", {"rows": selectors.account_rows()})
+
+    def context() -> dict:
+        return {"rows": selectors.account_rows(), "networks": registry.choices(), "error": error, "form": form}
+
+    return render_page(request, "approvals/accounts.html", context, status=error.status if error else 200)
 
 
 # --- /approvals/media/ and /approvals/preview/ ---------------------------------------------

@@ -23,14 +23,21 @@ task claims its own batch (FOR UPDATE SKIP LOCKED LIMIT 25) and publishes it in 
               resume, release all, and let them out.
     split     one process, one post at a time, no broker: ms per publish, and how much of
               it is the X call and the live event (the rest is the two transactions).
+    networks  BENCH_NETWORK_POSTS (250 by default) more per network, through beat, to an
+              account on each network's fake (X, Mastodon, Bluesky: tests/fakes/networks.py;
+              the workers reach each through its *_API_BASE_URL, the client libraries
+              unchanged): one line per network,
+                  publish: network=<n> posts=<n> per_s=<x> duplicates=<d>
+              duplicates counted on that network's fake over the whole run.
 
-duplicates = texts the fake accepted more than once, over every phase (must be 0). Every
-post must end PUBLISHED with the id the fake gave it.
+duplicates = texts a fake accepted more than once, over every phase and every network
+(must be 0). Every post must end PUBLISHED with the id its fake gave it.
 
 Runs on its own after `make test` has set up the venv: makes sure PostgreSQL and Redis
 answer (scripts/services.sh up bench-publish), and uses its own database
 (warroom_bench_publish, emptied with TRUNCATE at the start), Redis database 11 and channel
-prefix. Override with BENCH_DATABASE_URL, BENCH_REDIS_URL, BENCH_POSTS, BENCH_CONCURRENCY.
+prefix. Override with BENCH_DATABASE_URL, BENCH_REDIS_URL, BENCH_POSTS, BENCH_NETWORK_POSTS,
+BENCH_CONCURRENCY.
 Every wait is bounded (BENCH_WAIT_SECONDS, 240); the workers are stopped on every exit.
 The last line is the summary:
     publish: posts=1000 per_s=<x> duplicates=<d> after_pause=<p>
@@ -59,6 +66,7 @@ ENV = common.bench_env(name="publish", redis_db=11, X_BEARER_TOKEN="bench")
 DATABASE_URL, REDIS_URL, CHANNEL_PREFIX = ENV["DATABASE_URL"], ENV["REDIS_URL"], ENV["CHANNEL_PREFIX"]
 SERVICES_TAG = "bench-publish"  # services.sh stops only what was started under this tag
 POSTS = int(os.environ.get("BENCH_POSTS", "1000"))
+NETWORK_POSTS = int(os.environ.get("BENCH_NETWORK_POSTS", "250"))
 WORKERS = 2
 CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "4"))
 WAIT = float(os.environ.get("BENCH_WAIT_SECONDS", "240"))
@@ -80,10 +88,11 @@ def wait_until(condition, what: str, timeout: float = WAIT):
 # --- set-up in the bench database ------------------------------------------------------
 
 
-def reset_state():
+def reset_state(networks: dict):
     """Empty what earlier runs left (posts, attempts, live events, the audit log of this
     bench database, queued tasks, channel-layer keys under the bench prefix); the queue
-    unpaused; a lead, an author and the brand account. Returns (lead, author, account)."""
+    unpaused; a lead, an author and the brand's account on each network's fake. Returns
+    (lead, author, {network: account})."""
     import redis
     from django.contrib.auth import get_user_model
     from django.contrib.auth.models import Group
@@ -110,7 +119,10 @@ def reset_state():
         user, _ = User.objects.get_or_create(username=username, defaults={"first_name": username.title()})
         user.groups.add(Group.objects.get(name=role))
         people.append(user)
-    return people[0], people[1], Account.objects.create(name="Brand (publish bench)", handle="brand")
+    accounts = {kind: Account.objects.create(name=f"Brand on {network.label} (publish bench)", platform=kind,
+                                             **network.account_fields)
+                for kind, network in networks.items()}
+    return people[0], people[1], accounts
 
 
 def due_posts(account, author, phase: int, count: int) -> dict[str, int]:
@@ -133,8 +145,11 @@ def due_posts(account, author, phase: int, count: int) -> dict[str, int]:
 class Workers:
     """WORKERS Celery worker processes as Procfile starts them (prefork, CONCURRENCY each)."""
 
-    def __init__(self, fake_url: str):
-        self.env = {**os.environ, **ENV, "X_API_BASE_URL": fake_url}
+    def __init__(self, networks: dict):
+        self.env = {**os.environ, **ENV}
+        for network in networks.values():  # each network's client at its fake
+            self.env.update(network.env)
+        self.env["X_BEARER_TOKEN"] = ENV["X_BEARER_TOKEN"]
         self.names = [f"benchpub{i}" for i in range(1, WORKERS + 1)]
         self.processes: list[subprocess.Popen] = []
 
@@ -235,6 +250,11 @@ def accepted(fake, texts) -> list:
     return [post for post in fake.posts if post.text in texts]
 
 
+def same_id(stored: str | None, given: str | None) -> bool:
+    """The room's id for a post is the network's (Mastodon's prefixed by its instance host)."""
+    return bool(stored and given) and (stored == given or stored.rpartition(":")[2] == given)
+
+
 def check_published(fake, texts: dict[str, int]) -> None:
     """Every post of the phase PUBLISHED with the id the fake gave it."""
     from approvals.models import Post
@@ -242,10 +262,35 @@ def check_published(fake, texts: dict[str, int]) -> None:
     got = dict(Post.objects.filter(id__in=texts.values()).values_list("id", "platform_id"))
     states = Counter(Post.objects.filter(id__in=texts.values()).values_list("state", flat=True))
     ids = {post.text: post.id for post in accepted(fake, texts)}
-    wrong = [text for text, post_id in texts.items() if got.get(post_id) != ids.get(text)]
+    wrong = [text for text, post_id in texts.items() if not same_id(got.get(post_id), ids.get(text))]
     if states != {Post.State.PUBLISHED: len(texts)} or wrong:
         log(f"publish: posts not PUBLISHED with their X id: states={dict(states)} wrong={wrong[:3]}")
-        raise SystemExit("publish: the database disagrees with what X accepted")
+        raise SystemExit("publish: the database disagrees with what the network accepted")
+
+
+def duplicates_on(fake) -> int:
+    counts = Counter(post.text for post in fake.posts)
+    return sum(n - 1 for n in counts.values() if n > 1)
+
+
+def phase_network(network, workers: Workers, account, author, *, phase: int) -> None:
+    """NETWORK_POSTS due posts on one network's account, out through beat and the workers:
+    posts per second from the first beat run to the last post that network's fake accepted."""
+    fake = network.fake
+    texts = due_posts(account, author, phase, NETWORK_POSTS)
+    beat = Beat()
+    started = time.time()
+    beat.start()
+    try:
+        wait_until(lambda: len(accepted(fake, texts)) >= NETWORK_POSTS,
+                   f"the fake {network.label} accepted {NETWORK_POSTS} posts")
+    finally:
+        beat.stop()
+    seconds = max(post.at for post in accepted(fake, texts)) - started
+    wait_until(workers.idle, "the workers are idle")
+    check_published(fake, texts)
+    print(f"publish: network={network.kind} posts={NETWORK_POSTS} per_s={NETWORK_POSTS / seconds:.1f}"
+          f" duplicates={duplicates_on(fake)} seconds={seconds:.2f} beat_runs={beat.sent}", flush=True)
 
 
 def phase_throughput(fake, workers: Workers, account, author, *, phase: int, via_beat: bool) -> float:
@@ -368,7 +413,7 @@ def main() -> int:
 
     signal.signal(signal.SIGTERM, terminate)
     services("up")
-    fake = workers = None
+    networks, workers = {}, None
     try:
         migrate()
         import django
@@ -377,12 +422,13 @@ def main() -> int:
         from django.conf import settings
         from django.db import connection
 
-        from tests.fakes.x_api import FakeXAPI
+        from tests.fakes.networks import NETWORKS, start
 
-        lead, author, account = reset_state()
-        fake = FakeXAPI().start()
-        fake.reject_duplicates = False  # a post sent twice is kept twice: counted, not refused
-        workers = Workers(fake.url)
+        for kind in NETWORKS:  # a post sent twice is kept twice on each: counted, not refused
+            networks[kind] = start(kind)
+        lead, author, accounts = reset_state(networks)
+        fake, account = networks["x"].fake, accounts["x"]
+        workers = Workers(networks)
         log(f"publish: starting {WORKERS} workers x {CONCURRENCY} (logs .run/bench-publish-*.log)")
         workers.start()
         print(f"publish: posts={POSTS} per phase, {WORKERS} workers x {CONCURRENCY}, fake X at {fake.url},"
@@ -392,14 +438,15 @@ def main() -> int:
         after_pause = phase_pause(fake, workers, account, author, lead)
         settings.X_API_BASE_URL = fake.url
         split(fake, account, author)
-        counts = Counter(post.text for post in fake.posts)
-        duplicates = sum(n - 1 for n in counts.values() if n > 1)
+        for phase, (kind, network) in enumerate(networks.items(), start=20):
+            phase_network(network, workers, accounts[kind], author, phase=phase)
+        duplicates = sum(duplicates_on(network.fake) for network in networks.values())
         connection.close()
     finally:
         if workers is not None:
             workers.stop()
-        if fake is not None:
-            fake.stop()
+        for network in networks.values():
+            network.fake.stop()
         services("stop")
     print(f"publish: posts={POSTS} per_s={per_s:.1f} duplicates={duplicates} after_pause={after_pause}")
     return 0

@@ -88,6 +88,7 @@ PAGE_ROLES = {
     "approvals": EVERYONE,
     "calendar": frozenset({PRODUCER, COMMUNITY_MANAGER, LEAD, ADMIN}),
     "queue_switch": frozenset({LEAD}),
+    "accounts": frozenset({LEAD, ADMIN}),
     "media_library": EVERYONE,
     "media_file": EVERYONE,
     "compose_preview": frozenset({COMMUNITY_MANAGER, PRODUCER, LEAD, ADMIN}),
