@@ -139,7 +139,9 @@ def test_a_pause_that_commits_mid_run_stops_every_post_from_leaving(x, network, 
         services.queue_pause(user=lead, reason="Blackout in the stadium: nothing goes out")
         pause_committed = time.time()  # the fake's `at` is time.time() too
         batches = -(-500 // services.PUBLISH_BATCH)  # beat sends one task per batch of due posts
-        wait_until(lambda: tasks_finished(workers, BATCH_TASK) == batches, "the workers ran every batch task")
+        # A give-up bound, not a speed check: Bluesky's client takes about a second a post here.
+        wait_until(lambda: tasks_finished(workers, BATCH_TASK) == batches, "the workers ran every batch task",
+                   timeout=300)
 
         accepted = x.posts
         late = [(post.text, round(post.at - pause_committed, 3)) for post in accepted if post.at > pause_committed]
@@ -163,7 +165,7 @@ def test_a_pause_that_commits_mid_run_stops_every_post_from_leaving(x, network, 
         assert tasks.publish_due_posts() == len(held)
         batches += -(-len(held) // services.PUBLISH_BATCH)
         wait_until(lambda: len(x.posts) >= 500 and tasks_finished(workers, BATCH_TASK) == batches,
-                   "the released posts were published")
+                   "the released posts were published", timeout=300)
 
     counts = accepted_texts(x)
     assert len(x.posts) == 500 and set(counts) == set(texts) and set(counts.values()) == {1}
