@@ -13,8 +13,9 @@ MODULES = {
     "x": "networks.x",
     "mastodon": "networks.mastodon",
     "bluesky": "networks.bluesky",
+    "reddit": "networks.reddit",
 }
-LABELS = {"x": "X", "mastodon": "Mastodon", "bluesky": "Bluesky"}
+LABELS = {"x": "X", "mastodon": "Mastodon", "bluesky": "Bluesky", "reddit": "Reddit"}
 
 
 def choices() -> list[tuple[str, str]]:
