@@ -162,9 +162,20 @@ class FakeReddit(LoopbackFake):
                 "error": status}
 
     def route(self, request: RecordedRequest) -> Answer:
+        answer = self._route(request)
+        if request.headers.get("connection", "").lower() == "close":
+            # prawcore asks for the token with "Connection: close"; a server that closes
+            # without saying so leaves the client a dead connection in its pool.
+            answer.headers = {**answer.headers, "Connection": "close"}
+        return answer
+
+    def _route(self, request: RecordedRequest) -> Answer:
         parts = request.path.strip("/").split("/")
         if request.method == "POST" and parts == ["api", "v1", "access_token"]:
-            return self._token(request)
+            try:
+                return self._token(request)
+            except Refusal as refusal:
+                return Answer(refusal.status, refusal.payload, refusal.headers)
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         with self.lock:
             user = self._tokens.get(token) if scheme.lower() == "bearer" else None
