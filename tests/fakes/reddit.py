@@ -11,6 +11,7 @@ code run unchanged against it (point REDDIT_API_BASE_URL at `fake.url`: praw's
         reddit_api.fail_next(status=429, reset_in=60)   # X-Ratelimit-Remaining: 0, X-Ratelimit-Reset: 60
         reddit_api.fail_next(status=503)                # {"message": ..., "error": 503}
         reddit_api.fail_next(malformed=True)            # 200 with a truncated JSON body
+        reddit_api.remaining = 1                        # the next answer spends the window (Remaining: 0)
         reddit_api.posts, reddit_api.requests
 
 Speaks: POST /api/v1/access_token (HTTP Basic with the app's id and secret; grant_type
@@ -76,6 +77,8 @@ class FakeReddit(LoopbackFake):
         self.apps: dict[str, str] | None = None  # client id -> secret; None: any
         self.users: dict[str, str] | None = None  # username -> password; None: any
         self.page_size = 100  # the most Reddit returns per listing page
+        self.remaining: int | None = None  # when set: requests left in the window, counted down per answer (tokens too)
+        self.reset_in = 60  # seconds to the window's end that answers then say
         self._ids = itertools.count(FIRST_ID)
         self._clock = 0.0
         self._things: dict[str, dict] = {}  # fullname -> {"kind", "data"}, oldest first
@@ -144,6 +147,11 @@ class FakeReddit(LoopbackFake):
 
     def rate_limit_headers(self, failure: Failure | None) -> dict[str, str]:
         limited = failure is not None and failure.status == 429
+        if not limited and self.remaining is not None:
+            with self.lock:
+                self.remaining = max(0, self.remaining - 1)
+                return {"x-ratelimit-used": str(RATE_LIMIT - self.remaining), "x-ratelimit-remaining": str(self.remaining),
+                        "x-ratelimit-reset": str(self.reset_in)}
         if limited:
             # Seconds from the answer's Date header (whole seconds), so a client that
             # adds them to that Date lands on the scripted reset.
