@@ -150,8 +150,8 @@ class FakeReddit(LoopbackFake):
         if not limited and self.remaining is not None:
             with self.lock:
                 self.remaining = max(0, self.remaining - 1)
-                return {"x-ratelimit-used": str(RATE_LIMIT - self.remaining), "x-ratelimit-remaining": str(self.remaining),
-                        "x-ratelimit-reset": str(self.reset_in)}
+                return {"x-ratelimit-used": str(RATE_LIMIT - self.remaining),
+                        "x-ratelimit-remaining": str(self.remaining), "x-ratelimit-reset": str(self.reset_in)}
         if limited:
             # Seconds from the answer's Date header (whole seconds), so a client that
             # adds them to that Date lands on the scripted reset.
@@ -226,7 +226,8 @@ class FakeReddit(LoopbackFake):
         except (ValueError, UnicodeDecodeError):
             client_id = client_secret = ""
         with self.lock:
-            if scheme != "Basic" or not client_id or (self.apps is not None and self.apps.get(client_id) != client_secret):
+            known = self.apps is None or self.apps.get(client_id) == client_secret
+            if scheme != "Basic" or not client_id or not known:
                 raise Refusal(401, {"message": "Unauthorized", "error": 401})
             form = {k: v[-1] for k, v in parse_qs(request.body.decode()).items()}
             grant = form.get("grant_type")

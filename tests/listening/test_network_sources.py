@@ -271,3 +271,27 @@ def test_wrong_credentials_are_named_on_the_source(kind, make_user):
     source.refresh_from_db()
     assert {"mastodon": "access token", "bluesky": "app password", "reddit": "username and password"}[kind.network] \
         in source.last_error
+
+
+@pytest.mark.django_db
+def test_a_reddit_source_needs_a_subreddit_and_a_script_app(make_user):
+    lead = make_user(roles.LEAD)
+    app = {"client_id": REDDIT_APP[0], "client_secret": REDDIT_APP[1]}
+    with pytest.raises(InvalidInput, match="Subreddit is empty"):
+        services.source_create(user=lead, name="r", kind="reddit_search", query_text="brand", poll_interval=30, **app)
+    with pytest.raises(InvalidInput, match="not a subreddit name"):
+        services.source_create(user=lead, name="r", kind="reddit_search", query_text="brand", poll_interval=30,
+                               community="snacks/../../admin", **app)
+    with pytest.raises(InvalidInput, match="Client id"):
+        services.source_create(user=lead, name="r", kind="reddit_comments", query_text="brand", poll_interval=30,
+                               community="snacks", client_secret="s")
+    with pytest.raises(InvalidInput, match="username and its password together"):
+        services.source_create(user=lead, name="r", kind="reddit_comments", query_text="brand", poll_interval=30,
+                               community="snacks", login="brand", **app)
+    with pytest.raises(InvalidInput, match="Query is empty"):
+        services.source_create(user=lead, name="r", kind="reddit_comments", query_text="", poll_interval=30,
+                               community="snacks", **app)
+    assert not Source.objects.exists()
+    source = services.source_create(user=lead, name="r", kind="reddit_search", query_text="brand", poll_interval=30,
+                                    community="r/Snacks", instance_url="https://10.0.0.1", **app)
+    assert (source.community, source.instance_url, source.client_id) == ("Snacks", "", REDDIT_APP[0])
