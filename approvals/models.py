@@ -11,15 +11,21 @@ from django.utils import timezone
 
 class Account(models.Model):
     """A brand account posts go out on, on one network (networks/registry.py: X, Mastodon,
-    Bluesky). `instance_url` is the server it lives on (a Mastodon instance, a Bluesky PDS)
-    and `secret` its credential (a Mastodon access token, a Bluesky app password); X's
-    credentials come from the environment."""
+    Bluesky, Reddit). `instance_url` is the server it lives on (a Mastodon instance, a
+    Bluesky PDS) and `secret` its credential (a Mastodon access token, a Bluesky app
+    password, a Reddit password); X's credentials come from the environment. A Reddit
+    account also names its script app (`client_id`, `client_secret`) and the subreddit it
+    posts to (`community`; empty: its profile)."""
 
     name = models.CharField(max_length=120)
-    platform = models.CharField(max_length=20, default="x", help_text="the network: x, mastodon, bluesky")
+    platform = models.CharField(max_length=20, default="x", help_text="the network: x, mastodon, bluesky, reddit")
     handle = models.CharField(max_length=100)
     instance_url = models.CharField(max_length=300, blank=True, help_text="Mastodon instance or Bluesky PDS")
-    secret = models.CharField(max_length=500, blank=True, help_text="access token or app password; never shown")
+    secret = models.CharField(max_length=500, blank=True,
+                              help_text="access token, app password or password; never shown")
+    client_id = models.CharField(max_length=64, blank=True, help_text="Reddit: the script app's client id")
+    client_secret = models.CharField(max_length=200, blank=True, help_text="Reddit: the script app's secret; never shown")
+    community = models.CharField(max_length=40, blank=True, help_text="Reddit: the subreddit posts go to")
     time_zone = models.CharField(max_length=64, default="UTC")
     lead_must_approve = models.BooleanField(default=False, help_text="legal, then the brand lead")
     backup_approver = models.ForeignKey(
@@ -49,7 +55,8 @@ class Account(models.Model):
 
         if not platform_id or self.platform not in registry.MODULES:
             return ""
-        channel = Channel(network=self.platform, handle=self.handle, instance_url=self.instance_url)
+        channel = Channel(network=self.platform, handle=self.handle, instance_url=self.instance_url,
+                          community=self.community)
         return registry.module(self.platform).post_url(channel, platform_id)
 
 

@@ -445,9 +445,11 @@ def _backup_for(request: ApprovalRequest):
 
 @transaction.atomic
 def account_create(*, user, name: str, network: str, handle: str, instance_url: str = "", secret: str = "",
-                   time_zone: str = "UTC", sandbox: bool = False) -> Account:
+                   time_zone: str = "UTC", sandbox: bool = False, client_id: str = "", client_secret: str = "",
+                   community: str = "") -> Account:
     """A channel account the room publishes on. Its network's module says what it needs
-    (an instance URL and token for Mastodon, a handle and app password for Bluesky); a
+    (an instance URL and token for Mastodon, a handle and app password for Bluesky, a
+    script app's id and secret, a username, password and subreddit for Reddit); a
     server a person typed must be on the public internet (the SSRF guard)."""
     if not roles.has_role(user, {roles.LEAD, roles.ADMIN}):
         raise Forbidden("Only the lead or an admin adds channel accounts.")
@@ -463,15 +465,19 @@ def account_create(*, user, name: str, network: str, handle: str, instance_url: 
     try:
         channel = module.channel_clean(Channel(network=network, handle=(handle or "").strip(),
                                                instance_url=(instance_url or "").strip(), secret=(secret or "").strip(),
-                                               sandbox=sandbox))
+                                               sandbox=sandbox, client_id=(client_id or "").strip(),
+                                               client_secret=(client_secret or "").strip(),
+                                               community=(community or "").strip()))
         channel_guard(channel)
     except PermanentError as error:
         raise InvalidInput(str(error)) from error
     account = Account.objects.create(name=name, platform=network, handle=channel.handle[:100],
                                      instance_url=channel.instance_url[:300], secret=channel.secret[:500],
-                                     time_zone=time_zone or "UTC", sandbox=sandbox)
+                                     client_id=channel.client_id[:64], client_secret=channel.client_secret[:200],
+                                     community=channel.community[:40], time_zone=time_zone or "UTC", sandbox=sandbox)
     audit.record(actor=user, action="account.create", obj=account,
-                 details={"network": network, "handle": account.handle, "instance_url": account.instance_url})
+                 details={"network": network, "handle": account.handle, "instance_url": account.instance_url,
+                          **({"community": account.community} if account.community else {})})
     live.publish("account.created", audience=ACCOUNTS_AUDIENCE, actor=_name(user), account_id=account.id,
                  summary=f"Channel account added: {account.name} on {account.network_label} (@{account.handle})")
     return account
@@ -821,7 +827,8 @@ def posts_due_claim(*, now: datetime | None = None, limit: int = 500) -> list[in
 def account_channel(account: Account) -> Channel:
     """The account as its network's module needs it (networks/base.py)."""
     return Channel(network=account.platform, handle=account.handle, instance_url=account.instance_url,
-                   secret=account.secret, sandbox=account.sandbox)
+                   secret=account.secret, sandbox=account.sandbox, client_id=account.client_id,
+                   client_secret=account.client_secret, community=account.community)
 
 
 def channel_guard(channel: Channel) -> None:
@@ -868,6 +875,9 @@ def _publisher(post: Post) -> Callable[[], str]:
         if post.reply_to_post_id and not parent:  # a thread's link before it is not out yet
             raise TransientError("The post this follows up is not published yet; trying again shortly.")
         if post.repost:
+            if not hasattr(network, "repost"):
+                raise PermanentError(f"{registry.LABELS.get(channel.network, channel.network)} takes no reposts: "
+                                     "make this follow-up a reply instead.")
             return network.repost(channel, parent).id
         files = _media_files(post)
         return network.publish(channel, post.text, reply_to=post.in_reply_to or parent or None, media=files).id

@@ -18,7 +18,9 @@ class Source(models.Model):
     """A channel the room listens to: an X, Mastodon or Bluesky query or account, an RSS
     feed, a webhook, a demo replay. Mastodon and Bluesky sources name their server
     (`instance_url`: the instance, the PDS) and, where the network needs one, a login
-    (`login`: the Bluesky handle) and credential (`secret`: an access token, an app password)."""
+    (`login`: the Bluesky handle) and credential (`secret`: an access token, an app password).
+    Reddit sources name a subreddit (`community`), the script app (`client_id`,
+    `client_secret`) and optionally its user (`login`, `secret`: the password)."""
 
     class Kind(models.TextChoices):
         X_SEARCH = "x_search", "X search"
@@ -28,13 +30,15 @@ class Source(models.Model):
         MASTODON_SEARCH = "mastodon_search", "Mastodon search"
         BLUESKY_SEARCH = "bluesky_search", "Bluesky search"
         BLUESKY_MENTIONS = "bluesky_mentions", "Bluesky mentions of an account"
+        REDDIT_SEARCH = "reddit_search", "Reddit subreddit search"
+        REDDIT_COMMENTS = "reddit_comments", "Reddit new comments mentioning a term"
         RSS = "rss", "RSS / news feed"
         WEBHOOK = "webhook", "Signed webhook"
         DEMO = "demo", "Demo replay"
 
     POLLED = (Kind.X_SEARCH, Kind.X_MENTIONS, Kind.MASTODON_TAG, Kind.MASTODON_MENTIONS, Kind.MASTODON_SEARCH,
-              Kind.BLUESKY_SEARCH, Kind.BLUESKY_MENTIONS, Kind.RSS, Kind.DEMO)
-    NETWORKS = ("x", "mastodon", "bluesky")  # kinds named <network>_<what>: their mentions' platform
+              Kind.BLUESKY_SEARCH, Kind.BLUESKY_MENTIONS, Kind.REDDIT_SEARCH, Kind.REDDIT_COMMENTS, Kind.RSS, Kind.DEMO)
+    NETWORKS = ("x", "mastodon", "bluesky", "reddit")  # kinds named <network>_<what>: their mentions' platform
 
     name = models.CharField(max_length=120)
     kind = models.CharField(max_length=20, choices=Kind.choices)
@@ -60,7 +64,11 @@ class Source(models.Model):
     lease_token = models.CharField(max_length=32, blank=True)
     instance_url = models.CharField(max_length=300, blank=True, help_text="Mastodon instance or Bluesky PDS")
     login = models.CharField(max_length=253, blank=True, help_text="the Bluesky handle that logs in")
-    secret = models.CharField(max_length=500, blank=True, help_text="access token or app password; never shown")
+    secret = models.CharField(max_length=500, blank=True,
+                              help_text="access token, app password or password; never shown")
+    client_id = models.CharField(max_length=64, blank=True, help_text="Reddit: the script app's client id")
+    client_secret = models.CharField(max_length=200, blank=True, help_text="Reddit: the script app's secret; never shown")
+    community = models.CharField(max_length=40, blank=True, help_text="Reddit: the subreddit listened to")
 
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(default=timezone.now)

@@ -624,10 +624,11 @@ def engagement_reads_record(*, reads: int, requests: int = 1, now: datetime | No
 
 @transaction.atomic
 def source_create(*, user, name: str, kind: str, query_text: str, poll_interval: int, instance_url: str = "",
-                  login: str = "", secret: str = "") -> Source:
+                  login: str = "", secret: str = "", client_id: str = "", client_secret: str = "",
+                  community: str = "") -> Source:
     """A source the room polls or receives. Mastodon sources name their instance (and a
     token, which mentions need); Bluesky sources a handle and app password (and a PDS when
-    not bsky.social). A server a person typed must be on the public internet (the SSRF
+    not bsky.social); Reddit sources a subreddit and a script app's id and secret. A server a person typed must be on the public internet (the SSRF
     guard, warroom/netguard.py), checked here and again before every poll."""
     name = without_bidi_controls(clean(name, 120)).strip()
     query_text = clean(query_text, 512).strip()
@@ -637,7 +638,8 @@ def source_create(*, user, name: str, kind: str, query_text: str, poll_interval:
     if kind not in Source.Kind.values:
         raise InvalidInput(f"Kind must be one of: {', '.join(Source.Kind.values)}.")
     needs = {"x_search": "an X search query", "x_mentions": "the account handle", "rss": "the feed URL",
-             "mastodon_tag": "the hashtag", "mastodon_search": "the search words", "bluesky_search": "the search words"}
+             "mastodon_tag": "the hashtag", "mastodon_search": "the search words", "bluesky_search": "the search words",
+             "reddit_search": "the search words", "reddit_comments": "the term comments mention"}
     if kind in needs and not query_text:
         raise InvalidInput(f"Query is empty: this kind of source needs {needs[kind]}.")
     if kind == Source.Kind.RSS and not query_text.startswith(("http://", "https://")):
@@ -645,17 +647,21 @@ def source_create(*, user, name: str, kind: str, query_text: str, poll_interval:
     if not isinstance(poll_interval, int) or poll_interval < 5 or poll_interval > 86400:
         raise InvalidInput("Poll interval must be between 5 and 86400 seconds.")
     try:  # a network's adapter checks what its sources need (a server, a login), the SSRF guard included
-        query_text, instance_url, login, secret = registry.source_clean(
-            kind=kind, query=query_text, instance_url=instance_url, login=login, secret=secret)
+        query_text, instance_url, login, secret, extra = registry.source_clean(
+            kind=kind, query=query_text, instance_url=instance_url, login=login, secret=secret,
+            client_id=clean(client_id, 64).strip(), client_secret=clean(client_secret, 200).strip(),
+            community=clean(community, 40).strip())
     except PermanentError as error:
         raise InvalidInput(str(error)) from error
     source = Source.objects.create(
         name=name, kind=kind, query=query_text.lstrip("@") if kind == Source.Kind.X_MENTIONS else query_text,
         poll_interval=poll_interval, created_by=user, instance_url=instance_url.rstrip("/"), login=login.lstrip("@"),
-        secret=secret,
+        secret=secret, client_id=extra.get("client_id", ""), client_secret=extra.get("client_secret", ""),
+        community=extra.get("community", ""),
     )
     audit.record(actor=user, action="source.create", obj=source,
-                 details={"kind": kind, "query": source.query, "instance_url": source.instance_url, "login": source.login})
+                 details={"kind": kind, "query": source.query, "instance_url": source.instance_url, "login": source.login,
+                          **({"community": source.community} if source.community else {})})
     return source
 
 

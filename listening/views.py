@@ -98,6 +98,9 @@ def sources(request: HttpRequest) -> HttpResponse:
                     instance_url=request.POST.get("instance_url", ""),
                     login=request.POST.get("login", ""),
                     secret=request.POST.get("secret", ""),
+                    client_id=request.POST.get("client_id", ""),
+                    client_secret=request.POST.get("client_secret", ""),
+                    community=request.POST.get("community", ""),
                 )
                 if source.kind == Source.Kind.WEBHOOK:
                     _reveal_once(request, source, source.webhook_secret)

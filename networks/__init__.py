@@ -1,4 +1,4 @@
-"""The outside networks, one module per network (x.py, mastodon.py, bluesky.py): its client
+"""The outside networks, one module per network (x.py, mastodon.py, bluesky.py, reddit.py): its client
 library set up from the environment and the account (credentials, the account's server,
 and the base URL of a loopback fake in tests and the demo), its failures translated into
 the errors of networks/errors.py, and the publisher interface of networks/base.py

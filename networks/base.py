@@ -1,5 +1,5 @@
 """The one publisher interface every network module implements (networks/x.py,
-networks/mastodon.py, networks/bluesky.py), and the small values it speaks in.
+networks/mastodon.py, networks/bluesky.py, networks/reddit.py), and the small values it speaks in.
 
 A network module is a plain module with these names (networks/registry.py finds it by
 the account's network kind):
@@ -42,13 +42,18 @@ class Channel:
     `instance_url` is the server the account lives on (a Mastodon instance, a Bluesky PDS;
     unused for X). `secret` is the account's credential (a Mastodon access token, a
     Bluesky app password); X reads its credentials from the environment. `sandbox` marks
-    a drill's account: X then posts only with X_SANDBOX_USER_ACCESS_TOKEN."""
+    a drill's account: X then posts only with X_SANDBOX_USER_ACCESS_TOKEN. Reddit's script
+    app adds its `client_id` and `client_secret` (`secret` is then the user's password) and
+    `community`, the subreddit posts go to."""
 
     network: str
     handle: str = ""
     instance_url: str = ""
     secret: str = field(default="", repr=False)
     sandbox: bool = False
+    client_id: str = ""
+    client_secret: str = field(default="", repr=False)
+    community: str = ""
 
 
 @dataclass(frozen=True)

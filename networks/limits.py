@@ -14,7 +14,7 @@ this module, so a post legal approves is one the network will take.
 Media limits are per network (`MediaLimits`): the content types it takes and their sizes,
 the pixel count of an image, a video's length, how many items, and the alt text's length.
 Each network's client module (networks/x.py, and the Mastodon and Bluesky modules) uploads
-what passed them."""
+what passed them; Reddit takes text only."""
 
 from __future__ import annotations
 
@@ -97,6 +97,8 @@ class Network:
     def media_problems(self, items: list[tuple[MediaInfo, str]]) -> list[str]:
         """Each (file, alt text) against this network's limits, in words naming the file's place."""
         limits, problems = self.media, []
+        if items and limits.max_items == 0:
+            return [f"{self.name} takes text only from the room: remove the media from the {self.name} version."]
         if len(items) > limits.max_items:
             problems.append(f"{self.name} takes at most {limits.max_items} media items per post; this one has {len(items)}.")
         alone = [info for info, _ in items if info.is_video or (info.content_type == "image/gif" and info.frames > 1)]
@@ -215,9 +217,10 @@ NETWORKS: dict[str, Network] = {
     "bluesky": Network("bluesky", "Bluesky", count_bluesky, MediaLimits(
         max_bytes={**{t: 1_000_000 for t in IMAGE_TYPES}, "video/mp4": 100 * MB},
         max_pixels=8192 * 8192, max_video_seconds=180, max_items=4, max_alt_text=2000), alt_text_unit="graphemes"),
+    # Text only: networks/reddit.py posts self posts and comments (Reddit's media go through
+    # its own upload lease, which the room does not speak yet).
     "reddit": Network("reddit", "Reddit", count_reddit, MediaLimits(
-        max_bytes={**{t: 20 * MB for t in IMAGE_TYPES}, "video/mp4": 1024 * MB},
-        max_pixels=10000 * 10000, max_video_seconds=900, max_items=20, max_alt_text=500)),
+        max_bytes={}, max_pixels=10000 * 10000, max_video_seconds=900, max_items=0, max_alt_text=500)),
 }
 
 

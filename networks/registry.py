@@ -13,8 +13,12 @@ MODULES = {
     "x": "networks.x",
     "mastodon": "networks.mastodon",
     "bluesky": "networks.bluesky",
+    "reddit": "networks.reddit",
 }
-LABELS = {"x": "X", "mastodon": "Mastodon", "bluesky": "Bluesky"}
+LABELS = {"x": "X", "mastodon": "Mastodon", "bluesky": "Bluesky", "reddit": "Reddit"}
+# The networks whose module reads engagement (`engagement`) and reposts (`repost`); Reddit's
+# module publishes, replies and listens, but reads no engagement yet.
+ENGAGEMENT = ("x", "mastodon", "bluesky")
 
 
 def choices() -> list[tuple[str, str]]:

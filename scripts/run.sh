@@ -23,7 +23,8 @@ scripts/services.sh up run
 fake_x_pid=""
 fake_mastodon_pid=""
 fake_bluesky_pid=""
-trap 'for pid in $fake_x_pid $fake_mastodon_pid $fake_bluesky_pid; do kill "$pid" 2>/dev/null; done; scripts/services.sh stop run' EXIT
+fake_reddit_pid=""
+trap 'for pid in $fake_x_pid $fake_mastodon_pid $fake_bluesky_pid $fake_reddit_pid; do kill "$pid" 2>/dev/null; done; scripts/services.sh stop run' EXIT
 
 if [ -z "${X_BEARER_TOKEN:-}" ]; then
   # No X credentials: listen to the demo replay and publish to a loopback fake of X.
@@ -47,6 +48,14 @@ if [ -z "${BLUESKY_API_BASE_URL:-}" ]; then
     --user crunchwave.bsky.social:demo-app-password &
   fake_bluesky_pid=$!
   network_note="${network_note:-  Bluesky: a loopback fake at} $BLUESKY_API_BASE_URL (what they accept is printed below)."
+fi
+if [ -z "${REDDIT_API_BASE_URL:-}" ]; then
+  # Reddit's API and its access tokens, on loopback: fans post and comment in r/snacks.
+  export REDDIT_API_BASE_URL="http://127.0.0.1:${FAKE_REDDIT_PORT:-8768}"
+  .venv/bin/python -m tests.fakes.reddit --port "${FAKE_REDDIT_PORT:-8768}" --chatter 11 &
+  fake_reddit_pid=$!
+  network_note="${network_note}
+  Reddit: a loopback fake at $REDDIT_API_BASE_URL."
 fi
 
 .venv/bin/python manage.py migrate --noinput

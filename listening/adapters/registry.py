@@ -14,6 +14,8 @@ MODULES = {
     Source.Kind.MASTODON_SEARCH: "listening.adapters.mastodon",
     Source.Kind.BLUESKY_SEARCH: "listening.adapters.bluesky",
     Source.Kind.BLUESKY_MENTIONS: "listening.adapters.bluesky",
+    Source.Kind.REDDIT_SEARCH: "listening.adapters.reddit",
+    Source.Kind.REDDIT_COMMENTS: "listening.adapters.reddit",
     Source.Kind.RSS: "listening.adapters.rss",
     Source.Kind.DEMO: "listening.adapters.demo",
 }
@@ -34,12 +36,19 @@ def fetch(source: Source) -> FetchResult:
     return import_module(module).fetch(source)
 
 
-def source_clean(*, kind: str, query: str, instance_url: str, login: str, secret: str) -> tuple[str, str, str, str]:
-    """(query, instance_url, login, secret) as a new source of `kind` keeps them, checked by
-    its adapter when the adapter takes a server or credentials (`source_clean`); the other
-    kinds keep none. PermanentError says what is wrong."""
+def source_clean(*, kind: str, query: str, instance_url: str, login: str, secret: str,
+                 **extra: str) -> tuple[str, str, str, str, dict]:
+    """(query, instance_url, login, secret, extra) as a new source of `kind` keeps them,
+    checked by its adapter when the adapter takes a server or credentials (`source_clean`);
+    the other kinds keep none. `extra` holds the fields only some networks have (Reddit's
+    client_id, client_secret, community): an adapter that names them in SOURCE_FIELDS is
+    given them and returns them cleaned; the rest keep them empty. PermanentError says
+    what is wrong."""
     module = MODULES.get(kind)
     adapter = import_module(module) if module else None
     if adapter is None or not hasattr(adapter, "source_clean"):
-        return query, "", "", ""
-    return adapter.source_clean(kind=kind, query=query, instance_url=instance_url, login=login, secret=secret)
+        return query, "", "", "", {}
+    fields = getattr(adapter, "SOURCE_FIELDS", ())
+    cleaned = adapter.source_clean(kind=kind, query=query, instance_url=instance_url, login=login, secret=secret,
+                                   **{name: extra.get(name, "") for name in fields})
+    return (*cleaned, {}) if len(cleaned) == 4 else cleaned

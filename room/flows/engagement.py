@@ -31,7 +31,7 @@ def engagement_adopt(*, now: datetime) -> int:
     since = now - approvals_engagement.FOLLOW_FOR
     followed = Tracked.objects.filter(platform=OuterRef("account__platform"), platform_id=OuterRef("platform_id"))
     posts = (Post.objects.filter(state=Post.State.PUBLISHED, published_at__gte=since, repost=False,
-                                 account__platform__in=list(registry.MODULES))
+                                 account__platform__in=list(registry.ENGAGEMENT))
              .exclude(platform_id="").exclude(Exists(followed)).select_related("account"))
     started = 0
     for post in posts[:500]:
@@ -41,7 +41,7 @@ def engagement_adopt(*, now: datetime) -> int:
     drill_followed = Tracked.objects.filter(platform=OuterRef("sandbox_account__platform"),
                                             platform_id=OuterRef("platform_id"))
     firings = (Firing.objects.filter(drill__isnull=False, published_at__gte=since,
-                                     sandbox_account__platform__in=list(registry.MODULES))
+                                     sandbox_account__platform__in=list(registry.ENGAGEMENT))
                .exclude(platform_id="").exclude(Exists(drill_followed)).select_related("sandbox_account"))
     for firing in firings[:500]:
         approvals_engagement.tracked_start(account=firing.sandbox_account, platform_id=firing.platform_id,

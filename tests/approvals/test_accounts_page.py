@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from approvals import services
 from approvals.models import Account, Post
-from tests.fakes.networks import NETWORKS, start
+from tests.fakes.networks import start
 from warroom import live, roles
 from warroom.models import AuditEntry, LiveEvent
 
@@ -130,7 +130,7 @@ def test_the_rows_partial_answers_htmx_with_every_account(make_user):
 
 # --- Health, as publishing finds it, on each network's fake --------------------------------
 
-@pytest.fixture(params=NETWORKS)
+@pytest.fixture(params=list(KINDS))  # the kinds this page adds
 def network(request, settings):
     network = start(request.param)
     for name, value in network.env.items():

@@ -18,11 +18,14 @@ from typing import Any
 
 from .bluesky import FakeBluesky
 from .mastodon import FakeMastodon
+from .reddit import FakeReddit
 from .x_api import FakeXAPI
 
-NETWORKS = ("x", "mastodon", "bluesky")
+NETWORKS = ("x", "mastodon", "bluesky", "reddit")
 BLUESKY_PASSWORD = "abcd-efgh-ijkl-mnop"
 MASTODON_TOKEN = "mastodon-test-token"
+REDDIT_APP = ("warroom-app-id", "warroom-app-secret")
+REDDIT_PASSWORD = "reddit-test-password"
 
 
 @dataclass
@@ -45,7 +48,8 @@ class Network:
         """The body this network sends with a 403 that names `reason`."""
         return {"x": {"title": "Forbidden", "detail": reason, "type": "about:blank", "status": 403},
                 "mastodon": {"error": reason},
-                "bluesky": {"error": "AccountTakedown", "message": reason}}[self.kind]
+                "bluesky": {"error": "AccountTakedown", "message": reason},
+                "reddit": {"message": "Forbidden", "error": 403, "reason": reason}}[self.kind]
 
     def worker_env(self, **extra) -> dict:
         env = dict(self.env)
@@ -77,4 +81,13 @@ def start(kind: str):
         return Network("bluesky", "Bluesky", fake, {"handle": "brand.bsky.social", "secret": BLUESKY_PASSWORD},
                        "BLUESKY_API_BASE_URL", "BLUESKY_TIMEOUT_SECONDS", "/xrpc/com.atproto.repo.createRecord",
                        {"BLUESKY_API_BASE_URL": fake.url})
+    if kind == "reddit":
+        fake = FakeReddit().start()
+        fake.add_app(*REDDIT_APP)
+        fake.add_user("brand", REDDIT_PASSWORD)
+        return Network("reddit", "Reddit", fake,
+                       {"handle": "brand", "secret": REDDIT_PASSWORD, "client_id": REDDIT_APP[0],
+                        "client_secret": REDDIT_APP[1], "community": "crunchwave"},
+                       "REDDIT_API_BASE_URL", "REDDIT_TIMEOUT_SECONDS", "/api/submit",
+                       {"REDDIT_API_BASE_URL": fake.url})
     raise ValueError(kind)

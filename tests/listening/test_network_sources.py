@@ -1,6 +1,7 @@
-"""Listening on Mastodon (hashtag, mentions, search) and Bluesky (search, mentions), each
-kind of source against its network's loopback fake through the real client library
-(Mastodon.py, atproto) and the polling service: real PostgreSQL, nothing of ours mocked.
+"""Listening on Mastodon (hashtag, mentions, search), Bluesky (search, mentions) and Reddit
+(subreddit search, new comments mentioning a term), each kind of source against its
+network's loopback fake through the real client library (Mastodon.py, atproto, praw) and
+the polling service: real PostgreSQL, nothing of ours mocked.
 Every kind: the cursor moves with what was stored, a backlog is walked over polls with no
 gap, overlapping polls store each post once, a 429 is waited out without asking the
 network, and malformed answers (a broken body, a post missing its fields) are recorded in
@@ -16,12 +17,15 @@ from listening import services
 from listening.models import Mention, Source
 from tests.fakes.bluesky import FakeBluesky
 from tests.fakes.mastodon import FakeMastodon
+from tests.fakes.reddit import FakeReddit
 from warroom import roles
 from warroom.errors import InvalidInput
 
 BRAND_BSKY = "brand.bsky.social"
 PASSWORD = "abcd-efgh-ijkl-mnop"
 TOKEN = "listening-token"
+REDDIT_APP = ("listening-app", "listening-app-secret")
+REDDIT_PASSWORD = "listening-password"
 
 
 class Kind:
@@ -32,6 +36,11 @@ class Kind:
         if kind.startswith("mastodon"):
             settings.MASTODON_API_BASE_URL = fake.url
             fake.tokens = {TOKEN}
+        elif kind.startswith("reddit"):
+            settings.REDDIT_API_BASE_URL = fake.url
+            fake.add_app(*REDDIT_APP)
+            fake.add_user("brand", REDDIT_PASSWORD)
+            self.thread = fake.add_post("Game day thread", subreddit="crunchwave", author="mods")
         else:
             settings.BLUESKY_API_BASE_URL = fake.url
             fake.add_user(BRAND_BSKY, PASSWORD)
@@ -41,7 +50,8 @@ class Kind:
         """The path of the request a poll of this kind makes (not a login or a version check)."""
         return {"mastodon_tag": "/api/v1/timelines/tag", "mastodon_mentions": "/api/v1/notifications",
                 "mastodon_search": "/api/v2/search", "bluesky_search": "/xrpc/app.bsky.feed.searchPosts",
-                "bluesky_mentions": "/xrpc/app.bsky.notification.listNotifications"}[self.kind]
+                "bluesky_mentions": "/xrpc/app.bsky.notification.listNotifications",
+                "reddit_search": "/r/crunchwave/search", "reddit_comments": "/r/crunchwave/comments"}[self.kind]
 
     @property
     def network(self) -> str:
@@ -57,6 +67,13 @@ class Kind:
                 fields["overrides"] = {"created_at": "not a time"}
             mention_of = "brand" if self.kind == "mastodon_mentions" else None
             return "mastodon.example:" + self.fake.add_status(full, mention_of=mention_of, **fields)
+        if self.network == "reddit":
+            author = fields.pop("name", "someone").replace(" ", "_")
+            if broken:
+                fields["overrides"] = {"created_utc": "not a time"}
+            if self.kind == "reddit_search":
+                return self.fake.add_post(f"crunchwave {text}", subreddit="crunchwave", author=author, **fields)
+            return self.fake.add_comment(f"crunchwave {text}", parent=self.thread, author=author, **fields)
         full = f"crunchwave {text}" if self.kind == "bluesky_search" else f"@{BRAND_BSKY} {text}"
         if broken:
             fields["overrides"] = {"indexedAt": "not a time",
@@ -68,26 +85,36 @@ class Kind:
         """A post the source must not hear."""
         if self.network == "mastodon":
             self.fake.add_status(f"{text} about nothing")
+        elif self.network == "reddit":
+            self.fake.add_post(f"{text} about nothing", subreddit="crunchwave")
+            self.fake.add_comment(f"{text} about nothing", parent=self.thread)
+            self.fake.add_post(f"crunchwave {text} elsewhere", subreddit="othersub")
         else:
             self.fake.add_post(f"{text} about nothing")
 
     def create(self, user) -> Source:
-        query = {"mastodon_tag": "#Crunchwave", "mastodon_search": "crunchwave", "bluesky_search": "crunchwave"}
+        query = {"mastodon_tag": "#Crunchwave", "mastodon_search": "crunchwave", "bluesky_search": "crunchwave",
+                 "reddit_search": "crunchwave", "reddit_comments": "crunchwave"}
         if self.network == "mastodon":
             fields = {"instance_url": "https://mastodon.example", "login": "brand", "secret": TOKEN}
+        elif self.network == "reddit":
+            fields = {"login": "brand", "secret": REDDIT_PASSWORD, "client_id": REDDIT_APP[0],
+                      "client_secret": REDDIT_APP[1], "community": "r/crunchwave"}
         else:
             fields = {"login": BRAND_BSKY, "secret": PASSWORD}
         return services.source_create(user=user, name=self.kind, kind=self.kind, query_text=query.get(self.kind, ""),
                                       poll_interval=30, **fields)
 
 
-KINDS = ("mastodon_tag", "mastodon_mentions", "mastodon_search", "bluesky_search", "bluesky_mentions")
+KINDS = ("mastodon_tag", "mastodon_mentions", "mastodon_search", "bluesky_search", "bluesky_mentions",
+         "reddit_search", "reddit_comments")
+FAKES = {"mastodon": FakeMastodon, "bluesky": FakeBluesky, "reddit": FakeReddit}
 
 
 @pytest.fixture(params=KINDS)
 def kind(request, settings):
-    fake = (FakeMastodon() if request.param.startswith("mastodon") else FakeBluesky()).start()
-    settings.MASTODON_MAX_PAGES_PER_POLL = settings.BLUESKY_MAX_PAGES_PER_POLL = 2
+    fake = FAKES[request.param.split("_", 1)[0]]().start()
+    settings.MASTODON_MAX_PAGES_PER_POLL = settings.BLUESKY_MAX_PAGES_PER_POLL = settings.REDDIT_MAX_PAGES_PER_POLL = 2
     yield Kind(request.param, fake, settings)
     fake.stop()
 
@@ -117,7 +144,8 @@ def test_mentions_land_marked_with_their_network_and_the_cursor_follows(kind, ma
     mention = Mention.objects.get()
     assert mention.platform == kind.network and mention.source_id == source.id
     assert "Lights out and we still have chips" in mention.text and "<p>" not in mention.text
-    assert mention.author_name == "Fan One" and mention.url.startswith("https://")
+    assert mention.author_name == ("Fan_One" if kind.network == "reddit" else "Fan One")  # Reddit: usernames only
+    assert mention.url.startswith("https://")
     source.refresh_from_db()
     assert source.last_error == "" and source.cursor
 
@@ -133,9 +161,9 @@ def test_a_backlog_is_walked_over_polls_with_no_gap_and_nothing_twice(kind, make
     source = kind.create(make_user(roles.LEAD))
     seed = kind.add("seed")
     assert poll(source) == "ok"
-    if kind.network == "bluesky":
+    if kind.network in ("bluesky", "reddit"):
         kind.fake.page_size = 10
-    count = 100 if kind.network == "mastodon" else 35  # more than two pages of 40 (Mastodon) or 10 (the fake Bluesky)
+    count = 100 if kind.network == "mastodon" else 35  # more than two pages of 40 (Mastodon) or 10 (the fakes)
     backlog = [kind.add(f"backlog {i}") for i in range(count)]
 
     assert poll(source) == "ok"
@@ -207,7 +235,7 @@ def test_malformed_answers_are_recorded_and_lose_nothing(kind, make_user):
     source.refresh_from_db()
     assert "Skipped" in source.last_error
     assert (broken.rpartition(":")[2] if kind.network == "mastodon" else broken) in source.last_error
-    assert ("created_at" if kind.network == "mastodon" else "createdAt") in source.last_error
+    assert {"mastodon": "created_at", "bluesky": "createdAt", "reddit": "created_utc"}[kind.network] in source.last_error
 
 
 @pytest.mark.django_db
@@ -241,4 +269,29 @@ def test_wrong_credentials_are_named_on_the_source(kind, make_user):
     kind.add("unheard")
     assert poll(source) == "error"
     source.refresh_from_db()
-    assert ("access token" if kind.network == "mastodon" else "app password") in source.last_error
+    assert {"mastodon": "access token", "bluesky": "app password", "reddit": "username and password"}[kind.network] \
+        in source.last_error
+
+
+@pytest.mark.django_db
+def test_a_reddit_source_needs_a_subreddit_and_a_script_app(make_user):
+    lead = make_user(roles.LEAD)
+    app = {"client_id": REDDIT_APP[0], "client_secret": REDDIT_APP[1]}
+    with pytest.raises(InvalidInput, match="Subreddit is empty"):
+        services.source_create(user=lead, name="r", kind="reddit_search", query_text="brand", poll_interval=30, **app)
+    with pytest.raises(InvalidInput, match="not a subreddit name"):
+        services.source_create(user=lead, name="r", kind="reddit_search", query_text="brand", poll_interval=30,
+                               community="snacks/../../admin", **app)
+    with pytest.raises(InvalidInput, match="Client id"):
+        services.source_create(user=lead, name="r", kind="reddit_comments", query_text="brand", poll_interval=30,
+                               community="snacks", client_secret="s")
+    with pytest.raises(InvalidInput, match="username and its password together"):
+        services.source_create(user=lead, name="r", kind="reddit_comments", query_text="brand", poll_interval=30,
+                               community="snacks", login="brand", **app)
+    with pytest.raises(InvalidInput, match="Query is empty"):
+        services.source_create(user=lead, name="r", kind="reddit_comments", query_text="", poll_interval=30,
+                               community="snacks", **app)
+    assert not Source.objects.exists()
+    source = services.source_create(user=lead, name="r", kind="reddit_search", query_text="brand", poll_interval=30,
+                                    community="r/Snacks", instance_url="https://10.0.0.1", **app)
+    assert (source.community, source.instance_url, source.client_id) == ("Snacks", "", REDDIT_APP[0])

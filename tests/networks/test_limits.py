@@ -93,7 +93,16 @@ PNG = MediaInfo("image/png", 200_000, 1200, 675)
 
 def test_a_picture_within_every_networks_limits_passes():
     for network in limits.NETWORKS.values():
+        if network.media.max_items == 0:
+            continue  # a network the room posts text to only (Reddit): see below
         assert network.media_problems([(PNG, "Our snack in the dark")]) == [], network.key
+
+
+def test_reddit_takes_text_only_and_says_so_before_legal_reads_it():
+    reddit = limits.network("reddit")
+    assert reddit.media_problems([(PNG, "Our snack in the dark")]) == [
+        "Reddit takes text only from the room: remove the media from the Reddit version."]
+    assert reddit.media_problems([]) == []
 
 
 @pytest.mark.parametrize("key, size, fits", [("x", 5 * MB, True), ("x", 5 * MB + 1, False),

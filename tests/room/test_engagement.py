@@ -17,10 +17,11 @@ from approvals.models import Account, EngagementSample, FollowUp, Post, Tracked
 from listening import selectors as listening_selectors
 from listening import services as listening
 from listening.models import ReadUsage, Source
+from networks import registry
 from playbooks import services as playbooks
 from room.flows.engagement import engagement_refresh
 from tests.approvals.test_publishing import OK_CHECKLIST, due_post
-from tests.fakes.networks import NETWORKS, Network, start
+from tests.fakes.networks import Network, start
 from warroom import roles
 from warroom.errors import InvalidInput
 from warroom.models import AuditEntry
@@ -38,7 +39,7 @@ def _network(kind: str, settings):
     return network
 
 
-@pytest.fixture(params=NETWORKS)
+@pytest.fixture(params=registry.ENGAGEMENT)
 def network(request, settings) -> Network:
     """One network's running fake (once per network), this process pointed at it."""
     network = _network(request.param, settings)

@@ -1,5 +1,5 @@
 """A reply from the Queue goes out on the network its mention was heard on, from an
-account on that network: Mastodon and Bluesky mentions heard through their loopback
+account on that network: Mastodon, Bluesky and Reddit mentions heard through their loopback
 fakes, answered through triage and approvals, land on the same fake under the mention."""
 
 import pytest
@@ -17,7 +17,7 @@ from warroom.errors import InvalidInput
 TICKED = {question: True for question in CHECKLIST}
 
 
-@pytest.fixture(params=["mastodon", "bluesky"])
+@pytest.fixture(params=["mastodon", "bluesky", "reddit"])
 def network(request, settings):
     network = start(request.param)
     for name, value in network.env.items():
@@ -32,12 +32,19 @@ def heard(network, lead) -> Mention:
     if network.kind == "mastodon":
         source = listening.source_create(user=lead, name="tag", kind="mastodon_tag", query_text="Crunchwave",
                                          poll_interval=30, instance_url=fields["instance_url"], secret=fields["secret"])
+    elif network.kind == "reddit":
+        thread = network.fake.add_post("Halftime thread", subreddit=fields["community"], author="mods")
+        source = listening.source_create(user=lead, name="comments", kind="reddit_comments", query_text="Crunchwave",
+                                         poll_interval=30, community=fields["community"], client_id=fields["client_id"],
+                                         client_secret=fields["client_secret"])
     else:
         source = listening.source_create(user=lead, name="mentions", kind="bluesky_mentions", query_text="",
                                          poll_interval=30, login=fields["handle"], secret=fields["secret"])
     assert listening.source_poll(source_id=source.id) == "ok"
     if network.kind == "mastodon":
         network.fake.add_status("My Crunchwave bag is empty #Crunchwave", author="sam")
+    elif network.kind == "reddit":
+        network.fake.add_comment("My Crunchwave bag is empty", parent=thread, author="sam")
     else:
         network.fake.add_post(f"@{fields['handle']} my bag is empty", author="sam.bsky.social",
                               mention_of=fields["handle"])
@@ -71,6 +78,9 @@ def test_a_reply_goes_out_on_the_mentions_network_from_its_account(network, make
     if network.kind == "mastodon":
         assert sent.in_reply_to == mention.external_id.rpartition(":")[2]
         assert post.platform_url == f"https://mastodon.example/@brand/{sent.id}"
+    elif network.kind == "reddit":
+        assert sent.reply_to == mention.external_id and mention.external_id.startswith("t1_")
+        assert post.platform_url == "https://www.reddit.com/user/brand/comments/"
     else:
         assert sent.reply_parent == mention.external_id
         assert post.platform_url.startswith("https://bsky.app/profile/did:plc:")

@@ -113,8 +113,8 @@ class Command(BaseCommand):
             self.stdout.write(f"  {role:<18} {username:<10} {password}")
 
     def _networks(self, lead) -> None:
-        """Crunchwave on Mastodon and Bluesky, and a source on each, when `make run` started
-        their loopback fakes (MASTODON_API_BASE_URL, BLUESKY_API_BASE_URL): the demo then
+        """Crunchwave on Mastodon, Bluesky and Reddit, and a source on each, when `make run`
+        started their loopback fakes (MASTODON_, BLUESKY_, REDDIT_API_BASE_URL): the demo then
         hears and posts on them without credentials."""
         if settings.MASTODON_API_BASE_URL:
             Account.objects.get_or_create(handle="crunchwave", platform="mastodon", defaults={
@@ -131,6 +131,15 @@ class Command(BaseCommand):
                 listening.source_create(user=lead, name="Mentions of Crunchwave on Bluesky (demo fake)",
                                         kind=Source.Kind.BLUESKY_MENTIONS, query_text="", poll_interval=10,
                                         login="crunchwave.bsky.social", secret="demo-app-password")
+        if getattr(settings, "REDDIT_API_BASE_URL", ""):
+            app = {"client_id": "demo-reddit-app", "client_secret": "demo-reddit-secret"}
+            Account.objects.get_or_create(handle="crunchwave", platform="reddit", defaults={
+                "name": "Crunchwave on Reddit", "time_zone": "America/New_York", "secret": "demo-reddit-password",
+                "community": "snacks", **app})
+            if not Source.objects.filter(kind=Source.Kind.REDDIT_COMMENTS).exists():
+                listening.source_create(user=lead, name="Crunchwave in r/snacks comments (demo fake)",
+                                        kind=Source.Kind.REDDIT_COMMENTS, query_text="Crunchwave", poll_interval=10,
+                                        community="snacks", **app)
 
     def _crisis(self, lead, producer, legal) -> None:
         """The crisis team (a triage rule sending the tragedy rule's cases to it at P1), the
