@@ -399,7 +399,8 @@ def queue_switch(request: HttpRequest) -> HttpResponse:
 
 # --- /approvals/accounts/ ------------------------------------------------------------------
 
-ACCOUNT_FIELDS = ("name", "network", "handle", "instance_url", "time_zone")
+ACCOUNT_FIELDS = ("name", "network", "handle", "instance_url", "time_zone", "client_id", "community")
+ACCOUNT_SECRETS = ("secret", "client_secret")  # read, never echoed back
 
 
 @require_http_methods(["GET", "POST"])
@@ -407,13 +408,14 @@ ACCOUNT_FIELDS = ("name", "network", "handle", "instance_url", "time_zone")
 def accounts(request: HttpRequest) -> HttpResponse:
     """The channel accounts the room publishes on, each with its health, and the lead's
     form to add one (approvals.services.account_create says what each network needs). A
-    token or app password is never sent back: not on the rows, not on a refused form."""
+    token, app password or Reddit password and client secret is never sent back: not on the rows, not on a refused form."""
     error, form = None, {}
     if request.method == "POST":
         form = {field: request.POST.get(field, "")[:300] for field in ACCOUNT_FIELDS}
         form["sandbox"] = "sandbox" in request.POST
         try:
-            account = services.account_create(user=request.user, secret=request.POST.get("secret", "")[:1000], **form)
+            secrets = {field: request.POST.get(field, "")[:1000] for field in ACCOUNT_SECRETS}
+            account = services.account_create(user=request.user, **secrets, **form)
         except WarroomError as exc:
             error = exc
         else:

@@ -1,5 +1,6 @@
 """The lead's channel accounts page through the test Client: adding an account of each kind
-(X handle; Mastodon instance and token; Bluesky handle and app password), refusals named
+(X handle; Mastodon instance and token; Bluesky handle and app password; Reddit username,
+password, script app id and secret, subreddit), refusals named
 on the form, the secret never sent back, the role matrix, audit and the live push; and
 each account's health line as publishing on its network's fake finds it (a success, a
 rate limit with its wait, a refusal), stored and pushed live."""
@@ -23,6 +24,8 @@ pytestmark = pytest.mark.django_db
 URL = "/approvals/accounts/"
 TOKEN = "mastodon-secret-token-4821"
 APP_PASSWORD = "wxyz-5173-qrst-9042"
+REDDIT_PASSWORD, CLIENT_SECRET = "reddit-pass-7730", "reddit-client-secret-6618"
+SECRETS = (TOKEN, APP_PASSWORD, REDDIT_PASSWORD, CLIENT_SECRET)
 
 
 @pytest.fixture(autouse=True)
@@ -44,6 +47,9 @@ KINDS = {
                  ("Mastodon", "https://mastodon.social")),
     "bluesky": ({"name": "Brand on Bluesky", "network": "bluesky", "handle": "brand.bsky.social",
                  "secret": APP_PASSWORD, "time_zone": "Europe/Paris"}, ("Bluesky", "brand.bsky.social", "Europe/Paris")),
+    "reddit": ({"name": "Brand on Reddit", "network": "reddit", "handle": "u/Brand_US", "secret": REDDIT_PASSWORD,
+                "client_id": "app-id-123", "client_secret": CLIENT_SECRET, "community": "r/crunchwave"},
+               ("Reddit", "Brand_US", "crunchwave", "app-id-123")),
 }
 
 
@@ -66,15 +72,18 @@ def test_the_lead_adds_an_account_of_each_kind_and_its_secret_is_never_shown_aga
     assert "waiting" in row  # nothing published yet
     if account.secret:
         assert "••••••••" in row
-    for secret in (TOKEN, APP_PASSWORD, TOKEN[-4:], APP_PASSWORD[-4:]):
+    assert account.client_secret == fields.get("client_secret", "")
+    if account.client_secret:
+        assert row.count("••••••••") == 2  # the password and the client secret, both masked
+    for secret in SECRETS + tuple(s[-4:] for s in SECRETS):
         assert secret not in page
 
     entry = AuditEntry.objects.get(action="account.create")
     assert entry.actor == lead and entry.details["network"] == kind
-    assert TOKEN not in str(entry.details) and APP_PASSWORD not in str(entry.details)
+    assert not any(secret in str(entry.details) for secret in SECRETS)
     event = LiveEvent.objects.get(kind="account.created")
     assert event.payload["account_id"] == account.id and "role.lead" in event.audience
-    assert TOKEN not in str(event.payload) and APP_PASSWORD not in str(event.payload)
+    assert not any(secret in str(event.payload) for secret in SECRETS)
     assert f'hx-get="{URL}?part=rows"' in live.render(event)  # an open accounts page fetches its rows again
 
 
@@ -91,6 +100,15 @@ def test_an_admin_adds_accounts_too(make_user):
     ({"network": "bluesky", "handle": "brand.bsky.social"}, "App password is empty"),
     ({"network": "bluesky", "handle": "brand", "secret": APP_PASSWORD}, "not a Bluesky handle"),
     ({"network": "x", "handle": "not a handle!"}, "not an X handle"),
+    ({"network": "reddit", "handle": "no spaces allowed", "secret": REDDIT_PASSWORD, "client_id": "app-id-123",
+      "client_secret": CLIENT_SECRET}, "not a Reddit username"),
+    ({"network": "reddit", "handle": "brand", "secret": REDDIT_PASSWORD, "client_secret": CLIENT_SECRET}, "Client id"),
+    ({"network": "reddit", "handle": "brand", "secret": REDDIT_PASSWORD, "client_id": "app-id-123"},
+     "Client secret is empty"),
+    ({"network": "reddit", "handle": "brand", "client_id": "app-id-123", "client_secret": CLIENT_SECRET},
+     "Password is empty"),
+    ({"network": "reddit", "handle": "brand", "secret": REDDIT_PASSWORD, "client_id": "app-id-123",
+      "client_secret": CLIENT_SECRET, "community": "not a sub!"}, "not a subreddit name"),
     ({"network": "myspace", "handle": "brand"}, "Network must be one of"),
     ({"network": "x", "handle": "brand", "time_zone": "Mars/Olympus"}, "Time zone"),
     ({"network": "x", "handle": "brand", "name": "  "}, "Name is empty"),
@@ -103,7 +121,10 @@ def test_a_refused_account_is_named_on_the_form_and_nothing_is_stored(make_user,
     error = page.split('id="account-form"', 1)[1].split('role="alert">', 1)[1].split("</p>", 1)[0]
     assert problem in error
     assert f'value="{fields["handle"]}"' in page  # the form comes back as typed ...
-    assert TOKEN not in page and APP_PASSWORD not in page  # ... except the secret
+    for field in ("client_id", "community"):
+        if fields.get(field):
+            assert f'value="{fields[field]}"' in page
+    assert not any(secret in page for secret in SECRETS)  # ... except the secrets
     assert not Account.objects.exists() and not AuditEntry.objects.filter(action="account.create").exists()
 
 
