@@ -73,9 +73,11 @@ def test_the_wall_is_a_kiosk_whose_tiles_fit_every_screen(transactional_db, room
         assert measured["tiles"] >= 7, measured
         assert measured["out"] == [], f"{width}x{height}: {measured['out']}"
         assert measured["page"] <= 0, f"{width}x{height}: the page scrolls sideways by {measured['page']} px"
-        big = pause.locator(".big").bounding_box()
-        tile = pause.bounding_box()
-        assert big["x"] >= tile["x"] and big["x"] + big["width"] <= tile["x"] + tile["width"] + 1
+        # "PAUSED" inside its tile, both measured in one read (a live redraw may swap the tile
+        # between two separate reads).
+        wait_until(wall, "() => { const t = document.querySelector('#wall-pause'), b = t && t.querySelector('.big');"
+                         " if (!b) return false; const r = t.getBoundingClientRect(), s = b.getBoundingClientRect();"
+                         " return s.width > 0 && s.left >= r.left && s.right <= r.right + 1; }", timeout=5000)
         # The type grows with the screen: "PAUSED" is read across the room.
         font = wall.evaluate("parseFloat(getComputedStyle(document.querySelector('#wall-pause .big')).fontSize)")
         assert font >= 0.012 * width, f"{width}x{height}: PAUSED at {font}px"
