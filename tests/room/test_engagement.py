@@ -77,7 +77,7 @@ def published(account, author, text="Blackout? We still deliver.") -> Post:
 
 def lookups(fake, kind: str = "x") -> list:
     path = LOOKUP_PATHS[kind]
-    return [request for request in fake.requests if request.method == "GET" and request.path == path]
+    return [request for request in fake.requests if request.method == "GET" and request.path.rstrip("/") == path]
 
 
 def replied_to(network: Network, accepted) -> str | None:
