@@ -362,6 +362,50 @@ def lookup(channel: Channel, post_id: str) -> Found | None:
     return None
 
 
+ENGAGEMENT_BATCH = 100  # the most fullnames /api/info takes at once
+
+
+def _gone(data: dict) -> bool:
+    """A deleted or removed post or comment: the shell Reddit keeps of it."""
+    text = data.get("selftext") if str(data.get("name", "")).startswith("t3_") else data.get("body")
+    return (data.get("author") in (None, "[deleted]") or text in ("[deleted]", "[removed]")
+            or bool(data.get("removed_by_category")))
+
+
+def _score(data: dict, key: str) -> int:
+    value = data.get(key)
+    return max(0, value) if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def engagement(channel: Channel, ids: list[str]) -> dict[str, dict]:
+    """The counts of these posts and comments, by fullname (praw's `info`, GET /api/info,
+    100 fullnames a request): the score as likes (never below 0), a post's num_comments as
+    replies (a comment's answer carries no count: 0); Reddit has no reposts or quotes (0)
+    and shows no impressions (None). Deleted or removed ones are left out. Raises
+    networks/errors.py's errors."""
+    fullnames = [name for name in dict.fromkeys(ids) if valid_fullname(name)]
+    if not fullnames:
+        return {}
+    found: dict[str, dict] = {}
+    client = client_for(channel)
+    try:
+        authorize(client)
+        for start in range(0, len(fullnames), ENGAGEMENT_BATCH):
+            batch = fullnames[start:start + ENGAGEMENT_BATCH]
+            with translated_errors():
+                things = list(client.info(fullnames=batch))
+            for thing in things:
+                data = vars(thing)
+                name = data.get("name")
+                if name not in batch or _gone(data):
+                    continue
+                found[name] = {"likes": _score(data, "score"), "reposts": 0,
+                               "replies": _score(data, "num_comments"), "quotes": 0, "impressions": None}
+    finally:
+        close(client)
+    return found
+
+
 def post_url(channel: Channel, post_id: str, permalink: str | None = None) -> str:
     if isinstance(permalink, str) and permalink.startswith("/"):
         return f"https://www.reddit.com{permalink}"

@@ -16,9 +16,9 @@ MODULES = {
     "reddit": "networks.reddit",
 }
 LABELS = {"x": "X", "mastodon": "Mastodon", "bluesky": "Bluesky", "reddit": "Reddit"}
-# The networks whose module reads engagement (`engagement`) and reposts (`repost`); Reddit's
-# module publishes, replies and listens, but reads no engagement yet.
-ENGAGEMENT = ("x", "mastodon", "bluesky")
+# The networks whose module reads engagement (`engagement`). Reposts are the modules'
+# with `repost` (not Reddit's: a repost follow-up there is refused with a message).
+ENGAGEMENT = ("x", "mastodon", "bluesky", "reddit")
 
 
 def choices() -> list[tuple[str, str]]:

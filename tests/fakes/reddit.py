@@ -12,6 +12,8 @@ code run unchanged against it (point REDDIT_API_BASE_URL at `fake.url`: praw's
         reddit_api.fail_next(status=503)                # {"message": ..., "error": 503}
         reddit_api.fail_next(malformed=True)            # 200 with a truncated JSON body
         reddit_api.remaining = 1                        # the next answer spends the window (Remaining: 0)
+        reddit_api.set_engagement(fullname, likes=600, replies=4)   # fixed counts for a post
+        reddit_api.engagement_per_minute = {"likes": 5}              # how fast accepted posts grow
         reddit_api.posts, reddit_api.requests
 
 Speaks: POST /api/v1/access_token (HTTP Basic with the app's id and secret; grant_type
@@ -27,6 +29,12 @@ X-Ratelimit-Used/-Remaining/-Reset (seconds until the window resets). Every API 
 needs `Authorization: bearer <token>` from the token endpoint; anything else is a 401
 with Reddit's WWW-Authenticate. A post is recorded before any configured delay, so a
 client that times out has still posted.
+
+Engagement: a post or comment the fake accepted through POST /api/submit or /api/comment
+grows in GET /api/info with the minutes since (`engagement_per_minute`: likes as `score`,
+replies as a post's `num_comments`; for its first day; the clock is `time.time()`, so
+time-machine moves it); `set_engagement` fixes its counts instead. A fullname in `deleted`
+is answered as the shell Reddit keeps ("[deleted]").
 """
 
 from __future__ import annotations
@@ -85,6 +93,9 @@ class FakeReddit(LoopbackFake):
         self._tokens: dict[str, str] = {}  # access token -> username ("" for an app alone)
         self._posts: list[PostedThing] = []
         self.deleted: set[str] = set()
+        self._accepted: dict[str, float] = {}  # fullname -> when the fake accepted it
+        self._engagement: dict[str, dict] = {}
+        self.engagement_per_minute = {"likes": 3.0, "replies": 0.5}
 
     # --- control -------------------------------------------------------------------
 
@@ -137,6 +148,31 @@ class FakeReddit(LoopbackFake):
         data.update(overrides or {})
         self._things[f"t1_{base36}"] = {"kind": "t1", "data": data}
         return data
+
+    def set_engagement(self, fullname: str, **counts: int) -> None:
+        """Fix the counts this post or comment is sent with (likes, replies); others are 0."""
+        with self.lock:
+            self._engagement[fullname] = dict(counts)
+
+    def _counted(self, thing: dict) -> dict:
+        """The thing as /api/info sends it: its counts now, or its shell once deleted."""
+        data = dict(thing["data"])
+        name = data["name"]
+        if name in self.deleted:
+            data["author"] = "[deleted]"
+            data["selftext" if thing["kind"] == "t3" else "body"] = "[deleted]"
+            return {"kind": thing["kind"], "data": data}
+        counts = self._engagement.get(name)
+        if counts is None:
+            accepted = self._accepted.get(name)
+            if accepted is None:
+                return {"kind": thing["kind"], "data": data}
+            minutes = min(max(0.0, time.time() - accepted) / 60, 24 * 60)
+            counts = {key: int(rate * minutes) for key, rate in self.engagement_per_minute.items()}
+        data["score"] = counts.get("likes", 0)
+        if thing["kind"] == "t3":
+            data["num_comments"] = counts.get("replies", 0)
+        return {"kind": thing["kind"], "data": data}
 
     @property
     def posts(self) -> list[PostedThing]:
@@ -210,7 +246,8 @@ class FakeReddit(LoopbackFake):
                 return Answer(200, {})
             if request.method == "GET" and parts == ["api", "info"]:
                 wanted = (request.param("id") or "").split(",")
-                return Answer(200, self._listing([self._things[n] for n in wanted if n in self._things], None, None))
+                return Answer(200, self._listing([self._counted(self._things[n]) for n in wanted[:100]
+                                                  if n in self._things], None, None))
             if request.method == "GET" and len(parts) == 3 and parts[0] == "r" and parts[2] == "search":
                 return self._search(request, parts[1])
             if request.method == "GET" and len(parts) == 3 and parts[0] == "r" and parts[2] == "comments":
@@ -265,6 +302,7 @@ class FakeReddit(LoopbackFake):
         data = self._things[fullname]["data"]
         self._posts.append(PostedThing(fullname, f"{title}\n{body}" if body else title, title, body, sub, None, user,
                                        time.time()))
+        self._accepted[fullname] = time.time()
         return Answer(200, {"json": {"errors": [], "data": {"url": data["url"], "drafts_count": 0,
                                                             "id": data["id"], "name": fullname}}})
 
@@ -280,6 +318,7 @@ class FakeReddit(LoopbackFake):
             return self._errors(["TOO_LONG", "this is too long (max: 10000)", "text"])
         data = self._comment(text, parent=parent, author=user)
         self._posts.append(PostedThing(data["name"], text, "", text, data["subreddit"], parent, user, time.time()))
+        self._accepted[data["name"]] = time.time()
         return Answer(200, {"json": {"errors": [], "data": {"things": [{"kind": "t1", "data": dict(data)}]}}})
 
     def _search(self, request: RecordedRequest, sub: str) -> Answer:

@@ -2,9 +2,10 @@
 series stored append-only, the reads counted against the X budget with the schedule
 stretching (never listening stopping), and the follow-ups that ride the wave (a reply, a
 thread, a repost) firing exactly once and never while paused. Real PostgreSQL and the
-loopback fakes of X, Mastodon and Bluesky (the tests marked `network` run once per
-network, through its real client library); each fake grows an accepted post's counts with
-the minutes since it accepted it."""
+loopback fakes of X, Mastodon, Bluesky and Reddit (the tests taking `network` run once per
+network, through its real client library; those that repost only on the networks whose
+module reposts, not Reddit); each fake grows an accepted post's counts with the minutes
+since it accepted it."""
 
 from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
@@ -27,7 +28,9 @@ from warroom.errors import InvalidInput
 from warroom.models import AuditEntry
 
 T0 = datetime(2030, 2, 3, 23, 0, tzinfo=dt_timezone.utc)
-LOOKUP_PATHS = {"x": "/2/tweets", "mastodon": "/api/v1/statuses", "bluesky": "/xrpc/app.bsky.feed.getPosts"}
+LOOKUP_PATHS = {"x": "/2/tweets", "mastodon": "/api/v1/statuses", "bluesky": "/xrpc/app.bsky.feed.getPosts",
+                "reddit": "/api/info"}
+REPOSTING = [kind for kind in registry.ENGAGEMENT if hasattr(registry.module(kind), "repost")]
 
 
 def _network(kind: str, settings):
@@ -74,11 +77,13 @@ def published(account, author, text="Blackout? We still deliver.") -> Post:
 
 def lookups(fake, kind: str = "x") -> list:
     path = LOOKUP_PATHS[kind]
-    return [request for request in fake.requests if request.method == "GET" and request.path == path]
+    return [request for request in fake.requests if request.method == "GET" and request.path.rstrip("/") == path]
 
 
 def replied_to(network: Network, accepted) -> str | None:
     """The id of the post an accepted post answers, as the network recorded it."""
+    if network.kind == "reddit":
+        return accepted.reply_to
     return accepted.reply_parent if network.kind == "bluesky" else accepted.in_reply_to
 
 
@@ -123,7 +128,9 @@ def test_a_published_post_is_read_on_the_decaying_schedule_and_its_series_grows(
     samples = list(EngagementSample.objects.filter(tracked=tracked).order_by("at"))
     assert len(samples) == 60 + 23 + 6
     assert [sample.likes for sample in samples[:3]] == [3, 6, 9]  # the fake's 3 likes a minute
-    assert [sample.reposts for sample in samples[:3]] == [1, 2, 3]
+    # the fake's repost a minute; Reddit has no reposts (its score is the likes, its comments the replies)
+    assert [sample.reposts for sample in samples[:3]] == ([0, 0, 0] if network.kind == "reddit" else [1, 2, 3])
+    assert [sample.replies for sample in samples[1:4:2]] == [1, 2]  # half a reply a minute
     assert all(a.likes <= b.likes for a, b in zip(samples, samples[1:]))  # appended, never overwritten
     tracked.refresh_from_db()
     assert tracked.next_read_at is None and tracked.likes == samples[-1].likes and tracked.reads == len(samples)
@@ -312,6 +319,7 @@ def test_reads_off_x_keep_the_plain_schedule_in_batches_and_spend_no_x_budget(ne
     assert {t.likes for t in tracked} == {3} and {t.platform for t in tracked} == {network.kind}
 
 
+@pytest.mark.parametrize("network", REPOSTING, indirect=True)
 def test_a_repost_follow_up_reposts_its_parent_once_and_never_while_paused(network, account, make_user,
                                                                            time_machine):
     author, legal, lead = make_user(roles.PRODUCER), make_user(roles.LEGAL), make_user(roles.LEAD)
@@ -334,6 +342,23 @@ def test_a_repost_follow_up_reposts_its_parent_once_and_never_while_paused(netwo
     assert [post.text for post in network.fake.posts] == [parent.text]  # no post of its own text
     refresh_at(time_machine, T0 + timedelta(minutes=8))
     assert not Tracked.objects.filter(post_id=repost.id).exists()  # a repost's engagement is its parent's
+
+
+@pytest.mark.parametrize("network", ["reddit"], indirect=True)
+def test_a_repost_follow_up_on_reddit_is_refused_with_its_message(network, account, make_user, time_machine):
+    assert "reddit" not in REPOSTING  # Reddit's module reads engagement but takes no reposts
+    author, legal = make_user(roles.PRODUCER), make_user(roles.LEGAL)
+    time_machine.move_to(T0, tick=False)
+    parent = published(account, author)
+    repost = cleared_follow_up(parent, author, legal, likes=10, text="", kind="repost")
+    network.fake.engagement_per_minute = {"likes": 6}
+    refresh_at(time_machine, T0 + timedelta(minutes=2))  # 12 likes: fires
+    assert Post.objects.get(id=repost.id).state == Post.State.SCHEDULED
+    assert services.post_publish(post_id=repost.id) != "published"
+    refused = Post.objects.get(id=repost.id)
+    assert refused.state == Post.State.FAILED and not refused.platform_id
+    assert "Reddit takes no reposts: make this follow-up a reply instead." in refused.last_error
+    assert [post.text for post in network.fake.posts] == [parent.text]  # nothing went out for it
 
 
 def test_a_thread_chains_each_follow_up_to_the_one_before(network, account, make_user, time_machine):
