@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from networks.errors import AdapterError, PermanentError, RateLimited, TransientError
+from warroom import netguard
 
 __all__ = ["AdapterError", "FetchResult", "FetchedMention", "PermanentError", "RateLimited", "TransientError"]
 
@@ -35,3 +36,13 @@ class FetchResult:
     notes: list[str] = field(default_factory=list)
     rate_limited_until: datetime | None = None  # the API refused a later page: ask nothing before this
 
+
+def server_guard(network_module, channel, what: str) -> None:
+    """The SSRF guard on the server a person typed for a source (an instance, a PDS), when
+    the network's module will connect there: PermanentError naming `what` it refused."""
+    url = network_module.guarded_url(channel)
+    if url:
+        try:
+            netguard.check_url(url)
+        except netguard.NotPublic as error:
+            raise PermanentError(f"The {what} {url[:100]} is refused: {error}") from error

@@ -17,11 +17,10 @@ from datetime import datetime, timezone
 from atproto import models
 from django.conf import settings
 
-from listening.adapters import FetchedMention, FetchResult, PermanentError, RateLimited, TransientError
+from listening.adapters import FetchedMention, FetchResult, PermanentError, RateLimited, TransientError, server_guard
 from listening.models import Source
 from networks import bluesky as network
 from networks.base import Channel
-from warroom import netguard
 
 PAGE_SIZE = 100  # the most searchPosts and listNotifications return per page
 DEFAULT_MAX_PAGES = 10
@@ -35,12 +34,7 @@ def channel(source: Source) -> Channel:
 
 
 def _guard(account: Channel) -> None:
-    url = network.guarded_url(account)
-    if url:
-        try:
-            netguard.check_url(url)
-        except netguard.NotPublic as error:
-            raise PermanentError(f"The PDS {url[:100]} is refused: {error}") from error
+    server_guard(network, account, "PDS")
 
 
 def source_clean(*, kind: str, query: str, instance_url: str, login: str, secret: str) -> tuple[str, str, str, str]:

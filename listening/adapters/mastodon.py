@@ -16,11 +16,10 @@ from datetime import datetime, timezone
 
 from mastodon import Mastodon
 
-from listening.adapters import FetchedMention, FetchResult, PermanentError, RateLimited, TransientError
+from listening.adapters import FetchedMention, FetchResult, PermanentError, RateLimited, TransientError, server_guard
 from listening.models import Source
 from networks import mastodon as network
 from networks.base import Channel
-from warroom import netguard
 
 PAGE_SIZE = 40  # the most Mastodon returns per page of a timeline, notifications or search
 DEFAULT_MAX_PAGES = 10
@@ -33,12 +32,7 @@ def channel(source: Source) -> Channel:
 
 
 def _guard(account: Channel) -> None:
-    url = network.guarded_url(account)
-    if url:
-        try:
-            netguard.check_url(url)
-        except netguard.NotPublic as error:
-            raise PermanentError(f"The instance {url[:100]} is refused: {error}") from error
+    server_guard(network, account, "instance")
 
 
 def source_clean(*, kind: str, query: str, instance_url: str, login: str, secret: str) -> tuple[str, str, str, str]:
