@@ -3,9 +3,10 @@ content, scheduling, the pause switch, and publishing exactly once.
 
 Publishing runs in two transactions. The first claims a due post (SCHEDULED ->
 PUBLISHING) and records an attempt, so a worker that dies later leaves evidence. The
-second holds the queue row FOR SHARE while it re-checks the pause and the approval and
-calls the platform; a pause takes the same row FOR UPDATE, so it waits for publishes in
-flight and every publish that starts after it commits sees it. No post leaves after a
+second holds the switch's advisory lock shared while it re-checks the pause and the approval
+and calls the platform; a pause takes the same lock exclusively, so it waits for publishes in
+flight (only those: later ones queue behind it) and every publish that starts after it
+commits sees it. No post leaves after a
 pause commits. A worker killed inside the second transaction leaves the post PUBLISHING
 with an unfinished attempt: X may have accepted it, so the sweep moves it to NEEDS_CHECK
 for the lead, never back into the queue.
@@ -26,8 +27,9 @@ from zoneinfo import available_timezones
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core import signing
-from django.db import transaction
+from django.db import OperationalError, connection, transaction
 from django.utils import timezone
+from psycopg2.errors import LockNotAvailable
 
 from networks import limits, registry
 from networks.base import Channel, MediaFile
@@ -71,11 +73,21 @@ def _publish_event(kind: str, post: Post, summary: str, actor=None, **extra) -> 
 
 # --- The queue switch --------------------------------------------------------------------
 
-_LOCKS = {"": "", "share": " FOR SHARE", "update": " FOR UPDATE"}
+_LOCKS = {"": "", "share": "", "update": " FOR UPDATE"}
+# The switch's own lock, a transaction-level advisory lock beside the row: publishes in flight
+# hold it shared, the pause and the resume exclusively. PostgreSQL queues a new shared request
+# behind a waiting exclusive one, so the pause waits only for the publishes already in flight;
+# a row lock FOR SHARE would let a busy queue's endless overlapping publishes starve it.
+QUEUE_LOCK = 0x5752_0001
+_ADVISORY = {"share": "SELECT pg_advisory_xact_lock_shared(%s)", "update": "SELECT pg_advisory_xact_lock(%s)"}
 
 
 def _queue_row(*, lock: str = "") -> QueueState:
-    """The queue's one row, read (and locked) in one statement; made on first use."""
+    """The queue's one row, read (and locked, inside the caller's transaction) after the
+    switch's lock is held; made on first use."""
+    if lock:
+        with connection.cursor() as cursor:
+            cursor.execute(_ADVISORY[lock], [QUEUE_LOCK])
     query = f"SELECT * FROM approvals_queuestate WHERE id = 1{_LOCKS[lock]}"
     row = next(iter(QueueState.objects.raw(query)), None)
     if row is None:
@@ -887,22 +899,51 @@ def _publisher(post: Post) -> Callable[[], str]:
 def post_publish(*, post_id: int) -> str:
     """Publish one due post, at most once. Safe to run twice and from many workers."""
     now = timezone.now()
-    with transaction.atomic():
-        post = Post.objects.select_for_update(skip_locked=True).filter(id=post_id).first()
-        if post is None:
+    try:
+        begun = _publish_begin(post_id, now)
+    except OperationalError as error:
+        if isinstance(error.__cause__, LockNotAvailable):  # another task holds the post, publishing it
             return "busy"
-        if post.state != Post.State.SCHEDULED or post.publish_at is None or post.publish_at > now:
-            return "not due"
-        if post.retry_at and post.retry_at > now:
-            return "not due"
-        if post.approved_hash != post.content_hash():
-            post.state, post.last_error = Post.State.PENDING, "The approval does not match this text."
-            post.save()
-            return "not approved"
-        attempt = PublishAttempt.objects.create(post=post)
-        post.state, post.attempts = Post.State.PUBLISHING, post.attempts + 1
-        post.save(update_fields=["state", "attempts", "updated_at"])
+        raise
+    if isinstance(begun, str):
+        return begun
+    post, attempt = begun
+    return _publish_send(post_id, attempt)
 
+
+POST_LOCK_WAIT = "3s"  # a claim that read the post's row in passing holds it only until it commits
+
+
+@transaction.atomic
+def _publish_begin(post_id: int, now: datetime) -> str | tuple[Post, PublishAttempt]:
+    """The first of post_publish's transactions: take the post if it is due and approved
+    and mark it PUBLISHING. Waits briefly for its row (a concurrent claim that rechecked
+    it keeps its lock until it commits): skipping a locked row here would leave a claimed
+    post unsent until its claim expired."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SET LOCAL lock_timeout = '{POST_LOCK_WAIT}'")
+    post = Post.objects.select_for_update().filter(id=post_id).first()
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL lock_timeout TO DEFAULT")
+    if post is None:
+        return "gone"
+    if post.state != Post.State.SCHEDULED or post.publish_at is None or post.publish_at > now:
+        return "not due"
+    if post.retry_at and post.retry_at > now:
+        return "not due"
+    if post.approved_hash != post.content_hash():
+        post.state, post.last_error = Post.State.PENDING, "The approval does not match this text."
+        post.save()
+        return "not approved"
+    attempt = PublishAttempt.objects.create(post=post)
+    post.state, post.attempts = Post.State.PUBLISHING, post.attempts + 1
+    post.save(update_fields=["state", "attempts", "updated_at"])
+    return post, attempt
+
+
+def _publish_send(post_id: int, attempt: PublishAttempt) -> str:
+    """The second: under the switch's shared lock, hold the post if the queue is paused, or
+    send it and record what the network answered."""
     with transaction.atomic():
         queue = _queue_row(lock="share")
         post = Post.objects.select_for_update().get(id=post_id)

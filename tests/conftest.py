@@ -351,6 +351,15 @@ def celery_worker(artifacts: Path, name: str = "w1", concurrency: int = 1, **env
         log.close()
 
 
+def worker_inspect(*names: str, timeout: float = 2.0):
+    """Celery's inspect, addressed to the named test workers (celery_worker's `name@%h`): it
+    returns as soon as each has answered instead of waiting out the timeout."""
+    from warroom.celery import app
+
+    host = socket.gethostname()
+    return app.control.inspect(timeout=timeout, destination=[f"{name}@{host}" for name in names])
+
+
 def manage(*args: str, check: bool = True, **env) -> subprocess.CompletedProcess:
     """Run a management command in a separate process against the test database."""
     return subprocess.run(

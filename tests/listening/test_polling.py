@@ -20,7 +20,7 @@ from django.utils import timezone
 from listening import services, tasks
 from listening.adapters import registry
 from listening.models import Mention, ReadUsage, Source
-from tests.conftest import celery_worker
+from tests.conftest import celery_worker, worker_inspect
 from tests.fakes.x_api import x_api  # noqa: F401  (fixture)
 from tests.listening import factories as f
 from tests.support import alive, all_at_once, descendants, wait_until
@@ -69,7 +69,7 @@ def worker_env(fake, **extra) -> dict:
 
 def poll_tasks_finished(name: str) -> int | None:
     """How many poll_source tasks worker `name` has run to the end (None while one runs)."""
-    inspect = app.control.inspect(timeout=1.0)
+    inspect = worker_inspect(name)
     stats = inspect.stats() or {}  # asked first: a task counted here stays in `active` until it ends
     active = inspect.active() or {}
     if any(tasks for host, tasks in active.items() if host.startswith(f"{name}@")):
