@@ -6,10 +6,9 @@ PUBLISHING) and records an attempt, so a worker that dies later leaves evidence.
 second holds the switch's advisory lock shared while it re-checks the pause and the approval
 and calls the platform; a pause takes the same lock exclusively, so it waits for publishes in
 flight (only those: later ones queue behind it) and every publish that starts after it
-commits sees it. No post leaves after a
-pause commits. A worker killed inside the second transaction leaves the post PUBLISHING
-with an unfinished attempt: X may have accepted it, so the sweep moves it to NEEDS_CHECK
-for the lead, never back into the queue.
+commits sees it. No post leaves after a pause commits. A worker killed inside the second
+transaction leaves the post PUBLISHING with an unfinished attempt: X may have accepted it,
+so the sweep moves it to NEEDS_CHECK for the lead, never back into the queue.
 
 Two answers come from above approvals, through hooks the orchestration layer connects
 (room/apps.py): what a post's text touches that the room should not (`text_touches`,
@@ -905,17 +904,14 @@ def post_publish(*, post_id: int) -> str:
         if isinstance(error.__cause__, LockNotAvailable):  # another task holds the post, publishing it
             return "busy"
         raise
-    if isinstance(begun, str):
-        return begun
-    post, attempt = begun
-    return _publish_send(post_id, attempt)
+    return begun if isinstance(begun, str) else _publish_send(post_id, begun)
 
 
 POST_LOCK_WAIT = "3s"  # a claim that read the post's row in passing holds it only until it commits
 
 
 @transaction.atomic
-def _publish_begin(post_id: int, now: datetime) -> str | tuple[Post, PublishAttempt]:
+def _publish_begin(post_id: int, now: datetime) -> str | PublishAttempt:
     """The first of post_publish's transactions: take the post if it is due and approved
     and mark it PUBLISHING. Waits briefly for its row (a concurrent claim that rechecked
     it keeps its lock until it commits): skipping a locked row here would leave a claimed
@@ -938,7 +934,7 @@ def _publish_begin(post_id: int, now: datetime) -> str | tuple[Post, PublishAtte
     attempt = PublishAttempt.objects.create(post=post)
     post.state, post.attempts = Post.State.PUBLISHING, post.attempts + 1
     post.save(update_fields=["state", "attempts", "updated_at"])
-    return post, attempt
+    return attempt
 
 
 def _publish_send(post_id: int, attempt: PublishAttempt) -> str:
